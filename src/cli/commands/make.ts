@@ -1,0 +1,54 @@
+import { resolve } from "node:path";
+import { LIMITS } from "../../config.ts";
+import { buildPackage, scanInput } from "../../pkg/build.ts";
+import { refuseExisting, writePackage } from "../../pkg/io.ts";
+import { formatBytes, toHex } from "../../util/units.ts";
+import { chunkSizeFlag, expectPositionals, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { createProgress } from "../progress.ts";
+
+export const make: Command = {
+  name: "make",
+  summary: "hash a file or directory into a .bpkg package",
+  help: `Usage: bytetide make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force]
+
+Cuts the input into chunks, hashes every chunk with SHA-256 on every core, and writes
+a .bpkg holding the file table, the chunk hashes and their Merkle root. Prints the root,
+which is the package's identity.
+
+Options:
+  -o, --output PATH     where to write the package (default: <input>.bpkg beside the input)
+  --chunk-size SIZE     power of two from 64KiB to 64MiB (default 4MiB)
+  -f, --force           overwrite an existing output
+  -h, --help            show this help`,
+
+  async run(argv) {
+    const args = parseArgs("make", argv, {
+      output: { type: "string", short: "o" },
+      "chunk-size": { type: "string" },
+      force: { type: "boolean", short: "f" },
+    });
+    const [input] = expectPositionals("make", args, 1, 1, "one file or directory to package");
+    const chunkSize = chunkSizeFlag("make", args.flags["chunk-size"], LIMITS.defaultChunkSize);
+    const output = (args.flags.output as string | undefined) ?? `${resolve(input!)}.bpkg`;
+    const force = args.flags.force === true;
+
+    await refuseExisting(output, force);
+    const started = performance.now();
+    const scanned = await scanInput(input!);
+    const total = scanned.entries.reduce((n, e) => n + e.size, 0);
+    const progress = createProgress("hashing", total);
+    const pkg = await buildPackage(scanned, chunkSize, (done) => progress.update(done));
+    progress.finish();
+    await writePackage(output, pkg, force);
+
+    const files = pkg.entries.filter((e) => e.kind === "file").length;
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `wrote ${output} (${files} file${files === 1 ? "" : "s"}, ${formatBytes(pkg.totalSize)}, ` +
+        `${pkg.chunkHashes.length / 32} chunks of ${formatBytes(chunkSize)}, ${seconds.toFixed(2)} s)`,
+    );
+    console.log(`root ${toHex(pkg.root)}`);
+    return 0;
+  },
+};

@@ -1,0 +1,72 @@
+import packageJson from "../../package.json" with { type: "json" };
+import { BtError, EXIT_CODES } from "../errors.ts";
+import { hasher } from "../hash/index.ts";
+import type { Command } from "./command.ts";
+import { inspect } from "./commands/inspect.ts";
+import { make } from "./commands/make.ts";
+import { verify } from "./commands/verify.ts";
+
+const COMMANDS: Command[] = [make, inspect, verify];
+
+function versionLine(): string {
+  return `bytetide ${packageJson.version} (hasher: ${hasher().description}; bun ${Bun.version})`;
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "bytetide: distribute large files across a cluster, every byte verified",
+    "",
+    "Usage: bytetide <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    `  ${"help".padEnd(width)}  show help for a command`,
+    "",
+    "Run 'bytetide <command> --help' for a command's options. 'bytetide --version' names the hasher in use.",
+  ].join("\n");
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h") {
+    console.log(overview());
+    return 0;
+  }
+  if (name === "--version" || name === "-V" || name === "version") {
+    console.log(versionLine());
+    return 0;
+  }
+  if (name === "help") {
+    const topic = COMMANDS.find((c) => c.name === rest[0]);
+    if (rest[0] !== undefined && !topic) throw new BtError("BT_E_USAGE", `help: unknown command '${rest[0]}'`);
+    console.log(topic ? topic.help : overview());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) throw new BtError("BT_E_USAGE", `unknown command '${name}' (see 'bytetide help')`);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.help);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+/** One line on stderr and a documented exit code; a stack trace only with BYTETIDE_DEBUG=1. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    if (err instanceof BtError) {
+      process.stderr.write(`bytetide: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`bytetide: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    if (process.env.BYTETIDE_DEBUG === "1") process.stderr.write(`${(err as Error)?.stack}\n`);
+    return EXIT_CODES.BT_E_INTERNAL;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

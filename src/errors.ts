@@ -1,0 +1,50 @@
+/**
+ * Every failure a user can see carries a stable code; the code decides the exit status.
+ * The table is documented in README.md ("Exit codes") and must stay in step with it.
+ */
+export const EXIT_CODES = {
+  BT_E_INTERNAL: 1,
+  BT_E_USAGE: 2,
+  BT_E_INPUT: 3,
+  BT_E_PACKAGE: 4,
+  BT_E_VERIFY: 5,
+  BT_E_EXISTS: 6,
+  BT_E_IO: 7,
+  BT_E_INTERRUPTED: 130,
+} as const;
+
+export type ErrorCode = keyof typeof EXIT_CODES;
+
+export class BtError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "BtError";
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.code];
+  }
+}
+
+/** Turns a Node/Bun filesystem error into one line that names the path. */
+export function describeFsError(err: unknown, path: string): string {
+  const code = (err as { code?: string })?.code;
+  const reason =
+    code === "ENOENT" ? "no such file or directory"
+    : code === "EACCES" || code === "EPERM" ? "permission denied"
+    : code === "ENOTDIR" ? "a parent is not a directory"
+    : code === "EISDIR" ? "is a directory"
+    : code === "ENOSPC" ? "no space left on device"
+    : code === "EROFS" ? "read-only file system"
+    : code === "EEXIST" ? "already exists"
+    : code === "EIO" ? "input/output error"
+    : ((err as Error)?.message ?? String(err));
+  return reason.startsWith(`${path}: `) ? reason : `${path}: ${reason}`;
+}
+
+export function fsError(code: ErrorCode, err: unknown, path: string): BtError {
+  return new BtError(code, describeFsError(err, path));
+}
