@@ -68,6 +68,8 @@ const parentOf = (path: string): string => path.slice(0, Math.max(0, path.lastIn
 export function entriesProblem(entries: readonly Entry[]): string | null {
   if (entries.length === 0) return "the package has no entries";
   const top = entries[0]!;
+  const topProblem = pathProblem(top.path);
+  if (topProblem) return `entry ${JSON.stringify(top.path)} ${topProblem}`;
   if (top.kind === "symlink") return `the package root "${top.path}" is a symlink`;
   if (top.path.includes("/")) return `the package root "${top.path}" is not a single name`;
   if (top.kind === "file" && entries.length > 1) return `the package root "${top.path}" is a file but more entries follow`;

@@ -1,0 +1,238 @@
+import { describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli.ts";
+import { seededBytes, sha256Hex, tempDir } from "../helpers/fixtures.ts";
+
+const dir = tempDir("bytetide-cli");
+const CHUNK = 65_536;
+
+/** A one-line error on stderr, no stack trace, and the documented exit code. */
+function expectCleanError(result: { code: number; stderr: string }, exitCode: number, ...mentions: string[]): void {
+  expect(result.code).toBe(exitCode);
+  const lines = result.stderr.trim().split("\n");
+  expect(lines.length).toBe(1);
+  expect(lines[0]).toStartWith("bytetide: ");
+  for (const m of mentions) expect(lines[0]).toContain(m);
+}
+
+function makeTree(root: string): void {
+  mkdirSync(join(root, "sub", "deeper"), { recursive: true });
+  mkdirSync(join(root, "empty-dir"));
+  writeFileSync(join(root, "a.bin"), seededBytes(3 * CHUNK + 17, 1));
+  writeFileSync(join(root, "sub", "b.bin"), seededBytes(CHUNK, 2));
+  writeFileSync(join(root, "sub", "deeper", "c.txt"), "small\n");
+  writeFileSync(join(root, "empty.txt"), "");
+  chmodSync(join(root, "sub", "b.bin"), 0o755);
+  symlinkSync("sub/b.bin", join(root, "link-to-b"));
+}
+
+describe("a single-file package", () => {
+  const file = join(dir, "model.bin");
+  writeFileSync(file, seededBytes(5 * CHUNK + 1000, 42));
+  const pkgPath = `${file}.bpkg`;
+
+  test("make writes <name>.bpkg beside the input and prints the root", async () => {
+    const r = await runCli(["make", file, "--chunk-size", "64KiB"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(existsSync(pkgPath)).toBe(true);
+    expect(r.stdout).toMatch(/^root [0-9a-f]{64}$/m);
+  });
+
+  test("inspect --json gives the fields scripts rely on, with chunk hashes anyone can check", async () => {
+    const r = await runCli(["inspect", pkgPath, "--json"]);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.format_version).toBe(1);
+    expect(info.chunk_size).toBe(CHUNK);
+    expect(info.total_size).toBe(5 * CHUNK + 1000);
+    expect(info.files).toEqual([{ path: "model.bin", size: 5 * CHUNK + 1000, mode: "0644", first_chunk: 0, chunk_count: 6 }]);
+    const bytes = readFileSync(file);
+    expect(info.chunk_hashes).toEqual(Array.from({ length: 6 }, (_, i) => sha256Hex(bytes.subarray(i * CHUNK, (i + 1) * CHUNK))));
+    const made = await runCli(["inspect", pkgPath]);
+    expect(made.stdout).toContain(`root     ${info.merkle_root}`);
+  });
+
+  test("verify finds the data by its recorded name and prints VERIFY OK <root>", async () => {
+    const info = JSON.parse((await runCli(["inspect", pkgPath, "--json"])).stdout);
+    const r = await runCli(["verify", pkgPath]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`VERIFY OK ${info.merkle_root}`);
+  });
+
+  test("verify names the chunk holding one flipped byte and exits 5", async () => {
+    const copy = join(dir, "flipped.bin");
+    const bytes = readFileSync(file);
+    bytes[3 * CHUNK + 10]! ^= 0x40;
+    writeFileSync(copy, bytes);
+    const r = await runCli(["verify", pkgPath, copy]);
+    expect(r.stdout).toContain("bad      chunks 3\n");
+    expect(r.stdout).not.toContain("VERIFY OK");
+    expectCleanError(r, 5, copy, "1 of 6 chunks");
+  });
+
+  test("verify reports the chunks a truncated file lost as missing", async () => {
+    const copy = join(dir, "truncated.bin");
+    writeFileSync(copy, readFileSync(file));
+    truncateSync(copy, 2 * CHUNK + 5);
+    const r = await runCli(["verify", pkgPath, copy]);
+    expect(r.stdout).toContain("missing  chunks 2-5");
+    expect(r.stdout).toContain(`size ${2 * CHUNK + 5}, expected ${5 * CHUNK + 1000}`);
+    expectCleanError(r, 5);
+  });
+
+  test("verify fails on a file with extra bytes even though every chunk matches", async () => {
+    const copy = join(dir, "grown.bin");
+    writeFileSync(copy, Buffer.concat([readFileSync(file), Buffer.from("tail")]));
+    const r = await runCli(["verify", pkgPath, copy]);
+    expect(r.stdout).toContain("expected");
+    expectCleanError(r, 5);
+  });
+
+  test("an existing output is refused without --force and replaced with it", async () => {
+    const refused = await runCli(["make", file, "--chunk-size", "64KiB"]);
+    expectCleanError(refused, 6, pkgPath, "--force");
+    const forced = await runCli(["make", file, "--chunk-size", "128KiB", "--force"]);
+    expect(forced.code).toBe(0);
+    expect(JSON.parse((await runCli(["inspect", pkgPath, "--json"])).stdout).chunk_size).toBe(131_072);
+  });
+
+  test("the Bun.CryptoHasher fallback produces the same package as the native addon", async () => {
+    const out = join(dir, "fallback.bpkg");
+    const js = await runCli(["make", file, "-o", out], { env: { BYTETIDE_HASHER: "js" } });
+    const auto = await runCli(["make", file, "-o", join(dir, "auto.bpkg")]);
+    expect(js.code).toBe(0);
+    expect(readFileSync(out)).toEqual(readFileSync(join(dir, "auto.bpkg")));
+    expect((await runCli(["--version"], { env: { BYTETIDE_HASHER: "js" } })).stdout).toContain("hasher: js");
+    expect(auto.code).toBe(0);
+  });
+});
+
+describe("a directory package", () => {
+  const root = join(dir, "weights");
+  makeTree(root);
+  const pkgPath = join(dir, "weights.bpkg");
+
+  test("records files, empty files, empty directories, modes and internal symlinks", async () => {
+    expect((await runCli(["make", root, "--chunk-size", "64KiB"])).code).toBe(0);
+    const info = JSON.parse((await runCli(["inspect", pkgPath, "--json"])).stdout);
+    expect(info.kind).toBe("directory");
+    expect(info.files.map((f: { path: string }) => f.path)).toEqual([
+      "weights/a.bin",
+      "weights/empty.txt",
+      "weights/sub/b.bin",
+      "weights/sub/deeper/c.txt",
+    ]);
+    expect(info.files[2].mode).toBe("0755");
+    expect(info.directories.map((d: { path: string }) => d.path)).toEqual(["weights", "weights/empty-dir", "weights/sub", "weights/sub/deeper"]);
+    expect(info.symlinks).toEqual([{ path: "weights/link-to-b", target: "sub/b.bin" }]);
+    expect(info.chunk_count).toBe(4 + 1 + 1);
+  });
+
+  test("verify passes on the tree and fails on a removed file, naming it", async () => {
+    expect((await runCli(["verify", pkgPath])).stdout).toStartWith("VERIFY OK ");
+    const copy = join(dir, "weights-copy");
+    makeTree(copy);
+    Bun.spawnSync(["rm", join(copy, "sub", "b.bin")]);
+    const r = await runCli(["verify", pkgPath, copy]);
+    expect(r.stdout).toContain(`problem  ${join(copy, "sub", "b.bin")}: no such file or directory`);
+    expect(r.stdout).toContain("missing  chunks 4");
+    expectCleanError(r, 5);
+  });
+
+  test("make refuses a symlink that leaves the tree, naming it", async () => {
+    const leaky = join(dir, "leaky");
+    mkdirSync(leaky);
+    writeFileSync(join(leaky, "ok.txt"), "ok");
+    symlinkSync("../../etc/passwd", join(leaky, "escape"));
+    expectCleanError(await runCli(["make", leaky]), 3, join(leaky, "escape"), "outside the package");
+  });
+
+  test("make refuses special files such as named pipes", async () => {
+    const odd = join(dir, "odd");
+    mkdirSync(odd);
+    Bun.spawnSync(["mkfifo", join(odd, "pipe")]);
+    expectCleanError(await runCli(["make", odd]), 3, join(odd, "pipe"), "named pipe");
+  });
+});
+
+describe("bad input gets one clear line and a documented exit code", () => {
+  test("an empty file is a valid package whose root is SHA-256 of nothing", async () => {
+    const empty = join(dir, "empty.dat");
+    writeFileSync(empty, "");
+    expect((await runCli(["make", empty])).code).toBe(0);
+    const r = await runCli(["verify", `${empty}.bpkg`]);
+    expect(r.stdout.trim()).toBe(`VERIFY OK ${sha256Hex("")}`);
+  });
+
+  test("a missing input exits 3", async () => {
+    expectCleanError(await runCli(["make", join(dir, "nope")]), 3, join(dir, "nope"), "no such file");
+  });
+
+  test("an unreadable directory exits 3 and names it", async () => {
+    const locked = join(dir, "locked");
+    mkdirSync(join(locked, "inner"), { recursive: true });
+    chmodSync(dir, 0o755);
+    chmodSync(join(locked, "inner"), 0o000);
+    const r = await runCli(["make", locked, "-o", join(tmpdir(), `unwritten-${process.pid}.bpkg`)], { unprivileged: true });
+    chmodSync(join(locked, "inner"), 0o755);
+    expectCleanError(r, 3, join(locked, "inner"), "permission denied");
+  });
+
+  test.each(["1000", "3MiB", "32KiB", "128MiB", "lots"])("--chunk-size %p exits 2", async (size) => {
+    expectCleanError(await runCli(["make", join(dir, "model.bin"), "-o", join(dir, "x.bpkg"), "--chunk-size", size]), 2, "--chunk-size");
+  });
+
+  test("an unknown flag exits 2 and names the flag", async () => {
+    expectCleanError(await runCli(["make", "--frobnicate", join(dir, "model.bin")]), 2, "--frobnicate");
+  });
+
+  test("an unknown command exits 2", async () => {
+    expectCleanError(await runCli(["mkae", "x"]), 2, "mkae");
+  });
+
+  test("a truncated .bpkg exits 4", async () => {
+    const bytes = readFileSync(join(dir, "model.bin.bpkg"));
+    const cut = join(dir, "cut.bpkg");
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 10));
+    expectCleanError(await runCli(["inspect", cut]), 4, cut, "truncated");
+    expectCleanError(await runCli(["verify", cut]), 4, cut, "truncated");
+  });
+
+  test("a corrupt .bpkg exits 4", async () => {
+    const bytes = readFileSync(join(dir, "model.bin.bpkg"));
+    bytes[60]! ^= 1;
+    const bad = join(dir, "corrupt.bpkg");
+    writeFileSync(bad, bytes);
+    expectCleanError(await runCli(["inspect", bad]), 4, bad, "checksum");
+  });
+
+  test("a file that is not a .bpkg exits 4", async () => {
+    const text = join(dir, "notes.bpkg");
+    writeFileSync(text, "these are not the bytes you are looking for, but they are long enough\n");
+    expectCleanError(await runCli(["inspect", text]), 4, text, "not a bytetide package");
+  });
+
+  test("a .bpkg from a newer format version exits 4 and asks for an upgrade", async () => {
+    const bytes = readFileSync(join(dir, "model.bin.bpkg"));
+    bytes[8] = 9;
+    const future = join(dir, "future.bpkg");
+    writeFileSync(future, bytes);
+    expectCleanError(await runCli(["inspect", future]), 4, future, "format version 9");
+  });
+
+  test("a directory given as a package exits 3", async () => {
+    expectCleanError(await runCli(["inspect", dir]), 3, dir, "is a directory");
+  });
+
+  test("help is available for every command", async () => {
+    for (const cmd of ["make", "inspect", "verify"]) {
+      const r = await runCli([cmd, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toStartWith(`Usage: bytetide ${cmd}`);
+      expect((await runCli(["help", cmd])).stdout).toBe(r.stdout);
+    }
+  });
+});

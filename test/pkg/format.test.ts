@@ -1,0 +1,158 @@
+import { describe, expect, test } from "bun:test";
+import { decodePackage, encodePackage, FormatError, HEADER_LENGTH } from "../../src/pkg/format.ts";
+import type { Entry } from "../../src/pkg/model.ts";
+import { toHex } from "../../src/util/units.ts";
+import { packageOf, TREE } from "./fixtures.ts";
+import { hasher } from "../../src/hash/index.ts";
+
+const decodeError = (bytes: Uint8Array): string => {
+  try {
+    decodePackage(bytes);
+  } catch (err) {
+    expect(err).toBeInstanceOf(FormatError);
+    return (err as Error).message;
+  }
+  throw new Error("decoded without error");
+};
+
+/** Re-seals a hand-edited package with a valid checksum, to reach the checks behind it. */
+const reseal = (bytes: Uint8Array): Uint8Array => {
+  const out = bytes.slice();
+  out.set(hasher().hashChunks(out.subarray(0, out.length - 32), out.length - 32), out.length - 32);
+  return out;
+};
+
+describe("package encoding", () => {
+  test("round-trips a directory tree with files, empty files, subdirectories and symlinks", () => {
+    const pkg = packageOf(TREE);
+    expect(decodePackage(encodePackage(pkg))).toEqual(pkg);
+  });
+
+  test("matches the byte-exact test vector in docs/format.md", () => {
+    const data = new TextEncoder().encode("hello\n");
+    const chunkHashes = hasher().hashChunks(data, 65_536);
+    const pkg = {
+      formatVersion: 1,
+      chunkSize: 65_536,
+      totalSize: 6,
+      entries: [{ kind: "file" as const, path: "hello.txt", mode: 0o644, size: 6 }],
+      chunkHashes,
+      root: hasher().merkleRoot(chunkHashes),
+    };
+    expect(toHex(encodePackage(pkg))).toBe(
+      "8942504b470d0a1a010000000000010006000000000000000100000001000000190000000000000000000900a4010000" +
+        "060000000000000068656c6c6f2e7478745891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" +
+        "780e1db7af3adac20c7b8b4e7d22e80132f1fbb89f021476b1353ca0b07fb507cdb32f604ad885e3eb966ec0ca0e649ac4" +
+        "ea74662841860b944386e86e6ff506",
+    );
+  });
+
+  test("an empty file is a valid package with no chunks", () => {
+    const pkg = packageOf([{ kind: "file", path: "empty", mode: 0o644, size: 0 }]);
+    const back = decodePackage(encodePackage(pkg));
+    expect(back.chunkHashes.length).toBe(0);
+    expect(toHex(back.root)).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  });
+});
+
+describe("damaged packages are refused with a clear reason", () => {
+  const good = encodePackage(packageOf(TREE));
+
+  test("every truncation, at every length, is reported as truncated", () => {
+    for (let n = 0; n < good.length; n++) {
+      expect(decodeError(good.subarray(0, n))).toMatch(/truncated/);
+    }
+  });
+
+  test("every single flipped bit is caught", () => {
+    for (let i = 0; i < good.length; i++) {
+      const bad = good.slice();
+      bad[i]! ^= 1 << i % 8;
+      expect(decodeError(bad)).toMatch(/bad magic|format version|corrupt|unsupported|truncated|limit/);
+    }
+  });
+
+  test("bytes after the package are refused", () => {
+    expect(decodeError(new Uint8Array([...good, 0]))).toMatch(/unexpected bytes after the package/);
+  });
+
+  test("a file that is not a package says so", () => {
+    expect(decodeError(new TextEncoder().encode("#!/bin/sh\necho this is a shell script, not a package\n"))).toMatch(/not a bytetide package/);
+  });
+
+  test("a newer format version asks for an upgrade", () => {
+    const newer = good.slice();
+    newer[8] = 2;
+    expect(decodeError(newer)).toMatch(/format version 2, newer than this bytetide reads \(1\)/);
+  });
+
+  test("absurd counts are refused from the header alone, before allocating", () => {
+    const header = good.slice(0, HEADER_LENGTH);
+    new DataView(header.buffer).setUint32(28, 0xffffffff, true);
+    expect(decodeError(header)).toMatch(/more than the limit/);
+  });
+
+  test("a chunk hash table that disagrees with the file sizes is refused", () => {
+    const pkg = packageOf(TREE);
+    const lying = { ...pkg, chunkHashes: pkg.chunkHashes.subarray(32), root: hasher().merkleRoot(pkg.chunkHashes.subarray(32)) };
+    expect(decodeError(encodePackage(lying))).toMatch(/chunk hashes for files needing/);
+  });
+
+  test("a root that does not match the chunk hashes is refused even with a valid checksum", () => {
+    const bytes = encodePackage(packageOf(TREE));
+    bytes[bytes.length - 40]! ^= 0xff;
+    expect(decodeError(reseal(bytes))).toMatch(/Merkle root does not match/);
+  });
+});
+
+describe("unsafe file tables are refused on read", () => {
+  const cases: [string, Entry[], RegExp][] = [
+    ["an absolute path", [{ kind: "file", path: "/etc/passwd", mode: 0o644, size: 1 }], /is absolute/],
+    [
+      "a '..' component",
+      [
+        { kind: "directory", path: "w", mode: 0o755, size: 0 },
+        { kind: "file", path: "w/../../etc/cron.d/x", mode: 0o644, size: 1 },
+      ],
+      /'\.\.' component/,
+    ],
+    [
+      "a symlink that leaves the tree",
+      [
+        { kind: "directory", path: "w", mode: 0o755, size: 0 },
+        { kind: "symlink", path: "w/escape", mode: 0o777, size: 0, target: "../../etc" },
+      ],
+      /points outside the package/,
+    ],
+    [
+      "an absolute symlink",
+      [
+        { kind: "directory", path: "w", mode: 0o755, size: 0 },
+        { kind: "symlink", path: "w/abs", mode: 0o777, size: 0, target: "/etc/shadow" },
+      ],
+      /absolute path/,
+    ],
+    [
+      "a file whose parent directory is not listed",
+      [
+        { kind: "directory", path: "w", mode: 0o755, size: 0 },
+        { kind: "file", path: "w/missing/x", mode: 0o644, size: 1 },
+      ],
+      /no parent directory entry/,
+    ],
+    [
+      "a duplicated path",
+      [
+        { kind: "directory", path: "w", mode: 0o755, size: 0 },
+        { kind: "file", path: "w/x", mode: 0o644, size: 1 },
+        { kind: "file", path: "w/x", mode: 0o644, size: 1 },
+      ],
+      /duplicated or out of order/,
+    ],
+  ];
+  for (const [label, entries, reason] of cases) {
+    test(label, () => {
+      expect(decodeError(encodePackage(packageOf(entries)))).toMatch(reason);
+    });
+  }
+});
