@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 
-/** Named limits and defaults, in one place. Later issues add the transfer limits here. */
+/** Named limits and defaults, in one place. */
 export const LIMITS = {
   /** Chunk sizes are powers of two in this range. */
   minChunkSize: 64 * 1024,
@@ -19,4 +19,34 @@ export const LIMITS = {
   hashJobsInFlight: Math.max(1, availableParallelism()),
   /** One hashing job covers at most this many bytes of one file: enough to keep a core busy, small enough for steady progress. */
   hashJobBytes: 64 * 1024 * 1024,
+} as const;
+
+/** Wire and transfer limits (docs/protocol.md). */
+export const NET = {
+  /** Largest frame payload accepted; a larger length field is refused before allocating. */
+  maxFramePayload: 1024 * 1024 + 64,
+  /** A chunk travels as PIECE frames of at most this many data bytes. */
+  blockSize: 256 * 1024,
+  /** Requests a peer may have queued at a server; more is a flood and ends the connection. */
+  maxQueuedRequestsPerPeer: 256,
+  /** Bytes a connection may hold unsent before its producer pauses. */
+  maxWriteBacklog: 2 * 1024 * 1024,
+  handshakeTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  keepaliveIntervalMs: 15_000,
+  /** How long a closing connection may take to flush before it is cut. */
+  closeFlushTimeoutMs: 5_000,
+  connectTimeoutMs: 10_000,
+  /** Requests in flight to one peer (get --concurrency). */
+  defaultRequestsPerPeer: 8,
+  maxRequestsPerPeer: 64,
+  /** Received chunks held in memory, awaiting verification or the disk, across all peers. */
+  maxBufferedChunkBytes: 64 * 1024 * 1024,
+  /** Bad chunks from one peer before it is dropped. */
+  maxBadChunksPerPeer: 3,
+  /** With no peer connected, keep retrying the known ones this long before giving up. */
+  defaultRetryForMs: 15_000,
+  /** Open payload files kept per package. */
+  maxOpenFiles: 64,
+  defaultListenPort: 7654,
 } as const;

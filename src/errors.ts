@@ -10,6 +10,7 @@ export const EXIT_CODES = {
   BT_E_VERIFY: 5,
   BT_E_EXISTS: 6,
   BT_E_IO: 7,
+  BT_E_NO_PEERS: 8,
   BT_E_INTERRUPTED: 130,
 } as const;
 

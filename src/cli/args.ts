@@ -1,13 +1,14 @@
 import { parseArgs as parseNodeArgs } from "node:util";
 import { chunkSizeProblem } from "../pkg/format.ts";
 import { BtError } from "../errors.ts";
-import { parseSize } from "../util/units.ts";
+import { parseHostPort } from "../util/address.ts";
+import { parseDuration, parseSize } from "../util/units.ts";
 
-export type FlagSpec = Record<string, { type: "boolean" | "string"; short?: string }>;
+export type FlagSpec = Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }>;
 
 export interface ParsedArgs {
   positionals: string[];
-  flags: Record<string, string | boolean | undefined>;
+  flags: Record<string, string | boolean | string[] | undefined>;
 }
 
 /** Strict parsing: an unknown flag or a missing value is a usage error naming the flag. */
@@ -27,10 +28,33 @@ export function expectPositionals(command: string, args: ParsedArgs, min: number
   return args.positionals;
 }
 
-export function chunkSizeFlag(command: string, value: string | boolean | undefined, fallback: number): number {
+export function chunkSizeFlag(command: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const size = parseSize(String(value));
   const problem = size === null ? `cannot read '${value}' as a size` : chunkSizeProblem(size);
   if (problem) throw new BtError("BT_E_USAGE", `${command}: --chunk-size: ${problem}`);
   return size!;
+}
+
+/** Every value of a repeatable flag (parseArgs gives an array with `multiple: true`). */
+export const listFlag = (value: unknown): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
+
+export function integerFlag(command: string, flag: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected a whole number from ${min} to ${max}`);
+  return n;
+}
+
+export function addressFlag(command: string, flag: string, value: string, defaultHost: string): { host: string; port: number } {
+  const address = parseHostPort(value, defaultHost);
+  if (!address) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected host:port (IPv6 as [addr]:port)`);
+  return address;
+}
+
+export function durationFlag(command: string, flag: string, value: unknown, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs;
+  const ms = parseDuration(String(value));
+  if (ms === null) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected a duration such as 30s, 500ms or 2m`);
+  return ms;
 }

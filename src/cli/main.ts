@@ -5,8 +5,10 @@ import type { Command } from "./command.ts";
 import { inspect } from "./commands/inspect.ts";
 import { make } from "./commands/make.ts";
 import { verify } from "./commands/verify.ts";
+import { get } from "./commands/get.ts";
+import { serve } from "./commands/serve.ts";
 
-const COMMANDS: Command[] = [make, inspect, verify];
+const COMMANDS: Command[] = [make, inspect, verify, serve, get];
 
 function versionLine(): string {
   return `bytetide ${packageJson.version} (hasher: ${hasher().description}; bun ${Bun.version})`;

@@ -13,34 +13,37 @@ export interface HashJob {
   length: number;
 }
 
+export interface PlanOptions {
+  /** How much of a file can be hashed (verify passes the size found on disk); chunks past it get no job. */
+  readableBytes?: (entryIndex: number) => number;
+  /** Only these chunks (resume re-verifies just the ones it claims). */
+  include?: (chunk: number) => boolean;
+}
+
 /**
- * Splits every file of the layout into jobs of at most LIMITS.hashJobBytes. `readableBytes`
- * says how much of a file can be hashed (verify passes the size found on disk); chunks past
- * it get no job. Lazy, so planning holds no more than one job at a time.
+ * Splits the files of the layout into jobs of at most LIMITS.hashJobBytes of consecutive
+ * wanted chunks. Lazy, so planning holds no more than one job at a time.
  */
-export function* planHashJobs(
-  layout: ChunkLayout,
-  pathOf: (entryIndex: number) => string,
-  readableBytes: (entryIndex: number) => number = (i) => layout.entries[i]!.size,
-): Generator<HashJob> {
+export function* planHashJobs(layout: ChunkLayout, pathOf: (entryIndex: number) => string, options: PlanOptions = {}): Generator<HashJob> {
   const chunkSize = layout.chunkSize;
   const chunksPerJob = Math.max(1, Math.floor(LIMITS.hashJobBytes / chunkSize));
+  const include = options.include ?? (() => true);
   for (const f of layout.files) {
     const size = layout.entries[f.entryIndex]!.size;
-    const readable = Math.min(size, readableBytes(f.entryIndex));
+    const readable = Math.min(size, options.readableBytes?.(f.entryIndex) ?? size);
     // A chunk is hashable only when all of its recorded bytes are there.
     const hashable = readable === size ? f.chunkCount : Math.floor(readable / chunkSize);
-    for (let c = 0; c < hashable; c += chunksPerJob) {
-      const chunkCount = Math.min(chunksPerJob, hashable - c);
+    let c = 0;
+    while (c < hashable) {
+      if (!include(f.firstChunk + c)) {
+        c++;
+        continue;
+      }
+      let run = 1;
+      while (run < chunksPerJob && c + run < hashable && include(f.firstChunk + c + run)) run++;
       const offset = c * chunkSize;
-      yield {
-        entryIndex: f.entryIndex,
-        path: pathOf(f.entryIndex),
-        firstChunk: f.firstChunk + c,
-        chunkCount,
-        offset,
-        length: Math.min(chunkCount * chunkSize, size - offset),
-      };
+      yield { entryIndex: f.entryIndex, path: pathOf(f.entryIndex), firstChunk: f.firstChunk + c, chunkCount: run, offset, length: Math.min(run * chunkSize, size - offset) };
+      c += run;
     }
   }
 }

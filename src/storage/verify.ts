@@ -63,7 +63,7 @@ export async function verifyPayload(pkg: Package, rootPath: string, onProgress: 
   const digests = new Uint8Array(layout.chunkCount * DIGEST_LENGTH);
   const hashedChunks = new Uint8Array(layout.chunkCount);
   let bytesDone = 0;
-  await hashJobs(planHashJobs(layout, pathOf, (i) => readable.get(i) ?? 0), pkg.chunkSize, digests, {
+  await hashJobs(planHashJobs(layout, pathOf, { readableBytes: (i) => readable.get(i) ?? 0 }), pkg.chunkSize, digests, {
     onJobDone: (job) => {
       hashedChunks.fill(1, job.firstChunk, job.firstChunk + job.chunkCount);
       onProgress((bytesDone += job.length));

@@ -20,3 +20,22 @@ export async function forEachBounded<T>(items: Iterable<T>, limit: number, fn: (
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
   if (failure) throw (failure as { error: unknown }).error;
 }
+
+/** Runs async tasks with at most `limit` in progress; the rest wait their turn, in order. */
+export class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}

@@ -1,0 +1,106 @@
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { NET } from "../../config.ts";
+import { BtError, fsError } from "../../errors.ts";
+import { readPackage } from "../../pkg/io.ts";
+import { type Package, packageName } from "../../pkg/model.ts";
+import { listen, type ServedPackage } from "../../serve/listener.ts";
+import { PackageFiles } from "../../storage/files.ts";
+import { defaultPayloadPath } from "../../storage/payload.ts";
+import { Bitset } from "../../util/bitset.ts";
+import { stderrLogger } from "../../util/log.ts";
+import { formatBytes, toHex } from "../../util/units.ts";
+import { addressFlag, expectPositionals, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { untilSignal } from "../signals.ts";
+
+const SHUTDOWN_GRACE_MS = 5_000;
+
+/** Every .bpkg named, or found directly inside a named directory. */
+function packageFiles(args: string[]): string[] {
+  return args.flatMap((arg) => {
+    let isDir: boolean;
+    try {
+      isDir = statSync(arg).isDirectory();
+    } catch (err) {
+      throw fsError("BT_E_INPUT", err, arg);
+    }
+    if (!isDir) return [arg];
+    const found = readdirSync(arg).filter((n) => n.endsWith(".bpkg")).sort().map((n) => join(arg, n));
+    if (found.length === 0) throw new BtError("BT_E_INPUT", `${arg}: no .bpkg files in this directory`);
+    return found;
+  });
+}
+
+/** The payload must be there, with the recorded kinds and sizes; its bytes are checked by every getter. */
+function checkPayload(pkg: Package, files: PackageFiles): void {
+  pkg.entries.forEach((e, i) => {
+    if (e.kind !== "file") return;
+    const path = files.pathOf(i);
+    let size: number;
+    try {
+      const s = statSync(path);
+      if (!s.isFile()) throw new BtError("BT_E_INPUT", `${path}: not a regular file`);
+      size = s.size;
+    } catch (err) {
+      throw err instanceof BtError ? err : fsError("BT_E_INPUT", err, path);
+    }
+    if (size !== e.size) throw new BtError("BT_E_INPUT", `${path}: size ${size}, but the package records ${e.size}`);
+  });
+}
+
+export const serve: Command = {
+  name: "serve",
+  summary: "seed packages to peers",
+  help: `Usage: bytetide serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT]
+
+Serves the chunks of one or more packages to any peer that asks for them by root.
+A directory argument means every .bpkg directly inside it. Each package's data is found
+beside its .bpkg under the name it records.
+
+Options:
+  --data PATH           where the data is, when serving exactly one package
+  --listen HOST:PORT    address to accept peers on (default 0.0.0.0:${NET.defaultListenPort};
+                        port 0 picks a free one; IPv6 as [::]:PORT)
+  -h, --help            show this help
+
+Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
+
+  async run(argv) {
+    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" } });
+    const paths = packageFiles(expectPositionals("serve", args, 1, Infinity, "at least one .bpkg file or directory"));
+    const data = args.flags.data as string | undefined;
+    if (data !== undefined && paths.length !== 1) throw new BtError("BT_E_USAGE", `serve: --data needs exactly one package, got ${paths.length}`);
+    const address = addressFlag("serve", "listen", (args.flags.listen as string | undefined) ?? `0.0.0.0:${NET.defaultListenPort}`, "0.0.0.0");
+
+    const packages = new Map<string, ServedPackage>();
+    const descriptions: string[] = [];
+    for (const path of paths) {
+      const pkg = await readPackage(path);
+      const files = new PackageFiles(pkg, data ?? defaultPayloadPath(path, pkg), false);
+      checkPayload(pkg, files);
+      const rootHex = toHex(pkg.root);
+      if (packages.has(rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
+      const all = Bitset.full(files.layout.chunkCount);
+      packages.set(rootHex, {
+        rootHex,
+        bitfield: () => all,
+        source: {
+          chunkCount: files.layout.chunkCount,
+          has: (c) => c < files.layout.chunkCount,
+          chunkLength: (c) => files.chunkLength(c),
+          read: (c, offset, into) => files.read(c, offset, into),
+        },
+      });
+      descriptions.push(`  ${rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
+    }
+
+    const listener = listen({ host: address.host, port: address.port, packages, logger: stderrLogger("serve") });
+    console.log(`serving ${packages.size} package${packages.size === 1 ? "" : "s"} on ${address.host.includes(":") ? `[${address.host}]` : address.host}:${listener.port}`);
+    console.log(descriptions.join("\n"));
+    const signal = await untilSignal();
+    process.stderr.write(`bytetide: serve: ${signal}, closing ${listener.connections.size} connection(s)\n`);
+    await listener.stop(SHUTDOWN_GRACE_MS);
+    return 0;
+  },
+};

@@ -1,0 +1,244 @@
+import type { Socket } from "bun";
+import { NET } from "../config.ts";
+import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
+import { FrameDecoder, PROTOCOL_VERSION } from "../protocol/frame.ts";
+import { decodeMessage, encodeMessage, type Hello, type Message } from "../protocol/messages.ts";
+
+export interface CloseInfo {
+  /** Wire error code (0 for a clean close). */
+  code: number;
+  reason: string;
+  /** True when the remote side sent the ERROR/BYE or hung up; false when we closed. */
+  byRemote: boolean;
+}
+
+export interface ConnectionHandler {
+  /** The handshake finished; both HELLOs are known. */
+  onReady(conn: PeerConnection): void;
+  onMessage(conn: PeerConnection, message: Message): void;
+  /** Everything queued has reached the kernel: a producer may send more. */
+  onDrain(conn: PeerConnection): void;
+  onClose(conn: PeerConnection, info: CloseInfo): void;
+}
+
+/**
+ * How this side of the handshake behaves. The initiator sends its HELLO on connect and
+ * expects the same root back; the acceptor waits for a HELLO and answers with the HELLO
+ * that `accept` returns (or an ERROR when it throws a ProtocolError).
+ */
+export type HandshakeRole =
+  | { role: "initiator"; hello: Hello }
+  | { role: "acceptor"; accept: (remote: Hello, conn: PeerConnection) => Hello };
+
+type State = "handshake" | "ready" | "closing" | "closed";
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * One peer connection over a Bun socket: frame decoding, the handshake state machine,
+ * a write queue that honours partial writes, timeouts and an orderly close.
+ * Memory is bounded by the decoder's frame limit and by producers checking `backlog`.
+ */
+export class PeerConnection {
+  private readonly decoder = new FrameDecoder(NET.maxFramePayload);
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private state: State = "handshake";
+  private socket: Socket<PeerConnection> | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly openedAt = Date.now();
+  private lastReceived = Date.now();
+  private lastSent = Date.now();
+  private closeInfo: CloseInfo | null = null;
+  remoteHello: Hello | null = null;
+  localHello: Hello | null = null;
+  /** Bytes of PIECE data moved, for logs and reports. */
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Whatever the owner wants to attach (the package served, the peer's scheduler key). */
+  context: unknown = null;
+
+  constructor(
+    readonly label: string,
+    private readonly handshake: HandshakeRole,
+    private readonly handler: ConnectionHandler,
+  ) {}
+
+  get ready(): boolean {
+    return this.state === "ready";
+  }
+
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** Bytes accepted by send() that the kernel has not taken yet. */
+  get backlog(): number {
+    return this.queued;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.socket?.remoteAddress;
+  }
+
+  attach(socket: Socket<PeerConnection>): void {
+    this.socket = socket;
+    this.timer = setInterval(() => this.checkTimers(), 1000);
+    if (this.handshake.role === "initiator") {
+      this.localHello = this.handshake.hello;
+      this.send(encodeMessage(this.handshake.hello));
+    }
+  }
+
+  /**
+   * Queues bytes for the socket. A partially written buffer is kept, by reference, until
+   * the rest is sent from drain: callers must not modify `bytes` while backlog > 0.
+   */
+  send(bytes: Uint8Array): void {
+    if (this.state === "closed" || !this.socket) return;
+    this.lastSent = Date.now();
+    if (this.queue.length === 0) {
+      const written = Math.max(0, this.socket.write(bytes));
+      if (written === bytes.length) return;
+      bytes = bytes.subarray(written);
+    }
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+  }
+
+  sendMessage(message: Message): void {
+    this.send(encodeMessage(message));
+  }
+
+  /** Still reading frames: neither closing nor closed. */
+  private get open(): boolean {
+    return this.state === "handshake" || this.state === "ready";
+  }
+
+  onData(data: Uint8Array): void {
+    if (!this.open) return;
+    this.lastReceived = Date.now();
+    try {
+      for (const frame of this.decoder.push(data)) {
+        if (frame.version !== PROTOCOL_VERSION) {
+          throw new ProtocolError(WIRE_ERRORS.VERSION, `peer speaks protocol version ${frame.version}; this bytetide speaks ${PROTOCOL_VERSION}`);
+        }
+        this.dispatch(decodeMessage(frame));
+        if (!this.open) return;
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) this.fail(err.code, err.message);
+      else throw err;
+    }
+  }
+
+  private dispatch(message: Message): void {
+    if (message.type === "ERROR") return this.finish({ code: message.code, reason: `peer sent ${wireErrorName(message.code)}: ${message.message}`, byRemote: true });
+    if (message.type === "BYE") return this.finish({ code: message.code, reason: "peer said goodbye", byRemote: true });
+    if (message.type === "KEEPALIVE") return;
+    if (this.state === "handshake") {
+      if (message.type !== "HELLO") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, `${message.type} before HELLO`);
+      this.remoteHello = message;
+      if (this.handshake.role === "initiator") {
+        if (!sameBytes(message.root, this.handshake.hello.root)) throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "HELLO answered with another package root");
+      } else {
+        this.localHello = this.handshake.accept(message, this);
+        this.send(encodeMessage(this.localHello));
+      }
+      this.state = "ready";
+      this.handler.onReady(this);
+      return;
+    }
+    if (message.type === "HELLO") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "a second HELLO");
+    if (message.type === "PIECE") this.bytesIn += message.data.length;
+    this.handler.onMessage(this, message);
+  }
+
+  onDrain(): void {
+    if (!this.socket) return;
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      const written = Math.max(0, this.socket.write(head));
+      this.queued -= written;
+      if (written < head.length) {
+        this.queue[0] = head.subarray(written);
+        return;
+      }
+      this.queue.shift();
+    }
+    if (this.state === "closing") this.socket.end();
+    else if (this.state === "ready") this.handler.onDrain(this);
+  }
+
+  /** Sends ERROR(code) and closes once it is flushed. */
+  fail(code: number, reason: string): void {
+    if (!this.open) return;
+    this.sendMessage({ type: "ERROR", code, message: reason });
+    this.closeGracefully({ code, reason, byRemote: false });
+  }
+
+  /** Says BYE and closes once everything queued is flushed. */
+  bye(code: number = WIRE_ERRORS.NONE, reason = "closed"): void {
+    if (!this.open) return;
+    this.sendMessage({ type: "BYE", code });
+    this.closeGracefully({ code, reason, byRemote: false });
+  }
+
+  /** Drops the connection at once, without flushing. */
+  destroy(reason: string): void {
+    this.finish({ code: WIRE_ERRORS.NONE, reason, byRemote: false });
+    this.socket?.terminate();
+  }
+
+  private closeGracefully(info: CloseInfo): void {
+    this.closeInfo = info;
+    this.state = "closing";
+    // Never end(data): Bun may drop data past a few MiB. Flush, then a bare end().
+    if (this.queue.length === 0) this.socket?.end();
+    setTimeout(() => this.state !== "closed" && this.socket?.terminate(), NET.closeFlushTimeoutMs).unref();
+  }
+
+  /** The socket is gone (closed by either side, or failed). */
+  onSocketClosed(error?: Error): void {
+    const reason = error ? `connection error: ${error.message}` : "peer closed the connection";
+    this.finish(this.closeInfo ?? { code: WIRE_ERRORS.NONE, reason, byRemote: true });
+  }
+
+  private finish(info: CloseInfo): void {
+    if (this.state === "closed") return;
+    const wasClosing = this.state === "closing";
+    this.state = "closed";
+    if (this.timer) clearInterval(this.timer);
+    this.queue.length = 0;
+    this.queued = 0;
+    if (!wasClosing) this.socket?.end();
+    this.handler.onClose(this, this.closeInfo ?? info);
+  }
+
+  private checkTimers(): void {
+    const now = Date.now();
+    if (this.state === "handshake" && now - this.openedAt > NET.handshakeTimeoutMs) {
+      this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${NET.handshakeTimeoutMs / 1000} s`);
+    } else if (this.state === "ready" && now - this.lastReceived > NET.idleTimeoutMs) {
+      this.fail(WIRE_ERRORS.TIMEOUT, `nothing received for ${NET.idleTimeoutMs / 1000} s`);
+    } else if (this.state === "ready" && now - this.lastSent > NET.keepaliveIntervalMs && this.queue.length === 0) {
+      this.sendMessage({ type: "KEEPALIVE" });
+    }
+  }
+}
+
+/** Socket handlers that route Bun's callbacks to the PeerConnection in socket.data. */
+export const connectionSocketHandlers = {
+  data(socket: Socket<PeerConnection>, data: Uint8Array) {
+    socket.data.onData(data);
+  },
+  drain(socket: Socket<PeerConnection>) {
+    socket.data.onDrain();
+  },
+  close(socket: Socket<PeerConnection>, error?: Error) {
+    socket.data.onSocketClosed(error);
+  },
+  error(socket: Socket<PeerConnection>, error: Error) {
+    socket.data.onSocketClosed(error);
+  },
+};

@@ -1,0 +1,98 @@
+import { NET } from "../config.ts";
+import { WIRE_ERRORS } from "../protocol/codes.ts";
+import { HEADER_LENGTH } from "../protocol/frame.ts";
+import { PIECE_PREFIX_LENGTH, writePieceHeader } from "../protocol/messages.ts";
+import type { PeerConnection } from "./connection.ts";
+
+/** What a connection serves chunks from: a seed's payload, or a download in progress. */
+export interface ChunkSource {
+  readonly chunkCount: number;
+  has(chunk: number): boolean;
+  chunkLength(chunk: number): number;
+  /** Reads bytes of a chunk from `offset` into `into`; returns how many were read. */
+  read(chunk: number, offset: number, into: Uint8Array): number;
+}
+
+const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
+
+/**
+ * Answers one peer's REQUESTs: a bounded queue, streamed as PIECE frames of at most
+ * NET.blockSize bytes, read straight into one reused frame buffer. The next block is read
+ * only when the socket has taken everything before it, so memory per connection is one
+ * block and the socket's backpressure paces the disk.
+ */
+export class Uploader {
+  private readonly queue: number[] = [];
+  private current: { chunk: number; offset: number; length: number } | null = null;
+  private frame: Uint8Array | null = null;
+  chunksServed = 0;
+
+  constructor(
+    private readonly conn: PeerConnection,
+    private readonly source: ChunkSource,
+    private readonly onServed: (chunk: number, bytes: number) => void = () => {},
+  ) {}
+
+  get queued(): number {
+    return this.queue.length + (this.current ? 1 : 0);
+  }
+
+  request(chunk: number): void {
+    if (chunk >= this.source.chunkCount) {
+      return this.conn.fail(WIRE_ERRORS.OUT_OF_RANGE, `REQUEST for chunk ${chunk} of a ${this.source.chunkCount}-chunk package`);
+    }
+    if (this.queued >= NET.maxQueuedRequestsPerPeer) {
+      return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${NET.maxQueuedRequestsPerPeer} requests queued`);
+    }
+    if (!this.source.has(chunk)) {
+      return this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.NOT_AVAILABLE });
+    }
+    this.queue.push(chunk);
+    this.pump();
+  }
+
+  cancel(chunk: number): void {
+    const at = this.queue.indexOf(chunk);
+    if (at >= 0) this.queue.splice(at, 1);
+    // A chunk part-sent stops at the next block boundary; the peer discards what it got.
+    if (this.current?.chunk === chunk) this.current = null;
+  }
+
+  /** Sends blocks while the socket keeps up. Called on request and on drain. */
+  pump(): void {
+    while (this.conn.ready && this.conn.backlog === 0) {
+      if (!this.current) {
+        const chunk = this.queue.shift();
+        if (chunk === undefined) {
+          this.frame = null;
+          return;
+        }
+        this.current = { chunk, offset: 0, length: this.source.chunkLength(chunk) };
+      }
+      const { chunk, offset, length } = this.current;
+      const size = Math.min(NET.blockSize, length - offset);
+      this.frame ??= new Uint8Array(FRAME_PREFIX + NET.blockSize);
+      let got: number;
+      try {
+        got = this.source.read(chunk, offset, this.frame.subarray(FRAME_PREFIX, FRAME_PREFIX + size));
+      } catch {
+        got = -1;
+      }
+      if (got !== size) {
+        // The payload changed or vanished under us: say so rather than send a short chunk.
+        this.current = null;
+        this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.READ_FAILED });
+        continue;
+      }
+      writePieceHeader(this.frame, chunk, offset, size);
+      this.current.offset += size;
+      if (this.current.offset === length) {
+        this.current = null;
+        this.chunksServed++;
+      }
+      this.conn.bytesOut += size;
+      this.conn.send(this.frame.subarray(0, FRAME_PREFIX + size));
+      this.onServed(chunk, size);
+    }
+  }
+}

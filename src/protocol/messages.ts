@@ -1,0 +1,154 @@
+import { ProtocolError, WIRE_ERRORS } from "./codes.ts";
+import { encodeFrame, type Frame, HEADER_LENGTH, writeHeader } from "./frame.ts";
+
+export const MESSAGE_TYPES = {
+  HELLO: 1,
+  BITFIELD: 2,
+  HAVE: 3,
+  REQUEST: 4,
+  PIECE: 5,
+  CANCEL: 6,
+  REJECT: 7,
+  ERROR: 8,
+  KEEPALIVE: 9,
+  BYE: 10,
+} as const;
+
+export const ROOT_LENGTH = 32;
+export const PEER_ID_LENGTH = 16;
+/** PIECE payload before its data: chunk index and offset within the chunk. */
+export const PIECE_PREFIX_LENGTH = 8;
+export const MAX_ERROR_MESSAGE_BYTES = 1024;
+
+export interface Hello {
+  type: "HELLO";
+  root: Uint8Array;
+  peerId: Uint8Array;
+  /** The port this peer accepts connections on; 0 when it does not listen. */
+  listenPort: number;
+  capabilities: number;
+}
+
+export type Message =
+  | Hello
+  | { type: "BITFIELD"; bits: Uint8Array }
+  | { type: "HAVE"; index: number }
+  | { type: "REQUEST"; index: number }
+  | { type: "PIECE"; index: number; offset: number; data: Uint8Array }
+  | { type: "CANCEL"; index: number }
+  | { type: "REJECT"; index: number; code: number }
+  | { type: "ERROR"; code: number; message: string }
+  | { type: "KEEPALIVE" }
+  | { type: "BYE"; code: number };
+
+export type MessageType = Message["type"];
+
+const u32 = (n: number): Uint8Array => {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, true);
+  return out;
+};
+
+function expectLength(frame: Frame, name: string, length: number): DataView {
+  if (frame.payload.length !== length) {
+    throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `${name} payload is ${frame.payload.length} bytes, expected ${length}`);
+  }
+  return new DataView(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength);
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  const T = MESSAGE_TYPES;
+  switch (m.type) {
+    case "HELLO": {
+      const p = new Uint8Array(ROOT_LENGTH + PEER_ID_LENGTH + 6);
+      p.set(m.root, 0);
+      p.set(m.peerId, ROOT_LENGTH);
+      const v = new DataView(p.buffer);
+      v.setUint16(ROOT_LENGTH + PEER_ID_LENGTH, m.listenPort, true);
+      v.setUint32(ROOT_LENGTH + PEER_ID_LENGTH + 2, m.capabilities, true);
+      return encodeFrame(T.HELLO, 0, p);
+    }
+    case "BITFIELD":
+      return encodeFrame(T.BITFIELD, 0, m.bits);
+    case "HAVE":
+      return encodeFrame(T.HAVE, 0, u32(m.index));
+    case "REQUEST":
+      return encodeFrame(T.REQUEST, 0, u32(m.index));
+    case "PIECE":
+      return encodePiece(m.index, m.offset, m.data);
+    case "CANCEL":
+      return encodeFrame(T.CANCEL, 0, u32(m.index));
+    case "REJECT":
+      return encodeFrame(T.REJECT, m.code, u32(m.index));
+    case "ERROR":
+      return encodeFrame(T.ERROR, m.code, new TextEncoder().encode(m.message).subarray(0, MAX_ERROR_MESSAGE_BYTES));
+    case "KEEPALIVE":
+      return encodeFrame(T.KEEPALIVE, 0, new Uint8Array(0));
+    case "BYE":
+      return encodeFrame(T.BYE, m.code, new Uint8Array(0));
+  }
+}
+
+export function encodePiece(index: number, offset: number, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_LENGTH + PIECE_PREFIX_LENGTH + data.length);
+  writePieceHeader(out, index, offset, data.length);
+  out.set(data, HEADER_LENGTH + PIECE_PREFIX_LENGTH);
+  return out;
+}
+
+/**
+ * Writes a PIECE frame's header and prefix in front of data already in place at
+ * out[HEADER_LENGTH + PIECE_PREFIX_LENGTH ...], so a server can read a block from disk
+ * straight into its outgoing frame.
+ */
+export function writePieceHeader(out: Uint8Array, index: number, offset: number, dataLength: number): void {
+  writeHeader(out, MESSAGE_TYPES.PIECE, 0, PIECE_PREFIX_LENGTH + dataLength);
+  const v = new DataView(out.buffer, out.byteOffset + HEADER_LENGTH, PIECE_PREFIX_LENGTH);
+  v.setUint32(0, index, true);
+  v.setUint32(4, offset, true);
+}
+
+/** Decodes a frame's payload by its type. Throws ProtocolError for unknown types or bad lengths. */
+export function decodeMessage(frame: Frame): Message {
+  const T = MESSAGE_TYPES;
+  const p = frame.payload;
+  switch (frame.type) {
+    case T.HELLO: {
+      const v = expectLength(frame, "HELLO", ROOT_LENGTH + PEER_ID_LENGTH + 6);
+      return {
+        type: "HELLO",
+        root: p.slice(0, ROOT_LENGTH),
+        peerId: p.slice(ROOT_LENGTH, ROOT_LENGTH + PEER_ID_LENGTH),
+        listenPort: v.getUint16(ROOT_LENGTH + PEER_ID_LENGTH, true),
+        capabilities: v.getUint32(ROOT_LENGTH + PEER_ID_LENGTH + 2, true),
+      };
+    }
+    case T.BITFIELD:
+      return { type: "BITFIELD", bits: p };
+    case T.HAVE:
+      return { type: "HAVE", index: expectLength(frame, "HAVE", 4).getUint32(0, true) };
+    case T.REQUEST:
+      return { type: "REQUEST", index: expectLength(frame, "REQUEST", 4).getUint32(0, true) };
+    case T.PIECE: {
+      if (p.length < PIECE_PREFIX_LENGTH) throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `PIECE payload is ${p.length} bytes, shorter than its prefix`);
+      const v = new DataView(p.buffer, p.byteOffset, PIECE_PREFIX_LENGTH);
+      return { type: "PIECE", index: v.getUint32(0, true), offset: v.getUint32(4, true), data: p.subarray(PIECE_PREFIX_LENGTH) };
+    }
+    case T.CANCEL:
+      return { type: "CANCEL", index: expectLength(frame, "CANCEL", 4).getUint32(0, true) };
+    case T.REJECT:
+      return { type: "REJECT", index: expectLength(frame, "REJECT", 4).getUint32(0, true), code: frame.code };
+    case T.ERROR: {
+      if (p.length > MAX_ERROR_MESSAGE_BYTES) throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `ERROR message of ${p.length} bytes is too long`);
+      return { type: "ERROR", code: frame.code, message: new TextDecoder().decode(p) };
+    }
+    case T.KEEPALIVE:
+      expectLength(frame, "KEEPALIVE", 0);
+      return { type: "KEEPALIVE" };
+    case T.BYE:
+      expectLength(frame, "BYE", 0);
+      return { type: "BYE", code: frame.code };
+    default:
+      throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `unknown message type ${frame.type}`);
+  }
+}

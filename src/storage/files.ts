@@ -1,0 +1,111 @@
+import { closeSync, fdatasync, openSync, readSync, write } from "node:fs";
+import { promisify } from "node:util";
+import { NET } from "../config.ts";
+import { ChunkLayout } from "../pkg/layout.ts";
+import type { Package } from "../pkg/model.ts";
+import { payloadPathOf } from "./payload.ts";
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+interface OpenFile {
+  fd: number;
+  /** Async operations in progress: the descriptor is not closed under them. */
+  pins: number;
+}
+
+/**
+ * Chunk-addressed access to a package's files under `rootPath`, with a bounded set of
+ * open descriptors (least recently used first out). Reads are synchronous preads into
+ * the caller's buffer (page-cache speed, no pool round trip); writes go to the pool.
+ */
+export class PackageFiles {
+  readonly layout: ChunkLayout;
+  readonly pathOf: (entryIndex: number) => string;
+  private readonly open = new Map<number, OpenFile>();
+  /** Files written since the last sync(), open or not. */
+  private readonly dirty = new Set<number>();
+
+  constructor(
+    readonly pkg: Package,
+    readonly rootPath: string,
+    private readonly writable: boolean,
+  ) {
+    this.layout = new ChunkLayout(pkg.entries, pkg.chunkSize);
+    this.pathOf = payloadPathOf(pkg, rootPath);
+  }
+
+  chunkLength(index: number): number {
+    return this.layout.locate(index).length;
+  }
+
+  private file(entryIndex: number): OpenFile {
+    let f = this.open.get(entryIndex);
+    if (f) {
+      this.open.delete(entryIndex);
+    } else {
+      f = { fd: openSync(this.pathOf(entryIndex), this.writable ? "r+" : "r"), pins: 0 };
+      this.evict();
+    }
+    this.open.set(entryIndex, f);
+    return f;
+  }
+
+  private evict(): void {
+    for (const [entryIndex, f] of this.open) {
+      if (this.open.size < NET.maxOpenFiles) return;
+      if (f.pins > 0) continue;
+      closeSync(f.fd);
+      this.open.delete(entryIndex);
+    }
+  }
+
+  /** Reads up to into.length bytes of chunk `index` from `offset`; returns the count read. */
+  read(index: number, offset: number, into: Uint8Array): number {
+    const at = this.layout.locate(index);
+    const want = Math.min(into.length, at.length - offset);
+    let got = 0;
+    const { fd } = this.file(at.entryIndex);
+    while (got < want) {
+      const n = readSync(fd, into, got, want - got, at.offset + offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got;
+  }
+
+  /** Writes a whole chunk at its place. */
+  async writeChunk(index: number, data: Uint8Array): Promise<void> {
+    const at = this.layout.locate(index);
+    const f = this.file(at.entryIndex);
+    f.pins++;
+    this.dirty.add(at.entryIndex);
+    try {
+      let done = 0;
+      while (done < at.length) {
+        done += (await writeAsync(f.fd, data, done, at.length - done, at.offset + done)).bytesWritten;
+      }
+    } finally {
+      f.pins--;
+    }
+  }
+
+  /** Flushes everything written through this object to stable storage. */
+  async sync(): Promise<void> {
+    for (const entryIndex of [...this.dirty]) {
+      const f = this.file(entryIndex);
+      f.pins++;
+      try {
+        await fdatasyncAsync(f.fd);
+      } finally {
+        f.pins--;
+      }
+      this.dirty.delete(entryIndex);
+    }
+  }
+
+  close(): void {
+    for (const f of this.open.values()) closeSync(f.fd);
+    this.open.clear();
+  }
+}

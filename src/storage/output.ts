@@ -1,0 +1,253 @@
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync, ftruncateSync } from "node:fs";
+import { dirname } from "node:path";
+import { BtError, fsError } from "../errors.ts";
+import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
+import { equalBytes } from "../pkg/format.ts";
+import type { Package } from "../pkg/model.ts";
+import { Bitset } from "../util/bitset.ts";
+import type { Logger } from "../util/log.ts";
+import { PackageFiles } from "./files.ts";
+import { hashJobs, planHashJobs } from "./hash-files.ts";
+import { decodeState, encodeState } from "./state.ts";
+
+export interface OutputPaths {
+  /** Where the finished file or directory goes; nothing appears here until it is verified. */
+  final: string;
+  /** The file or directory being filled. */
+  part: string;
+  /** The progress bitset. */
+  state: string;
+}
+
+export const outputPaths = (final: string): OutputPaths => ({ final, part: `${final}.part`, state: `${final}.btstate` });
+
+/** Refuses to write through a symlink someone planted inside the .part tree. */
+function ensureDirectory(path: string): void {
+  try {
+    if (lstatSync(path).isDirectory()) return;
+    throw new BtError("BT_E_IO", `${path}: exists and is not a directory`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "ENOENT") throw err instanceof BtError ? err : fsError("BT_E_IO", err, path);
+  }
+  mkdirSync(path, { mode: 0o755 });
+}
+
+function ensureFile(path: string, size: number): void {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    throw fsError("BT_E_IO", err, path);
+  }
+  try {
+    // Sparse: space is taken as chunks land. Existing bytes below `size` are kept for resume.
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A download's output: the .part file or tree, its progress file, and the rules that
+ * make resume safe. Verified chunks are recorded after their data is written; after a
+ * crash the record may be ahead of the disk, so an unclean state is re-verified on resume
+ * (docs/protocol.md, "Resume").
+ */
+export class Output {
+  readonly files: PackageFiles;
+  readonly verified: Bitset;
+  /** Digest of every chunk as computed here, for the final Merkle check. */
+  private readonly digests: Uint8Array;
+  private stateFd: number | null = null;
+
+  private constructor(
+    readonly pkg: Package,
+    readonly paths: OutputPaths,
+    verified: Bitset,
+    digests: Uint8Array,
+  ) {
+    this.files = new PackageFiles(pkg, paths.part, true);
+    this.verified = verified;
+    this.digests = digests;
+  }
+
+  /** Creates the .part layout, or takes up an earlier one, deciding which chunks are already good. */
+  static async open(pkg: Package, paths: OutputPaths, logger: Logger): Promise<Output> {
+    const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
+    const resuming = lstatSafe(paths.part) !== null;
+    try {
+      mkdirSync(dirname(paths.final), { recursive: true });
+    } catch (err) {
+      throw fsError("BT_E_IO", err, dirname(paths.final));
+    }
+    const probe = new PackageFiles(pkg, paths.part, true);
+    for (const [i, e] of pkg.entries.entries()) {
+      if (e.kind === "directory") ensureDirectory(probe.pathOf(i));
+      else if (e.kind === "file") ensureFile(probe.pathOf(i), e.size);
+    }
+
+    const digests = new Uint8Array(chunkCount * DIGEST_LENGTH);
+    let verified = new Bitset(chunkCount);
+    if (resuming) {
+      const saved = readState(paths.state, pkg);
+      if ("problem" in saved) {
+        logger.event("resume-check", { state: paths.state, problem: saved.problem, action: "re-verifying all data" });
+        verified = await verifyChunks(pkg, probe, () => true, digests);
+      } else if (!saved.clean) {
+        logger.event("resume-check", { state: paths.state, problem: "previous run did not stop cleanly", action: `re-verifying ${saved.verified.count} claimed chunks` });
+        verified = await verifyChunks(pkg, probe, (c) => saved.verified.has(c), digests);
+      } else {
+        verified = saved.verified;
+        for (const c of verified.members()) digests.set(pkg.chunkHashes.subarray(c * DIGEST_LENGTH, (c + 1) * DIGEST_LENGTH), c * DIGEST_LENGTH);
+      }
+    }
+    const output = new Output(pkg, paths, verified, digests);
+    try {
+      output.stateFd = openSync(paths.state, "w", 0o644);
+    } catch (err) {
+      throw fsError("BT_E_IO", err, paths.state);
+    }
+    // Unclean until proven otherwise: a crash from here on leaves this flag unset.
+    output.saveState(false);
+    return output;
+  }
+
+  get complete(): boolean {
+    return this.verified.complete;
+  }
+
+  /** Writes a verified chunk, then records it. */
+  async commit(chunk: number, data: Uint8Array, digest: Uint8Array): Promise<void> {
+    try {
+      await this.files.writeChunk(chunk, data);
+    } catch (err) {
+      throw fsError("BT_E_IO", err, this.files.pathOf(this.files.layout.locate(chunk).entryIndex));
+    }
+    this.digests.set(digest, chunk * DIGEST_LENGTH);
+    this.verified.add(chunk);
+    this.saveState(false);
+  }
+
+  private saveState(clean: boolean): void {
+    if (this.stateFd === null) return;
+    const bytes = encodeState({ root: this.pkg.root, verified: this.verified, clean });
+    try {
+      // One positional write of the whole file: a crash cannot leave half of it.
+      writeSync(this.stateFd, bytes, 0, bytes.length, 0);
+    } catch (err) {
+      throw fsError("BT_E_IO", err, this.paths.state);
+    }
+  }
+
+  /** Stops for now: data synced, then the state marked clean, so a resume trusts it. */
+  async suspend(): Promise<void> {
+    await this.files.sync();
+    this.saveState(true);
+    if (this.stateFd !== null) fsyncSync(this.stateFd);
+    this.close();
+  }
+
+  /**
+   * All chunks are in: check the Merkle root over the digests computed here, sync, give
+   * entries their recorded modes and links, and only then rename into place.
+   */
+  async finalize(): Promise<void> {
+    if (!this.complete) throw new BtError("BT_E_INTERNAL", "finalize before every chunk was verified");
+    if (!equalBytes(hasher().merkleRoot(this.digests), this.pkg.root)) {
+      throw new BtError("BT_E_VERIFY", `${this.paths.part}: Merkle root of the received chunks does not match the package`);
+    }
+    await this.files.sync();
+    this.files.close();
+    const pathOf = this.files.pathOf;
+    const each = (kinds: string[], action: (path: string, i: number) => void) => {
+      // Deepest first, so a directory loses write permission only after its contents are done.
+      for (let i = this.pkg.entries.length - 1; i >= 0; i--) {
+        if (!kinds.includes(this.pkg.entries[i]!.kind)) continue;
+        try {
+          action(pathOf(i), i);
+        } catch (err) {
+          throw fsError("BT_E_IO", err, pathOf(i));
+        }
+      }
+    };
+    each(["symlink"], (path, i) => {
+      rmSync(path, { force: true });
+      symlinkSync(this.pkg.entries[i]!.target!, path);
+    });
+    // New directory entries are durable only once their directories are synced.
+    each(["directory"], syncDirectory);
+    each(["file", "directory"], (path, i) => chmodSync(path, this.pkg.entries[i]!.mode));
+    try {
+      renameSync(this.paths.part, this.paths.final);
+      syncDirectory(dirname(this.paths.final));
+    } catch (err) {
+      throw fsError("BT_E_IO", err, this.paths.final);
+    }
+    this.close();
+    rmSync(this.paths.state, { force: true });
+  }
+
+  close(): void {
+    this.files.close();
+    if (this.stateFd !== null) closeSync(this.stateFd);
+    this.stateFd = null;
+  }
+}
+
+function lstatSafe(path: string) {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function readState(path: string, pkg: Package): ReturnType<typeof decodeState> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    return { problem: (err as { code?: string }).code === "ENOENT" ? "missing" : `unreadable (${(err as Error).message})` };
+  }
+  return decodeState(bytes, pkg.root, pkg.chunkHashes.length / DIGEST_LENGTH);
+}
+
+/** Hashes the chosen chunks of the .part data; returns those that match the package. */
+async function verifyChunks(pkg: Package, files: PackageFiles, include: (c: number) => boolean, digests: Uint8Array): Promise<Bitset> {
+  const computed = new Uint8Array(digests.length);
+  const good = new Bitset(files.layout.chunkCount);
+  await hashJobs(planHashJobs(files.layout, files.pathOf, { include }), pkg.chunkSize, computed, {
+    onJobDone: (job) => {
+      for (let c = job.firstChunk; c < job.firstChunk + job.chunkCount; c++) {
+        const at = c * DIGEST_LENGTH;
+        const digest = computed.subarray(at, at + DIGEST_LENGTH);
+        if (equalBytes(digest, pkg.chunkHashes.subarray(at, at + DIGEST_LENGTH))) {
+          good.add(c);
+          digests.set(digest, at);
+        }
+      }
+    },
+    onError: (job, error) => {
+      throw fsError("BT_E_IO", error, job.path);
+    },
+  });
+  return good;
+}
+
+function syncDirectory(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function removeOutput(paths: OutputPaths): void {
+  rmSync(paths.part, { recursive: true, force: true });
+  try {
+    unlinkSync(paths.state);
+  } catch {
+    // Nothing to remove.
+  }
+}

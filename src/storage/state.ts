@@ -1,0 +1,55 @@
+import { sha256Of } from "../hash/index.ts";
+import { equalBytes } from "../pkg/format.ts";
+import { Bitset } from "../util/bitset.ts";
+
+/**
+ * The progress file beside a download's output (docs/protocol.md, "Resume"):
+ *   0  8   magic "\x89BTST\r\n\x1a"
+ *   8  2   version (1)
+ *   10 2   flags: bit 0 = clean (the data was synced before this was written)
+ *   12 4   chunk count
+ *   16 32  package root
+ *   48 ..  bitset of verified chunks, ceil(n/8) bytes
+ *   .. 32  SHA-256 of everything before it
+ */
+const MAGIC = Uint8Array.of(0x89, 0x42, 0x54, 0x53, 0x54, 0x0d, 0x0a, 0x1a);
+const VERSION = 1;
+const FIXED = 48;
+const CLEAN = 1;
+
+export interface ProgressState {
+  root: Uint8Array;
+  verified: Bitset;
+  /** False after a crash or power loss: the bitset may claim chunks that never reached the disk. */
+  clean: boolean;
+}
+
+export const stateLength = (chunkCount: number): number => FIXED + Bitset.byteLength(chunkCount) + 32;
+
+export function encodeState(state: ProgressState): Uint8Array {
+  const out = new Uint8Array(stateLength(state.verified.size));
+  const view = new DataView(out.buffer);
+  out.set(MAGIC, 0);
+  view.setUint16(8, VERSION, true);
+  view.setUint16(10, state.clean ? CLEAN : 0, true);
+  view.setUint32(12, state.verified.size, true);
+  out.set(state.root, 16);
+  out.set(state.verified.bytes, FIXED);
+  const body = out.length - 32;
+  out.set(sha256Of(out.subarray(0, body)), body);
+  return out;
+}
+
+/** The state, or the reason it cannot be trusted at all (the caller then re-verifies everything). */
+export function decodeState(bytes: Uint8Array, root: Uint8Array, chunkCount: number): ProgressState | { problem: string } {
+  if (bytes.length < FIXED || !MAGIC.every((b, i) => bytes[i] === b)) return { problem: "not a bytetide state file" };
+  if (bytes.length !== stateLength(chunkCount)) return { problem: `truncated or wrong size (${bytes.length} bytes)` };
+  const body = bytes.length - 32;
+  if (!equalBytes(sha256Of(bytes.subarray(0, body)), bytes.subarray(body))) return { problem: "checksum mismatch" };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint16(8, true) !== VERSION) return { problem: `unknown state version ${view.getUint16(8, true)}` };
+  if (view.getUint32(12, true) !== chunkCount || !equalBytes(bytes.subarray(16, 48), root)) return { problem: "belongs to another package" };
+  const bits = bytes.slice(FIXED, body);
+  if (Bitset.problem(chunkCount, bits)) return { problem: "corrupt bitset" };
+  return { root: root.slice(), verified: new Bitset(chunkCount, bits), clean: (view.getUint16(10, true) & CLEAN) !== 0 };
+}

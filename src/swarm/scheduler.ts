@@ -1,0 +1,207 @@
+import { Bitset } from "../util/bitset.ts";
+import { type PiecePolicy, randomFirst, rarestFirst } from "./picker.ts";
+
+export interface SchedulerConfig {
+  chunkCount: number;
+  /** Requests in flight to one peer. */
+  requestsPerPeer: number;
+  /** Chunks held in memory at once: open requests plus chunks being verified and written. */
+  maxChunksInMemory: number;
+  /** Chunks failing verification before a peer is dropped. */
+  maxBadChunksPerPeer: number;
+  /** Until this many chunks are ours, pick at random rather than rarest first. */
+  randomFirstPicks: number;
+  /** In endgame, open requests allowed for the same chunk. */
+  maxEndgameCopies: number;
+  policy: PiecePolicy;
+  random: () => number;
+}
+
+export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => ({
+  chunkCount,
+  requestsPerPeer: 8,
+  maxChunksInMemory: 16,
+  maxBadChunksPerPeer: 3,
+  randomFirstPicks: 4,
+  maxEndgameCopies: 2,
+  policy: rarestFirst,
+  random: Math.random,
+  ...overrides,
+});
+
+interface PeerSlot {
+  bits: Bitset;
+  requests: Set<number>;
+  badChunks: number;
+  /** Chunks this peer sent bad copies of: asked again only when nobody else has them. */
+  failedChunks: Set<number>;
+}
+
+/**
+ * The one owner of download state: which chunks we have, which are requested from whom,
+ * which are landing (received, being verified and written), and what each peer has.
+ * Pure bookkeeping driven by events; the caller does the I/O and sends what it returns.
+ * Invariant outside endgame: no chunk is requested from two peers at once.
+ */
+export class Scheduler {
+  private readonly availability: Uint16Array;
+  private readonly requesters = new Map<number, Set<string>>();
+  private readonly landing = new Set<number>();
+  private readonly peers = new Map<string, PeerSlot>();
+  private openRequests = 0;
+
+  constructor(
+    readonly config: SchedulerConfig,
+    readonly have: Bitset,
+  ) {
+    this.availability = new Uint16Array(config.chunkCount);
+  }
+
+  get complete(): boolean {
+    return this.have.complete;
+  }
+
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** Chunks neither ours, landing, nor requested from anyone. */
+  private get unrequested(): number {
+    return this.config.chunkCount - this.have.count - this.landing.size - this.requesters.size;
+  }
+
+  get inEndgame(): boolean {
+    return !this.complete && this.unrequested === 0;
+  }
+
+  requestsOf(key: string): ReadonlySet<number> {
+    return this.peers.get(key)?.requests ?? new Set();
+  }
+
+  addPeer(key: string): void {
+    this.peers.set(key, { bits: new Bitset(this.config.chunkCount), requests: new Set(), badChunks: 0, failedChunks: new Set() });
+  }
+
+  setBitfield(key: string, bits: Bitset): void {
+    const peer = this.peers.get(key);
+    if (!peer) return;
+    for (const c of peer.bits.members()) this.availability[c]!--;
+    peer.bits = bits;
+    for (const c of bits.members()) this.availability[c]!++;
+  }
+
+  peerHas(key: string, chunk: number): void {
+    const peer = this.peers.get(key);
+    if (!peer || peer.bits.has(chunk)) return;
+    peer.bits.add(chunk);
+    this.availability[chunk]!++;
+  }
+
+  /** The peer is gone: its requests become unrequested again. */
+  removePeer(key: string): void {
+    const peer = this.peers.get(key);
+    if (!peer) return;
+    for (const c of peer.requests) this.dropRequest(key, c);
+    for (const c of peer.bits.members()) this.availability[c]!--;
+    this.peers.delete(key);
+  }
+
+  /** Is a PIECE of this chunk from this peer still wanted? */
+  isRequested(key: string, chunk: number): boolean {
+    return this.peers.get(key)?.requests.has(chunk) ?? false;
+  }
+
+  /** Picks what to request from `key` now and records the requests. */
+  nextRequests(key: string): number[] {
+    const peer = this.peers.get(key);
+    if (!peer) return [];
+    const budget = this.config.maxChunksInMemory - this.openRequests - this.landing.size;
+    const slots = Math.min(this.config.requestsPerPeer - peer.requests.size, budget);
+    if (slots <= 0 || this.complete) return [];
+    const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
+    const picks = policy(slots, {
+      chunkCount: this.config.chunkCount,
+      availability: this.availability,
+      random: this.config.random,
+      eligible: (c) => this.wanted(c) && !this.requesters.has(c) && this.mayAsk(peer, c),
+    });
+    // Endgame: every missing chunk is already requested. Ask this peer too, so one slow
+    // peer cannot hold up the end; the first copy to arrive wins and the rest are cancelled.
+    if (picks.length < slots && this.inEndgame) {
+      for (const [c, who] of this.requesters) {
+        if (picks.length >= slots) break;
+        if (!who.has(key) && who.size < this.config.maxEndgameCopies && this.mayAsk(peer, c)) picks.push(c);
+      }
+    }
+    for (const c of picks) this.addRequest(key, peer, c);
+    return picks;
+  }
+
+  /** All of the chunk arrived from `key`; it is verified and written next. */
+  received(key: string, chunk: number): void {
+    this.dropRequest(key, chunk);
+    if (this.wanted(chunk)) this.landing.add(chunk);
+  }
+
+  /** Is the chunk neither ours nor already landing? (A second endgame copy is not needed.) */
+  wanted(chunk: number): boolean {
+    return !this.have.has(chunk) && !this.landing.has(chunk);
+  }
+
+  /** The chunk verified and reached the disk. Returns the peers whose duplicate requests to cancel. */
+  committed(chunk: number): string[] {
+    this.landing.delete(chunk);
+    this.have.add(chunk);
+    const others = [...(this.requesters.get(chunk) ?? [])];
+    for (const key of others) this.dropRequest(key, chunk);
+    return others;
+  }
+
+  /** The chunk did not reach the disk for a reason that is not the peer's fault (a write error). */
+  abandoned(chunk: number): void {
+    this.landing.delete(chunk);
+  }
+
+  /** The copy from `key` failed verification. Returns true when the peer should be dropped. */
+  failed(key: string, chunk: number): boolean {
+    this.landing.delete(chunk);
+    const peer = this.peers.get(key);
+    if (!peer) return false;
+    peer.badChunks++;
+    peer.failedChunks.add(chunk);
+    return peer.badChunks >= this.config.maxBadChunksPerPeer;
+  }
+
+  /** The peer refused the request; without the chunk, it is not asked for it again. */
+  rejected(key: string, chunk: number, peerStillHasIt: boolean): void {
+    this.dropRequest(key, chunk);
+    const peer = this.peers.get(key);
+    if (peer && !peerStillHasIt && peer.bits.has(chunk)) {
+      peer.bits.delete(chunk);
+      this.availability[chunk]!--;
+    }
+  }
+
+  private mayAsk(peer: PeerSlot, chunk: number): boolean {
+    if (!peer.bits.has(chunk) || peer.requests.has(chunk)) return false;
+    // A peer that sent a bad copy is asked again only when it is the only source.
+    return !peer.failedChunks.has(chunk) || this.availability[chunk] === 1;
+  }
+
+  private addRequest(key: string, peer: PeerSlot, chunk: number): void {
+    peer.requests.add(chunk);
+    let who = this.requesters.get(chunk);
+    if (!who) this.requesters.set(chunk, (who = new Set()));
+    who.add(key);
+    this.openRequests++;
+  }
+
+  private dropRequest(key: string, chunk: number): void {
+    const peer = this.peers.get(key);
+    if (!peer?.requests.delete(chunk)) return;
+    this.openRequests--;
+    const who = this.requesters.get(chunk);
+    who?.delete(key);
+    if (who?.size === 0) this.requesters.delete(chunk);
+  }
+}
