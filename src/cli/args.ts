@@ -58,3 +58,11 @@ export function durationFlag(command: string, flag: string, value: unknown, fall
   if (ms === null) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected a duration such as 30s, 500ms or 2m`);
   return ms;
 }
+
+/** A rate in bytes per second ("100M", "50MiB"); undefined when the flag is absent. */
+export function rateFlag(command: string, flag: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const rate = parseSize(String(value));
+  if (rate === null || rate <= 0) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected a rate in bytes per second, such as 100M or 50MiB`);
+  return rate;
+}

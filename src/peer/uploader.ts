@@ -2,6 +2,7 @@ import { NET } from "../config.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { HEADER_LENGTH } from "../protocol/frame.ts";
 import { PIECE_PREFIX_LENGTH, writePieceHeader } from "../protocol/messages.ts";
+import type { TokenBucket } from "../util/token-bucket.ts";
 import type { PeerConnection } from "./connection.ts";
 
 /** What a connection serves chunks from: a seed's payload, or a download in progress. */
@@ -25,12 +26,14 @@ export class Uploader {
   private readonly queue: number[] = [];
   private current: { chunk: number; offset: number; length: number } | null = null;
   private frame: Uint8Array | null = null;
+  private waitingForTokens = false;
   chunksServed = 0;
 
   constructor(
     private readonly conn: PeerConnection,
     private readonly source: ChunkSource,
-    private readonly onServed: (chunk: number, bytes: number) => void = () => {},
+    /** Shared by every connection of a process: --max-upload-rate. */
+    private readonly uploadLimit: TokenBucket | null = null,
   ) {}
 
   get queued(): number {
@@ -60,7 +63,7 @@ export class Uploader {
 
   /** Sends blocks while the socket keeps up. Called on request and on drain. */
   pump(): void {
-    while (this.conn.ready && this.conn.backlog === 0) {
+    while (this.conn.ready && this.conn.backlog === 0 && !this.waitingForTokens) {
       if (!this.current) {
         const chunk = this.queue.shift();
         if (chunk === undefined) {
@@ -71,6 +74,15 @@ export class Uploader {
       }
       const { chunk, offset, length } = this.current;
       const size = Math.min(NET.blockSize, length - offset);
+      const wait = this.uploadLimit?.take(size) ?? 0;
+      if (wait > 0) {
+        this.waitingForTokens = true;
+        setTimeout(() => {
+          this.waitingForTokens = false;
+          this.pump();
+        }, wait);
+        return;
+      }
       this.frame ??= new Uint8Array(FRAME_PREFIX + NET.blockSize);
       let got: number;
       try {
@@ -92,7 +104,6 @@ export class Uploader {
       }
       this.conn.bytesOut += size;
       this.conn.send(this.frame.subarray(0, FRAME_PREFIX + size));
-      this.onServed(chunk, size);
     }
   }
 }

@@ -7,6 +7,8 @@ import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts"
 import { PEER_ID_LENGTH } from "../protocol/messages.ts";
 import { Bitset } from "../util/bitset.ts";
 import type { Logger } from "../util/log.ts";
+import { TokenBucket } from "../util/token-bucket.ts";
+import { NET } from "../config.ts";
 import { toHex } from "../util/units.ts";
 
 export interface ServedPackage {
@@ -22,6 +24,8 @@ export interface ListenerOptions {
   packages: Map<string, ServedPackage>;
   logger: Logger;
   peerId?: Uint8Array;
+  /** Bytes per second across all connections; undefined for no limit. */
+  maxUploadRate?: number;
 }
 
 export interface Listener {
@@ -43,6 +47,8 @@ export function listen(options: ListenerOptions): Listener {
   const peerId = options.peerId ?? randomBytes(PEER_ID_LENGTH);
   const connections = new Set<PeerConnection>();
   const { logger } = options;
+  // A burst of a few blocks keeps the pipe full without letting the average drift.
+  const uploadLimit = options.maxUploadRate ? new TokenBucket(options.maxUploadRate, Math.max(4 * NET.blockSize, options.maxUploadRate / 10)) : null;
 
   const handler: ConnectionHandler = {
     onReady(conn) {
@@ -104,7 +110,7 @@ export function listen(options: ListenerOptions): Listener {
   const accept = (root: Uint8Array, conn: PeerConnection) => {
     const served = options.packages.get(toHex(root));
     if (!served) throw new ProtocolError(WIRE_ERRORS.UNKNOWN_PACKAGE, `no package with root ${toHex(root)} here`);
-    conn.context = { served, uploader: new Uploader(conn, served.source) } satisfies Session;
+    conn.context = { served, uploader: new Uploader(conn, served.source, uploadLimit) } satisfies Session;
     return { type: "HELLO" as const, root, peerId, listenPort: server.port, capabilities: 0 };
   };
 

@@ -10,7 +10,7 @@ import { defaultPayloadPath } from "../../storage/payload.ts";
 import { Bitset } from "../../util/bitset.ts";
 import { stderrLogger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
-import { addressFlag, expectPositionals, parseArgs } from "../args.ts";
+import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { untilSignal } from "../signals.ts";
 
@@ -62,12 +62,14 @@ Options:
   --data PATH           where the data is, when serving exactly one package
   --listen HOST:PORT    address to accept peers on (default 0.0.0.0:${NET.defaultListenPort};
                         port 0 picks a free one; IPv6 as [::]:PORT)
+  --max-upload-rate R   bytes per second across all peers, e.g. 100M or 50MiB (default: no limit)
   -h, --help            show this help
 
 Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 
   async run(argv) {
-    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" } });
+    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" } });
+    const maxUploadRate = rateFlag("serve", "max-upload-rate", args.flags["max-upload-rate"]);
     const paths = packageFiles(expectPositionals("serve", args, 1, Infinity, "at least one .bpkg file or directory"));
     const data = args.flags.data as string | undefined;
     if (data !== undefined && paths.length !== 1) throw new BtError("BT_E_USAGE", `serve: --data needs exactly one package, got ${paths.length}`);
@@ -95,7 +97,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       descriptions.push(`  ${rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
     }
 
-    const listener = listen({ host: address.host, port: address.port, packages, logger: stderrLogger("serve") });
+    const listener = listen({ host: address.host, port: address.port, packages, logger: stderrLogger("serve"), maxUploadRate });
     console.log(`serving ${packages.size} package${packages.size === 1 ? "" : "s"} on ${address.host.includes(":") ? `[${address.host}]` : address.host}:${listener.port}`);
     console.log(descriptions.join("\n"));
     const signal = await untilSignal();

@@ -1,0 +1,221 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { ProtocolError, WIRE_ERRORS } from "../../src/protocol/codes.ts";
+import { encodeFrame, type Frame, FrameDecoder, HEADER_LENGTH, PROTOCOL_VERSION } from "../../src/protocol/frame.ts";
+import { decodeMessage, encodeMessage, encodePiece, type Message, MESSAGE_TYPES } from "../../src/protocol/messages.ts";
+import { seededBytes } from "../helpers/fixtures.ts";
+
+const MAX = 4096;
+
+/** Decodes a stream fed in the given pieces, copying payloads (they are views valid until the next push). */
+function decodeAll(pieces: Uint8Array[], max = MAX): Frame[] {
+  const decoder = new FrameDecoder(max);
+  return pieces.flatMap((p) => decoder.push(p).map((f) => ({ ...f, payload: f.payload.slice() })));
+}
+
+function protocolError(fn: () => unknown): ProtocolError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProtocolError);
+    return err as ProtocolError;
+  }
+  throw new Error("no ProtocolError thrown");
+}
+
+const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+
+const SAMPLES: Message[] = [
+  { type: "HELLO", root: seededBytes(32, 1), peerId: seededBytes(16, 2), listenPort: 7654, capabilities: 5 },
+  { type: "BITFIELD", bits: Uint8Array.of(0xff, 0x0f) },
+  { type: "HAVE", index: 7 },
+  { type: "REQUEST", index: 4_000_000 },
+  { type: "PIECE", index: 3, offset: 262_144, data: seededBytes(1000, 3) },
+  { type: "CANCEL", index: 9 },
+  { type: "REJECT", index: 2, code: WIRE_ERRORS.NOT_AVAILABLE },
+  { type: "ERROR", code: WIRE_ERRORS.UNKNOWN_PACKAGE, message: "no package with root ab…" },
+  { type: "KEEPALIVE" },
+  { type: "BYE", code: WIRE_ERRORS.SHUTTING_DOWN },
+];
+
+describe("frame decoder edge cases", () => {
+  const frame = encodeFrame(MESSAGE_TYPES.HAVE, 0, Uint8Array.of(1, 2, 3, 4));
+
+  test("1. a whole frame in one read", () => {
+    expect(decodeAll([frame])).toHaveLength(1);
+  });
+
+  test("2. a header split at every byte offset", () => {
+    for (let cut = 1; cut < HEADER_LENGTH; cut++) {
+      const frames = decodeAll([frame.subarray(0, cut), frame.subarray(cut)]);
+      expect(frames).toEqual([{ version: PROTOCOL_VERSION, type: MESSAGE_TYPES.HAVE, code: 0, payload: Uint8Array.of(1, 2, 3, 4) }]);
+    }
+  });
+
+  test("3. a frame fed one byte at a time", () => {
+    expect(decodeAll([...frame].map((b) => Uint8Array.of(b)))).toHaveLength(1);
+  });
+
+  test("4. many frames coalesced into one read", () => {
+    const many = concat(...Array.from({ length: 100 }, (_, i) => encodeMessage({ type: "HAVE", index: i })));
+    expect(decodeAll([many]).map((f) => decodeMessage(f))).toEqual(Array.from({ length: 100 }, (_, i) => ({ type: "HAVE", index: i })));
+  });
+
+  test("5. a zero-length payload", () => {
+    expect(decodeAll([encodeFrame(MESSAGE_TYPES.KEEPALIVE, 0, new Uint8Array(0))])[0]!.payload.length).toBe(0);
+  });
+
+  test("6. a payload of exactly the maximum size", () => {
+    const big = seededBytes(MAX, 6);
+    expect(decodeAll([encodeFrame(MESSAGE_TYPES.BITFIELD, 0, big)])[0]!.payload).toEqual(big);
+  });
+
+  test("7. one byte over the maximum is refused from the header alone", () => {
+    const header = encodeFrame(MESSAGE_TYPES.BITFIELD, 0, new Uint8Array(MAX + 1)).subarray(0, HEADER_LENGTH);
+    expect(protocolError(() => decodeAll([header])).code).toBe(WIRE_ERRORS.FRAME_TOO_LARGE);
+  });
+
+  test("8. a length field near 4 GiB is refused without allocating", () => {
+    const header = encodeFrame(MESSAGE_TYPES.PIECE, 0, new Uint8Array(0));
+    new DataView(header.buffer).setUint32(6, 0xffffffff, true);
+    expect(protocolError(() => new FrameDecoder(MAX).push(header)).code).toBe(WIRE_ERRORS.FRAME_TOO_LARGE);
+  });
+
+  test("9. bad magic", () => {
+    const bad = frame.slice();
+    bad[0] = 0x47;
+    expect(protocolError(() => decodeAll([bad])).code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("10. an unknown version is passed up for the connection to refuse", () => {
+    const future = encodeFrame(MESSAGE_TYPES.HAVE, 0, Uint8Array.of(0, 0, 0, 0), 9);
+    expect(decodeAll([future])[0]!.version).toBe(9);
+  });
+
+  test("11. an unknown message type is refused by the message decoder", () => {
+    const [f] = decodeAll([encodeFrame(200, 0, new Uint8Array(0))]);
+    expect(protocolError(() => decodeMessage(f!)).code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("12. a payload truncated at EOF yields nothing and stays buffered", () => {
+    const decoder = new FrameDecoder(MAX);
+    expect(decoder.push(frame.subarray(0, frame.length - 1))).toEqual([]);
+    expect(decoder.buffered).toBe(frame.length - 1 - HEADER_LENGTH);
+  });
+
+  test("13. garbage after a valid frame: the frame is returned, then the garbage refused", () => {
+    const decoder = new FrameDecoder(MAX);
+    const frames: Frame[] = [];
+    const err = protocolError(() => {
+      frames.push(...decoder.push(frame));
+      decoder.push(new TextEncoder().encode("GET / HTTP/1.1\r\n"));
+    });
+    expect(frames).toHaveLength(1);
+    expect(err.code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("14. a frame straddling three reads is reassembled", () => {
+    const piece = encodePiece(1, 0, seededBytes(3000, 14));
+    const frames = decodeAll([piece.subarray(0, 5), piece.subarray(5, 1500), piece.subarray(1500)]);
+    expect(decodeMessage(frames[0]!)).toEqual({ type: "PIECE", index: 1, offset: 0, data: seededBytes(3000, 14) });
+  });
+
+  test("15. an empty read changes nothing", () => {
+    const decoder = new FrameDecoder(MAX);
+    expect(decoder.push(new Uint8Array(0))).toEqual([]);
+    expect(decoder.push(frame)).toHaveLength(1);
+  });
+
+  test("16. the end of one frame and the start of the next in one read", () => {
+    const two = concat(frame, encodeMessage({ type: "CANCEL", index: 5 }));
+    const frames = decodeAll([two.subarray(0, 12), two.subarray(12, 20), two.subarray(20)]);
+    expect(frames.map((f) => decodeMessage(f).type)).toEqual(["HAVE", "CANCEL"]);
+  });
+
+  test("17. HAVE with a short payload is refused", () => {
+    const [f] = decodeAll([encodeFrame(MESSAGE_TYPES.HAVE, 0, Uint8Array.of(1, 2))]);
+    expect(protocolError(() => decodeMessage(f!)).message).toMatch(/HAVE payload is 2 bytes/);
+  });
+
+  test("18. HELLO of the wrong length is refused", () => {
+    const [f] = decodeAll([encodeFrame(MESSAGE_TYPES.HELLO, 0, new Uint8Array(10))]);
+    expect(protocolError(() => decodeMessage(f!)).code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("19. PIECE shorter than its index/offset prefix is refused", () => {
+    const [f] = decodeAll([encodeFrame(MESSAGE_TYPES.PIECE, 0, new Uint8Array(7))]);
+    expect(protocolError(() => decodeMessage(f!)).code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("20. a PIECE with no data is legal (a zero-length block)", () => {
+    const [f] = decodeAll([encodePiece(2, 0, new Uint8Array(0))]);
+    expect(decodeMessage(f!)).toEqual({ type: "PIECE", index: 2, offset: 0, data: new Uint8Array(0) });
+  });
+
+  test("21. KEEPALIVE with a payload is refused", () => {
+    const [f] = decodeAll([encodeFrame(MESSAGE_TYPES.KEEPALIVE, 0, Uint8Array.of(1))]);
+    expect(protocolError(() => decodeMessage(f!)).code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("22. an ERROR message longer than 1 KiB is refused", () => {
+    const [f] = decodeAll([encodeFrame(MESSAGE_TYPES.ERROR, 1, new Uint8Array(1025))]);
+    expect(protocolError(() => decodeMessage(f!)).code).toBe(WIRE_ERRORS.BAD_FRAME);
+  });
+
+  test("23. the code field carries 16 bits", () => {
+    expect(decodeAll([encodeFrame(MESSAGE_TYPES.BYE, 0xbeef, new Uint8Array(0))])[0]!.code).toBe(0xbeef);
+  });
+
+  test("24. a straddling payload is a view that the next push may reuse, so consumers copy", () => {
+    const decoder = new FrameDecoder(MAX);
+    const a = encodeFrame(MESSAGE_TYPES.BITFIELD, 0, new Uint8Array(100).fill(1));
+    const b = encodeFrame(MESSAGE_TYPES.BITFIELD, 0, new Uint8Array(100).fill(2));
+    const [first] = decoder.push(a.subarray(0, 50)).concat(decoder.push(a.subarray(50)));
+    const copy = first!.payload.slice();
+    decoder.push(b.subarray(0, 50));
+    decoder.push(b.subarray(50));
+    expect(copy.every((x) => x === 1)).toBe(true);
+  });
+});
+
+describe("messages", () => {
+  test.each(SAMPLES.map((m) => [m.type, m] as const))("%s round-trips", (_, message) => {
+    const [frame] = decodeAll([encodeMessage(message)]);
+    expect(decodeMessage(frame!)).toEqual(message);
+  });
+});
+
+describe("property: any frame sequence, cut anywhere, decodes to the same sequence", () => {
+  const arbMessage: fc.Arbitrary<Message> = fc.oneof(
+    fc.record({ type: fc.constant("HAVE" as const), index: fc.nat() }),
+    fc.record({ type: fc.constant("REQUEST" as const), index: fc.nat() }),
+    fc.record({ type: fc.constant("CANCEL" as const), index: fc.nat() }),
+    fc.record({ type: fc.constant("PIECE" as const), index: fc.nat(), offset: fc.nat(), data: fc.uint8Array({ maxLength: 3000 }) }),
+    fc.record({ type: fc.constant("BITFIELD" as const), bits: fc.uint8Array({ maxLength: 600 }) }),
+    fc.record({ type: fc.constant("REJECT" as const), index: fc.nat(), code: fc.integer({ min: 0, max: 0xffff }) }),
+    fc.record({ type: fc.constant("BYE" as const), code: fc.integer({ min: 0, max: 0xffff }) }),
+    fc.constant({ type: "KEEPALIVE" as const }),
+    fc.record({
+      type: fc.constant("HELLO" as const),
+      root: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      peerId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+      listenPort: fc.integer({ min: 0, max: 65535 }),
+      capabilities: fc.nat(),
+    }),
+  );
+
+  test("holds for 500 random sequences and cut points", () => {
+    fc.assert(
+      fc.property(fc.array(arbMessage, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 40 }), (messages, cuts) => {
+        const stream = concat(...messages.map(encodeMessage));
+        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+        const pieces = [0, ...points, stream.length].slice(1).map((end, i, all) => stream.subarray(i === 0 ? 0 : all[i - 1]!, end));
+        const decoder = new FrameDecoder(MAX);
+        const decoded = pieces.flatMap((p) => decoder.push(p).map((f) => structuredClone(decodeMessage(f))));
+        expect(decoded).toEqual(messages);
+        expect(decoder.buffered).toBe(0);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

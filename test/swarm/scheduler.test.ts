@@ -1,0 +1,178 @@
+import { describe, expect, test } from "bun:test";
+import { type PickContext, randomFirst, rarestFirst } from "../../src/swarm/picker.ts";
+import { defaultSchedulerConfig, Scheduler } from "../../src/swarm/scheduler.ts";
+import { Bitset } from "../../src/util/bitset.ts";
+
+/** A repeatable stand-in for Math.random. */
+function seededRandom(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+const bits = (n: number, members: number[]) => {
+  const b = new Bitset(n);
+  members.forEach((m) => b.add(m));
+  return b;
+};
+
+function scheduler(chunkCount: number, overrides = {}) {
+  return new Scheduler(defaultSchedulerConfig(chunkCount, { random: seededRandom(1), randomFirstPicks: 0, ...overrides }), new Bitset(chunkCount));
+}
+
+describe("picker policies", () => {
+  const ctx = (availability: number[], eligible = (_: number) => true): PickContext => ({
+    chunkCount: availability.length,
+    availability,
+    eligible,
+    random: seededRandom(7),
+  });
+
+  test("rarest first picks the chunks fewest peers have", () => {
+    expect(rarestFirst(2, ctx([3, 1, 2, 1, 5])).sort()).toEqual([1, 3]);
+  });
+
+  test("rarest first skips ineligible chunks", () => {
+    expect(rarestFirst(2, ctx([3, 1, 2, 1, 5], (c) => c !== 1))).toEqual([3, 2]);
+  });
+
+  test("ties are broken at random, so different peers get different picks", () => {
+    const flat = new Array(64).fill(2);
+    const picks = new Set(Array.from({ length: 8 }, (_, seed) => rarestFirst(1, { ...ctx(flat), random: seededRandom(seed + 1) })[0]));
+    expect(picks.size).toBeGreaterThan(3);
+  });
+
+  test("random first ignores availability", () => {
+    const picks = randomFirst(3, ctx([9, 9, 9, 1, 9, 9, 9, 9]));
+    expect(picks).toHaveLength(3);
+    expect(new Set(picks).size).toBe(3);
+  });
+
+  test("no limit, no picks", () => {
+    expect(rarestFirst(0, ctx([1, 1]))).toEqual([]);
+  });
+});
+
+describe("scheduler", () => {
+  test("pipelines up to the per-peer depth and never requests a chunk twice outside endgame", () => {
+    const s = scheduler(100, { requestsPerPeer: 4 });
+    s.addPeer("a");
+    s.addPeer("b");
+    s.setBitfield("a", Bitset.full(100));
+    s.setBitfield("b", Bitset.full(100));
+    const a = s.nextRequests("a");
+    const b = s.nextRequests("b");
+    expect(a).toHaveLength(4);
+    expect(b).toHaveLength(4);
+    expect(new Set([...a, ...b]).size).toBe(8);
+    expect(s.nextRequests("a")).toEqual([]);
+  });
+
+  test("asks a peer only for chunks it has, rarest first", () => {
+    const s = scheduler(6, { requestsPerPeer: 2 });
+    s.addPeer("seed");
+    s.addPeer("partial");
+    s.setBitfield("seed", Bitset.full(6));
+    s.setBitfield("partial", bits(6, [0, 1, 2, 3]));
+    // Chunks 4 and 5 are only at the seed: rarer, so the seed is asked for them first.
+    expect(s.nextRequests("seed").sort()).toEqual([4, 5]);
+    expect(s.nextRequests("partial").every((c) => c < 4)).toBe(true);
+  });
+
+  test("a departed peer's requests go back to the pool for others", () => {
+    const s = scheduler(4, { requestsPerPeer: 4 });
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(4));
+    expect(s.nextRequests("a")).toHaveLength(4);
+    s.addPeer("b");
+    s.setBitfield("b", Bitset.full(4));
+    // Once a is gone, its four requests are free for b.
+    s.removePeer("a");
+    expect(s.nextRequests("b").sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  test("the memory budget caps requests across all peers", () => {
+    const s = scheduler(100, { requestsPerPeer: 10, maxChunksInMemory: 6 });
+    for (const p of ["a", "b"]) {
+      s.addPeer(p);
+      s.setBitfield(p, Bitset.full(100));
+    }
+    expect(s.nextRequests("a").length + s.nextRequests("b").length).toBe(6);
+  });
+
+  test("endgame: with every missing chunk requested, an idle peer duplicates them; the arrival cancels the rest", () => {
+    const s = scheduler(3, { requestsPerPeer: 3 });
+    s.addPeer("slow");
+    s.setBitfield("slow", Bitset.full(3));
+    expect(s.nextRequests("slow")).toHaveLength(3);
+    s.addPeer("fast");
+    s.setBitfield("fast", Bitset.full(3));
+    expect(s.inEndgame).toBe(true);
+    expect(s.nextRequests("fast").sort()).toEqual([0, 1, 2]);
+    s.received("fast", 1);
+    expect(s.wanted(1)).toBe(false);
+    expect(s.committed(1)).toEqual(["slow"]);
+    expect(s.isRequested("slow", 1)).toBe(false);
+  });
+
+  test("a chunk that failed verification is asked from another peer first", () => {
+    const s = scheduler(2, { requestsPerPeer: 1 });
+    s.addPeer("bad");
+    s.addPeer("good");
+    s.setBitfield("bad", Bitset.full(2));
+    s.setBitfield("good", bits(2, [0]));
+    const [first] = s.nextRequests("bad");
+    s.received("bad", first!);
+    expect(s.failed("bad", first!)).toBe(false);
+    if (first === 0) {
+      expect(s.nextRequests("bad")).toEqual([1]);
+      expect(s.nextRequests("good")).toEqual([0]);
+    } else {
+      // Chunk 1 is only at "bad": it is asked again, as the only source.
+      expect(s.nextRequests("bad")).toEqual([1]);
+    }
+  });
+
+  test("a peer is dropped after repeated bad chunks", () => {
+    const s = scheduler(10, { requestsPerPeer: 1, maxBadChunksPerPeer: 3 });
+    s.addPeer("liar");
+    s.setBitfield("liar", Bitset.full(10));
+    const verdicts = [0, 1, 2].map(() => {
+      const [c] = s.nextRequests("liar");
+      s.received("liar", c!);
+      return s.failed("liar", c!);
+    });
+    expect(verdicts).toEqual([false, false, true]);
+  });
+
+  test("a REJECT for a chunk the peer does not have stops further asks for it", () => {
+    const s = scheduler(1, { requestsPerPeer: 1 });
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(1));
+    expect(s.nextRequests("a")).toEqual([0]);
+    s.rejected("a", 0, false);
+    expect(s.nextRequests("a")).toEqual([]);
+  });
+
+  test("chunks already had are never requested, and completion is reported", () => {
+    const have = bits(3, [0, 2]);
+    const s = new Scheduler(defaultSchedulerConfig(3, { randomFirstPicks: 0 }), have);
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(3));
+    expect(s.nextRequests("a")).toEqual([1]);
+    s.received("a", 1);
+    s.committed(1);
+    expect(s.complete).toBe(true);
+    expect(s.nextRequests("a")).toEqual([]);
+  });
+});
+
+describe("bitset", () => {
+  test("refuses a bitfield of the wrong length or with bits past the end", () => {
+    expect(Bitset.problem(10, new Uint8Array(1))).toMatch(/expected 2/);
+    expect(Bitset.problem(10, Uint8Array.of(0, 0b100))).toMatch(/past the last chunk/);
+    expect(Bitset.problem(10, Uint8Array.of(0xff, 0b11))).toBeNull();
+  });
+});

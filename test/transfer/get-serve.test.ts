@@ -1,0 +1,182 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli.ts";
+import { seededBytes, tempDir } from "../helpers/fixtures.ts";
+import { spawnCli, startSeed, verifiedChunks } from "../helpers/peers.ts";
+
+const dir = tempDir("bytetide-transfer");
+const CHUNK = "64KiB";
+
+async function makePackage(name: string, bytes: Uint8Array): Promise<string> {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  const r = await runCli(["make", path, "--chunk-size", CHUNK]);
+  expect(r.code).toBe(0);
+  return `${path}.bpkg`;
+}
+
+const single = seededBytes(3_000_000 + 123, 31);
+const singlePkg = makePackage("single.bin", single);
+
+describe("one serve, one get", () => {
+  test("a multi-chunk file arrives byte for byte, with nothing left behind but the file", async () => {
+    const seed = await startSeed([await singlePkg]);
+    const out = join(dir, "got", "single.bin");
+    const r = await runCli(["get", await singlePkg, "--peer", seed.address, "-o", out]);
+    expect(r.stdout).toMatch(/^VERIFY OK [0-9a-f]{64}\n$/);
+    expect(r.code).toBe(0);
+    expect(readFileSync(out)).toEqual(Buffer.from(single));
+    expect(existsSync(`${out}.part`)).toBe(false);
+    expect(existsSync(`${out}.btstate`)).toBe(false);
+    const stopped = await seed.stop();
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toContain("peer-closed");
+  });
+
+  test("a directory package arrives with its files, empty files, modes and symlinks", async () => {
+    const tree = join(dir, "tree");
+    mkdirSync(join(tree, "sub", "deep"), { recursive: true });
+    mkdirSync(join(tree, "empty-dir"));
+    writeFileSync(join(tree, "a.bin"), seededBytes(700_000, 1));
+    writeFileSync(join(tree, "sub", "b.bin"), seededBytes(65_536, 2));
+    writeFileSync(join(tree, "sub", "deep", "c.txt"), "tiny\n");
+    writeFileSync(join(tree, "empty"), "");
+    chmodSync(join(tree, "sub", "b.bin"), 0o750);
+    symlinkSync("sub/b.bin", join(tree, "link"));
+    expect((await runCli(["make", tree, "--chunk-size", CHUNK])).code).toBe(0);
+    const seed = await startSeed([join(dir, "tree.bpkg")]);
+    const out = join(dir, "got-tree");
+    const r = await runCli(["get", join(dir, "tree.bpkg"), "--peer", seed.address, "-o", out]);
+    expect(r.stdout).toStartWith("VERIFY OK ");
+    expect(readFileSync(join(out, "a.bin"))).toEqual(Buffer.from(seededBytes(700_000, 1)));
+    expect(readFileSync(join(out, "sub", "deep", "c.txt"), "utf8")).toBe("tiny\n");
+    expect(readFileSync(join(out, "empty")).length).toBe(0);
+    expect(lstatSync(join(out, "empty-dir")).isDirectory()).toBe(true);
+    expect(lstatSync(join(out, "sub", "b.bin")).mode & 0o777).toBe(0o750);
+    expect(readlinkSync(join(out, "link"))).toBe("sub/b.bin");
+    expect((await runCli(["verify", join(dir, "tree.bpkg"), out])).code).toBe(0);
+    await seed.stop();
+  });
+
+  test("an output that is already complete is verified and nothing is downloaded", async () => {
+    const out = join(dir, "got", "single.bin");
+    // No peer is listening at that address: success proves nothing was fetched.
+    const r = await runCli(["get", await singlePkg, "--peer", "127.0.0.1:9", "-o", out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toStartWith("VERIFY OK");
+    expect(r.stderr).not.toContain("peer-");
+  });
+
+  test("with every peer unreachable, get exits 8 and keeps its progress file", async () => {
+    const out = join(dir, "unreachable.bin");
+    const r = await runCli(["get", await singlePkg, "--peer", "127.0.0.1:9", "-o", out, "--retry-for", "1s"]);
+    expect(r.code).toBe(8);
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^bytetide: get: no peer could supply .*127\.0\.0\.1:9/);
+    expect(existsSync(`${out}.btstate`)).toBe(true);
+    expect(r.stdout).not.toContain("VERIFY OK");
+  });
+
+  test("a peer that does not have the package is named, and get exits 8", async () => {
+    const other = await makePackage("other.bin", seededBytes(100_000, 5));
+    const seed = await startSeed([other]);
+    const r = await runCli(["get", await singlePkg, "--peer", seed.address, "-o", join(dir, "wrong.bin")]);
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain("UNKNOWN_PACKAGE");
+    await seed.stop();
+  });
+});
+
+describe("faulty peers", () => {
+  const flippedChunk = 17;
+  const flipped = single.slice();
+  flipped[flippedChunk * 65_536 + 999]! ^= 0x01;
+  const flippedPath = join(dir, "flipped-data.bin");
+  writeFileSync(flippedPath, flipped);
+
+  test("a serve with one flipped byte: get names the chunk and the peer, and never says VERIFY OK", async () => {
+    const bad = await startSeed([await singlePkg, "--data", flippedPath]);
+    const r = await runCli(["get", await singlePkg, "--peer", bad.address, "-o", join(dir, "from-bad.bin"), "--retry-for", "2s"]);
+    expect(r.code).toBe(5);
+    expect(r.stdout).not.toContain("VERIFY OK");
+    const last = r.stderr.trim().split("\n").at(-1)!;
+    expect(last).toContain(`chunk ${flippedChunk} from peer ${bad.address} failed verification`);
+    expect(r.stderr).toContain(`chunk-error chunk=${flippedChunk} peer=${bad.address}`);
+    await bad.stop();
+  });
+
+  test("beside a good serve, the bad one is worked around and the get completes", async () => {
+    const bad = await startSeed([await singlePkg, "--data", flippedPath]);
+    const good = await startSeed([await singlePkg]);
+    const out = join(dir, "from-both.bin");
+    const r = await runCli(["get", await singlePkg, "--peer", bad.address, "--peer", good.address, "-o", out]);
+    expect(r.stdout).toStartWith("VERIFY OK");
+    expect(readFileSync(out)).toEqual(Buffer.from(single));
+    await Promise.all([bad.stop(), good.stop()]);
+  });
+
+  test("a peer killed mid-transfer: its requests move to the other peer", async () => {
+    const big = await makePackage("big.bin", seededBytes(24 * 1024 * 1024, 77));
+    const doomed = await startSeed([big, "--max-upload-rate", "8M"]);
+    const steady = await startSeed([big, "--max-upload-rate", "8M"]);
+    const out = join(dir, "survivor.bin");
+    const get = spawnCli(["get", big, "--peer", doomed.address, "--peer", steady.address, "-o", out]);
+    while ((await verifiedChunks(big, `${out}.btstate`)).count < 20) await Bun.sleep(20);
+    doomed.proc.kill("SIGKILL");
+    const r = await get.done;
+    expect(r.stdout).toStartWith("VERIFY OK");
+    expect(r.stderr).toContain(`peer-disconnected peer=${doomed.address}`);
+    expect(readFileSync(out)).toEqual(Buffer.from(seededBytes(24 * 1024 * 1024, 77)));
+    await steady.stop();
+  });
+});
+
+describe("interruption and resume", () => {
+  const payload = seededBytes(32 * 1024 * 1024, 99);
+  const pkg = makePackage("resume.bin", payload);
+
+  test("kill -9 at five random points, resuming each time: the final bytes are identical", async () => {
+    const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);
+    const out = join(dir, "resumed.bin");
+    const state = `${out}.btstate`;
+    const total = 512;
+    const kills: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      const before = (await verifiedChunks(await pkg, state)).count;
+      const target = before + 8 + Math.floor(Math.random() * ((total - before) / 4));
+      const get = spawnCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+      while ((await verifiedChunks(await pkg, state)).count < target) await Bun.sleep(5);
+      get.proc.kill("SIGKILL");
+      await get.done;
+      const after = await verifiedChunks(await pkg, state);
+      expect(after.clean).toBe(false);
+      kills.push(after.count);
+    }
+    expect(kills.every((n, i) => i === 0 || n >= kills[i - 1]! - 16)).toBe(true);
+    const last = await runCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+    expect(last.stdout).toStartWith("VERIFY OK");
+    // The unclean stop is noticed and the claimed chunks re-checked before trusting them.
+    expect(last.stderr).toContain("resume-check");
+    expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    await seed.stop();
+  });
+
+  test("Ctrl-C saves a clean state; the rerun trusts it and completes", async () => {
+    const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);
+    const out = join(dir, "interrupted.bin");
+    const get = spawnCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+    while ((await verifiedChunks(await pkg, `${out}.btstate`)).count < 40) await Bun.sleep(10);
+    get.proc.kill("SIGINT");
+    const r = await get.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/interrupted; progress saved \(\d+ of 512 chunks\)/);
+    const saved = await verifiedChunks(await pkg, `${out}.btstate`);
+    expect(saved.clean).toBe(true);
+    expect(saved.count).toBeGreaterThanOrEqual(40);
+    const rerun = await runCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+    expect(rerun.stdout).toStartWith("VERIFY OK");
+    expect(rerun.stderr).not.toContain("resume-check");
+    expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    await seed.stop();
+  });
+});
