@@ -41,7 +41,7 @@ export const NET = {
   defaultRequestsPerPeer: 8,
   maxRequestsPerPeer: 64,
   /** Received chunks held in memory, awaiting verification or the disk, across all peers. */
-  maxBufferedChunkBytes: 64 * 1024 * 1024,
+  maxBufferedChunkBytes: 48 * 1024 * 1024,
   /** Bad chunks from one peer before it is dropped. */
   maxBadChunksPerPeer: 3,
   /** With no peer connected, keep retrying the known ones this long before giving up. */

@@ -11,6 +11,7 @@ import { type Message, PEER_ID_LENGTH } from "../protocol/messages.ts";
 import type { Output } from "../storage/output.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
+import { Histogram } from "../util/histogram.ts";
 import type { Logger } from "../util/log.ts";
 import { ChunkBuffers } from "./buffers.ts";
 import { defaultSchedulerConfig, Scheduler } from "./scheduler.ts";
@@ -39,6 +40,10 @@ export interface DownloadResult {
   /** Bytes of verified chunks, by the peer that sent them. */
   receivedFrom: Map<string, number>;
   seconds: number;
+  /** From REQUEST sent to the chunk's last byte received. */
+  requestLatencyMs: Histogram;
+  /** Most requests open at once, across all peers. */
+  inFlightPeak: number;
 }
 
 type LinkState = "idle" | "connecting" | "connected" | "banned" | "gone";
@@ -54,11 +59,13 @@ interface PeerLink {
   assemblies: Map<number, { buffer: Uint8Array; received: number }>;
   /** Chunks we cancelled: late PIECEs of them are expected and dropped. */
   cancelled: Set<number>;
+  /** When each open request was sent. */
+  requestedAt: Map<number, number>;
   verifiedBytes: number;
 }
 
 const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
-const RECEIVE_BYTES_PER_COLLECTION = 8 * 1024 * 1024;
+const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
 const COLLECTIONS_PER_FULL_COLLECTION = 8;
 
 /**
@@ -85,6 +92,8 @@ class Download {
   private verifiedBytes = 0;
   private bytesSinceCollection = 0;
   private collections = 0;
+  private readonly latency = new Histogram();
+  private inFlightPeak = 0;
   private finished = false;
 
   constructor(
@@ -110,7 +119,7 @@ class Download {
     for (const address of this.options.peers) {
       const label = peerLabel(address);
       if (this.links.has(label)) continue;
-      const link: PeerLink = { label, address, state: "idle", conn: null, failures: 0, lastError: "", assemblies: new Map(), cancelled: new Set(), verifiedBytes: 0 };
+      const link: PeerLink = { label, address, state: "idle", conn: null, failures: 0, lastError: "", assemblies: new Map(), cancelled: new Set(), requestedAt: new Map(), verifiedBytes: 0 };
       this.links.set(label, link);
       this.dial(link);
     }
@@ -194,6 +203,7 @@ class Download {
         return this.onPiece(link, conn, message);
       case "REJECT": {
         this.dropAssembly(link, message.index);
+        link.requestedAt.delete(message.index);
         const gone = message.code === WIRE_ERRORS.NOT_AVAILABLE || message.code === WIRE_ERRORS.READ_FAILED;
         if (message.code === WIRE_ERRORS.READ_FAILED) this.options.logger.event("peer-read-failed", { peer: link.label, chunk: message.index });
         this.scheduler.rejected(link.label, message.index, !gone);
@@ -223,6 +233,9 @@ class Download {
     a.received += data.length;
     if (a.received < length) return;
     link.assemblies.delete(index);
+    const sentAt = link.requestedAt.get(index);
+    link.requestedAt.delete(index);
+    if (sentAt !== undefined) this.latency.add(performance.now() - sentAt);
     const wanted = this.scheduler.wanted(index);
     this.scheduler.received(link.label, index);
     if (wanted) this.land(link, index, a.buffer);
@@ -255,6 +268,7 @@ class Download {
     for (const other of this.scheduler.committed(chunk)) {
       const o = this.links.get(other)!;
       o.cancelled.add(chunk);
+      o.requestedAt.delete(chunk);
       this.dropAssembly(o, chunk);
       o.conn?.sendMessage({ type: "CANCEL", index: chunk });
     }
@@ -295,6 +309,7 @@ class Download {
   private onClose(link: PeerLink, conn: PeerConnection, info: CloseInfo): void {
     this.scheduler.removePeer(link.label);
     for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
+    link.requestedAt.clear();
     link.conn = null;
     const code = info.code ? wireErrorName(info.code) : undefined;
     this.options.logger.event(link.state === "banned" ? "peer-banned" : "peer-disconnected", { peer: conn.label, code, reason: info.reason });
@@ -317,10 +332,13 @@ class Download {
 
   private fill(link: PeerLink): void {
     if (this.finished || !link.conn?.ready) return;
+    const now = performance.now();
     for (const chunk of this.scheduler.nextRequests(link.label)) {
       link.cancelled.delete(chunk);
+      link.requestedAt.set(chunk, now);
       link.conn.sendMessage({ type: "REQUEST", index: chunk });
     }
+    this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
   }
 
   private fillAll(): void {
@@ -372,7 +390,7 @@ class Download {
     if (this.finished) return;
     this.stop();
     const receivedFrom = new Map([...this.links.values()].map((l) => [l.label, l.verifiedBytes]));
-    this.resolve({ receivedFrom, seconds: (performance.now() - this.started) / 1000 });
+    this.resolve({ receivedFrom, seconds: (performance.now() - this.started) / 1000, requestLatencyMs: this.latency, inFlightPeak: this.inFlightPeak });
   }
 
   /** Stops, lets chunks already being written land (so the state stays true), then rejects. */

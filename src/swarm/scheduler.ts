@@ -65,6 +65,10 @@ export class Scheduler {
     return this.peers.size;
   }
 
+  get openRequestCount(): number {
+    return this.openRequests;
+  }
+
   /** Chunks neither ours, landing, nor requested from anyone. */
   private get unrequested(): number {
     return this.config.chunkCount - this.have.count - this.landing.size - this.requesters.size;

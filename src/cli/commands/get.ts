@@ -95,7 +95,17 @@ progress is saved in every case.`,
       await output.finalize();
       const rate = result.seconds > 0 ? pkg.totalSize / result.seconds : 0;
       for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
-      logger.event("done", { bytes: pkg.totalSize, seconds: result.seconds.toFixed(2), rate: `${formatBytes(rate)}/s`, output: paths.final });
+      const latency = result.requestLatencyMs;
+      logger.event("done", {
+        bytes: pkg.totalSize,
+        seconds: result.seconds.toFixed(3),
+        rate: `${formatBytes(rate)}/s`,
+        output: paths.final,
+        chunk_latency_p50_ms: latency.percentile(50).toFixed(2),
+        chunk_latency_p95_ms: latency.percentile(95).toFixed(2),
+        chunk_latency_p99_ms: latency.percentile(99).toFixed(2),
+        in_flight_peak: result.inFlightPeak,
+      });
       console.log(`VERIFY OK ${root}`);
       return 0;
     } catch (err) {

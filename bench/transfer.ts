@@ -1,0 +1,156 @@
+/**
+ * Loopback transfer: one seed sends one package to one get, against nginx + curl in the same run.
+ *   bun bench/transfer.ts [--size 1GiB] [--rss-size 4GiB] [--runs 3]
+ * Cases: c1 and c16 requests in flight, verifying on the native pool ("pool") or on the JS
+ * thread ("single"). Output lands on tmpfs (/dev/shm), so the disk does not set the pace.
+ * Targets (docs/performance.md): pool throughput >= 1.5x "curl download + openssl verify";
+ * the get's peak RSS <= 150 MiB for a 4 GiB package.
+ */
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseSize } from "../src/util/units.ts";
+import { freePort, measure, type Measured, medianOf, mib, peakRss, report, round, startDaemon } from "./harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    size: { type: "string", default: "1GiB" },
+    "rss-size": { type: "string", default: "4GiB" },
+    runs: { type: "string", default: "3" },
+    dir: { type: "string", default: "/tmp/bytetide-bench" },
+    out: { type: "string", default: "/dev/shm/bytetide-bench-out" },
+  },
+});
+const size = parseSize(values.size!)!;
+const rssSize = parseSize(values["rss-size"]!)!;
+const runs = Number(values.runs);
+const binary = join(import.meta.dir, "..", "dist", "bytetide");
+const dataDir = values.dir!;
+const outDir = values.out!;
+mkdirSync(dataDir, { recursive: true });
+mkdirSync(outDir, { recursive: true });
+
+async function payload(bytes: number): Promise<{ file: string; pkg: string }> {
+  const file = join(dataDir, `transfer-${bytes}.bin`);
+  if (!existsSync(file) || statSync(file).size !== bytes) await measure(["sh", "-c", `head -c ${bytes} /dev/urandom > '${file}'`]);
+  const pkg = `${file}.bpkg`;
+  await measure([binary, "make", file, "-o", pkg, "--force"]);
+  await measure(["sh", "-c", `cat '${file}' > /dev/null`]);
+  return { file, pkg };
+}
+
+async function withSeed<T>(pkg: string, body: (address: string, pid: number) => Promise<T>): Promise<T> {
+  const { proc, match } = await startDaemon([binary, "serve", pkg, "--listen", "127.0.0.1:0"], / on 127\.0\.0\.1:(\d+)/);
+  try {
+    return await body(`127.0.0.1:${match[1]}`, proc.pid);
+  } finally {
+    proc.kill("SIGTERM");
+    await proc.exited;
+  }
+}
+
+const doneField = (m: Measured, name: string): number => Number(new RegExp(`${name}=([\\d.]+)`).exec(m.stderr)?.[1] ?? NaN);
+
+function describeGet(m: Measured, bytes: number) {
+  return {
+    seconds: round(m.seconds),
+    throughput_MBps: round(bytes / 1e6 / m.seconds, 1),
+    p50_ms: doneField(m, "chunk_latency_p50_ms"),
+    p95_ms: doneField(m, "chunk_latency_p95_ms"),
+    p99_ms: doneField(m, "chunk_latency_p99_ms"),
+    in_flight_requests_peak: doneField(m, "in_flight_peak"),
+    cpu_pct: round((m.cpuSeconds / m.seconds) * 100, 0),
+    event_loop_cpu_s: round(m.mainThreadCpuSeconds, 2),
+    worker_cpu_s: round(m.otherThreadsCpuSeconds, 2),
+    get_peak_rss_MiB: mib(m.maxRssBytes),
+  };
+}
+
+async function baseline(file: string, bytes: number) {
+  if (!Bun.which("nginx") || !Bun.which("curl") || !Bun.which("openssl")) return null;
+  const conf = join(outDir, "nginx");
+  mkdirSync(conf, { recursive: true });
+  const port = freePort();
+  writeFileSync(
+    join(conf, "nginx.conf"),
+    `daemon off; worker_processes 1; pid ${conf}/nginx.pid; error_log ${conf}/error.log;
+events {}
+http {
+  access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path ${conf}; proxy_temp_path ${conf}; fastcgi_temp_path ${conf}; uwsgi_temp_path ${conf}; scgi_temp_path ${conf};
+  server { listen 127.0.0.1:${port}; root ${dataDir}; }
+}
+`,
+  );
+  const nginx = Bun.spawn(["nginx", "-c", join(conf, "nginx.conf"), "-p", conf], { stdout: "ignore", stderr: "ignore" });
+  await Bun.sleep(300);
+  try {
+    const target = join(outDir, "curl.bin");
+    const curl = await medianOf(runs, ["curl", "-sS", "-o", target, `http://127.0.0.1:${port}/${file.split("/").at(-1)}`], () => rmSync(target, { force: true }));
+    const openssl = await medianOf(runs, ["openssl", "dgst", "-sha256", target]);
+    rmSync(target, { force: true });
+    const seconds = curl.seconds + openssl.seconds;
+    return {
+      curl_MBps: round(bytes / 1e6 / curl.seconds, 1),
+      openssl_MBps: round(bytes / 1e6 / openssl.seconds, 1),
+      curl_then_openssl_seconds: round(seconds),
+      curl_then_openssl_MBps: round(bytes / 1e6 / seconds, 1),
+    };
+  } finally {
+    nginx.kill("SIGQUIT");
+    await nginx.exited;
+  }
+}
+
+const main = await payload(size);
+const base = await baseline(main.file, size);
+const cases: Record<string, ReturnType<typeof describeGet>> = {};
+let seedPeakRss = 0;
+await withSeed(main.pkg, async (address, seedPid) => {
+  const target = join(outDir, "get.bin");
+  for (const concurrency of [1, 16]) {
+    for (const [mode, hasherName] of [["pool", "native"], ["single", "js"]] as const) {
+      const all: Measured[] = [];
+      for (let i = 0; i < runs; i++) {
+        rmSync(target, { force: true });
+        all.push(await measure([binary, "get", main.pkg, "--peer", address, "-o", target, "--concurrency", String(concurrency)], { env: { BYTETIDE_HASHER: hasherName } }));
+      }
+      all.sort((a, b) => a.seconds - b.seconds);
+      cases[`c${concurrency}-${mode}`] = describeGet(all[Math.floor(all.length / 2)]!, size);
+    }
+  }
+  rmSync(target, { force: true });
+  seedPeakRss = peakRss(seedPid);
+});
+
+const large = await payload(rssSize);
+const largeRun = await withSeed(large.pkg, async (address) => {
+  const target = join(outDir, "get-large.bin");
+  rmSync(target, { force: true });
+  const m = await measure([binary, "get", large.pkg, "--peer", address, "-o", target, "--concurrency", "16"]);
+  rmSync(target, { force: true });
+  return describeGet(m, rssSize);
+});
+
+const best = cases["c16-pool"]!;
+const ratio = base ? best.throughput_MBps / base.curl_then_openssl_MBps : null;
+report("transfer", {
+  bench: "transfer",
+  command: `bench/run_bench transfer --size ${values.size} --rss-size ${values["rss-size"]} --runs ${runs}`,
+  bytetide: (await measure([binary, "--version"])).stdout.trim(),
+  cores: availableParallelism(),
+  package_bytes: size,
+  chunk_size: 4 * 1024 * 1024,
+  output: `tmpfs (${outDir})`,
+  runs,
+  baseline_nginx_curl_openssl: base ?? "nginx, curl or openssl not installed",
+  cases,
+  seed_peak_rss_MiB: mib(seedPeakRss),
+  large_package: { bytes: rssSize, ...largeRun },
+  throughput_ratio_c16_pool_vs_curl_then_openssl: ratio === null ? null : round(ratio, 2),
+  targets: {
+    throughput_ratio_at_least_1_5: ratio === null ? null : ratio >= 1.5,
+    get_peak_rss_4GiB_at_most_150_MiB: largeRun.get_peak_rss_MiB <= 150,
+  },
+});
