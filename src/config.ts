@@ -49,4 +49,11 @@ export const NET = {
   /** Open payload files kept per package. */
   maxOpenFiles: 64,
   defaultListenPort: 7654,
+  /** Peers connected per package, dialled and accepted together. */
+  maxConnectionsPerPackage: 50,
+  /** Listening addresses remembered per package. */
+  maxKnownPeers: 200,
+  /** After a get completes, it serves on until no peer has asked for this long (within --linger). */
+  lingerIdleMs: 3_000,
+  defaultLingerMs: 60_000,
 } as const;

@@ -16,6 +16,21 @@ export interface ChunkSource {
 
 const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
 
+/** What the owner of an uploader wants to decide or hear about. */
+export interface UploadHooks {
+  /** False: answer REJECT(ELSEWHERE), "get it from another peer" (super-seeding). */
+  mayServe(chunk: number): boolean;
+  /** A REQUEST arrived (the swarm is still busy). */
+  requested(chunk: number): void;
+  /** The chunk was accepted for sending (queued). */
+  granted(chunk: number): void;
+  /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
+  ended(chunk: number): void;
+  sent(bytes: number): void;
+}
+
+const NO_HOOKS: UploadHooks = { mayServe: () => true, requested() {}, granted() {}, ended() {}, sent() {} };
+
 /**
  * Answers one peer's REQUESTs: a bounded queue, streamed as PIECE frames of at most
  * NET.blockSize bytes, read straight into one reused frame buffer. The next block is read
@@ -34,6 +49,7 @@ export class Uploader {
     private readonly source: ChunkSource,
     /** Shared by every connection of a process: --max-upload-rate. */
     private readonly uploadLimit: TokenBucket | null = null,
+    private readonly hooks: UploadHooks = NO_HOOKS,
   ) {}
 
   get queued(): number {
@@ -47,18 +63,39 @@ export class Uploader {
     if (this.queued >= NET.maxQueuedRequestsPerPeer) {
       return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${NET.maxQueuedRequestsPerPeer} requests queued`);
     }
+    this.hooks.requested(chunk);
     if (!this.source.has(chunk)) {
       return this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.NOT_AVAILABLE });
     }
+    if (!this.hooks.mayServe(chunk)) {
+      return this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.ELSEWHERE });
+    }
     this.queue.push(chunk);
+    this.hooks.granted(chunk);
     this.pump();
   }
 
   cancel(chunk: number): void {
     const at = this.queue.indexOf(chunk);
-    if (at >= 0) this.queue.splice(at, 1);
+    if (at >= 0) {
+      this.queue.splice(at, 1);
+      this.hooks.ended(chunk);
+    }
     // A chunk part-sent stops at the next block boundary; the peer discards what it got.
-    if (this.current?.chunk === chunk) this.current = null;
+    if (this.current?.chunk === chunk) this.endCurrent();
+  }
+
+  /** The connection is gone: a chunk part-sent will never finish. */
+  close(): void {
+    for (const chunk of this.queue.splice(0)) this.hooks.ended(chunk);
+    if (this.current) this.endCurrent();
+    this.frame = null;
+  }
+
+  private endCurrent(): void {
+    const chunk = this.current!.chunk;
+    this.current = null;
+    this.hooks.ended(chunk);
   }
 
   /** Sends blocks while the socket keeps up. Called on request and on drain. */
@@ -92,17 +129,18 @@ export class Uploader {
       }
       if (got !== size) {
         // The payload changed or vanished under us: say so rather than send a short chunk.
-        this.current = null;
+        this.endCurrent();
         this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.READ_FAILED });
         continue;
       }
       writePieceHeader(this.frame, chunk, offset, size);
       this.current.offset += size;
       if (this.current.offset === length) {
-        this.current = null;
+        this.endCurrent();
         this.chunksServed++;
       }
       this.conn.bytesOut += size;
+      this.hooks.sent(size);
       this.conn.send(this.frame.subarray(0, FRAME_PREFIX + size));
     }
   }

@@ -13,6 +13,8 @@ export const WIRE_ERRORS = {
   FRAME_TOO_LARGE: 10,
   READ_FAILED: 11,
   BAD_DATA: 12,
+  ELSEWHERE: 13,
+  DUPLICATE: 14,
 } as const;
 
 export type WireErrorName = keyof typeof WIRE_ERRORS;

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { ProtocolError, WIRE_ERRORS } from "./codes.ts";
 import { encodeFrame, type Frame, HEADER_LENGTH, writeHeader } from "./frame.ts";
 
@@ -12,6 +13,7 @@ export const MESSAGE_TYPES = {
   ERROR: 8,
   KEEPALIVE: 9,
   BYE: 10,
+  PEERS: 11,
 } as const;
 
 export const ROOT_LENGTH = 32;
@@ -19,6 +21,14 @@ export const PEER_ID_LENGTH = 16;
 /** PIECE payload before its data: chunk index and offset within the chunk. */
 export const PIECE_PREFIX_LENGTH = 8;
 export const MAX_ERROR_MESSAGE_BYTES = 1024;
+/** Addresses in one PEERS message. */
+export const MAX_PEERS_PER_MESSAGE = 200;
+
+/** A peer's listening address: an IPv4 or IPv6 literal and a port. */
+export interface PeerAddressEntry {
+  host: string;
+  port: number;
+}
 
 export interface Hello {
   type: "HELLO";
@@ -39,7 +49,8 @@ export type Message =
   | { type: "REJECT"; index: number; code: number }
   | { type: "ERROR"; code: number; message: string }
   | { type: "KEEPALIVE" }
-  | { type: "BYE"; code: number };
+  | { type: "BYE"; code: number }
+  | { type: "PEERS"; peers: PeerAddressEntry[] };
 
 export type MessageType = Message["type"];
 
@@ -86,7 +97,46 @@ export function encodeMessage(m: Message): Uint8Array {
       return encodeFrame(T.KEEPALIVE, 0, new Uint8Array(0));
     case "BYE":
       return encodeFrame(T.BYE, m.code, new Uint8Array(0));
+    case "PEERS":
+      return encodeFrame(T.PEERS, 0, encodePeers(m.peers));
   }
+}
+
+function encodePeers(peers: PeerAddressEntry[]): Uint8Array {
+  const utf8 = new TextEncoder();
+  const hosts = peers.slice(0, MAX_PEERS_PER_MESSAGE).map((p) => ({ host: utf8.encode(p.host), port: p.port }));
+  const out = new Uint8Array(2 + hosts.reduce((n, h) => n + 3 + h.host.length, 0));
+  const v = new DataView(out.buffer);
+  v.setUint16(0, hosts.length, true);
+  let at = 2;
+  for (const h of hosts) {
+    out[at] = h.host.length;
+    out.set(h.host, at + 1);
+    v.setUint16(at + 1 + h.host.length, h.port, true);
+    at += 3 + h.host.length;
+  }
+  return out;
+}
+
+function decodePeers(p: Uint8Array): PeerAddressEntry[] {
+  const bad = (why: string) => new ProtocolError(WIRE_ERRORS.BAD_FRAME, `PEERS ${why}`);
+  if (p.length < 2) throw bad("payload too short");
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const count = v.getUint16(0, true);
+  if (count > MAX_PEERS_PER_MESSAGE) throw bad(`lists ${count} addresses, more than ${MAX_PEERS_PER_MESSAGE}`);
+  const peers: PeerAddressEntry[] = [];
+  let at = 2;
+  for (let i = 0; i < count; i++) {
+    if (at + 1 > p.length) throw bad("payload truncated");
+    const n = p[at]!;
+    if (at + 3 + n > p.length) throw bad("payload truncated");
+    const host = new TextDecoder().decode(p.subarray(at + 1, at + 1 + n));
+    if (isIP(host) === 0) throw bad(`address ${JSON.stringify(host)} is not an IP literal`);
+    peers.push({ host, port: v.getUint16(at + 1 + n, true) });
+    at += 3 + n;
+  }
+  if (at !== p.length) throw bad("has trailing bytes");
+  return peers;
 }
 
 export function encodePiece(index: number, offset: number, data: Uint8Array): Uint8Array {
@@ -148,6 +198,8 @@ export function decodeMessage(frame: Frame): Message {
     case T.BYE:
       expectLength(frame, "BYE", 0);
       return { type: "BYE", code: frame.code };
+    case T.PEERS:
+      return { type: "PEERS", peers: decodePeers(p) };
     default:
       throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `unknown message type ${frame.type}`);
   }

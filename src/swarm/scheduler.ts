@@ -15,6 +15,8 @@ export interface SchedulerConfig {
   maxEndgameCopies: number;
   policy: PiecePolicy;
   random: () => number;
+  /** Milliseconds; injected so tests control time. */
+  now: () => number;
 }
 
 export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => ({
@@ -26,15 +28,20 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
   maxEndgameCopies: 2,
   policy: rarestFirst,
   random: Math.random,
+  now: () => performance.now(),
   ...overrides,
 });
 
 interface PeerSlot {
   bits: Bitset;
   requests: Set<number>;
+  /** Requests to keep open to this peer: follows its rate (see setDepth). */
+  depth: number;
   badChunks: number;
   /** Chunks this peer sent bad copies of: asked again only when nobody else has them. */
   failedChunks: Set<number>;
+  /** Chunks this peer asked us to fetch elsewhere, and until when. */
+  deferredUntil: Map<number, number>;
 }
 
 /**
@@ -83,7 +90,14 @@ export class Scheduler {
   }
 
   addPeer(key: string): void {
-    this.peers.set(key, { bits: new Bitset(this.config.chunkCount), requests: new Set(), badChunks: 0, failedChunks: new Set() });
+    this.peers.set(key, {
+      bits: new Bitset(this.config.chunkCount),
+      requests: new Set(),
+      depth: this.config.requestsPerPeer,
+      badChunks: 0,
+      failedChunks: new Set(),
+      deferredUntil: new Map(),
+    });
   }
 
   setBitfield(key: string, bits: Bitset): void {
@@ -120,7 +134,7 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer) return [];
     const budget = this.config.maxChunksInMemory - this.openRequests - this.landing.size;
-    const slots = Math.min(this.config.requestsPerPeer - peer.requests.size, budget);
+    const slots = Math.min(peer.depth - peer.requests.size, budget);
     if (slots <= 0 || this.complete) return [];
     const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
     const picks = policy(slots, {
@@ -186,8 +200,39 @@ export class Scheduler {
     }
   }
 
+  /** Sets how many requests to keep open to a peer, within 1..requestsPerPeer. */
+  setDepth(key: string, depth: number): void {
+    const peer = this.peers.get(key);
+    if (peer) peer.depth = Math.max(1, Math.min(this.config.requestsPerPeer, Math.round(depth)));
+  }
+
+  /** How many connected peers have the chunk. */
+  availabilityOf(chunk: number): number {
+    return this.availability[chunk]!;
+  }
+
+  /** The peer has the chunk but asked us to get it elsewhere: not from it for `ms`. */
+  deferred(key: string, chunk: number, ms: number): void {
+    this.dropRequest(key, chunk);
+    this.peers.get(key)?.deferredUntil.set(chunk, this.config.now() + ms);
+  }
+
+  /** Takes back every open request to a peer (it stalled); returns them, to CANCEL. */
+  releaseRequests(key: string): number[] {
+    const peer = this.peers.get(key);
+    if (!peer) return [];
+    const released = [...peer.requests];
+    for (const c of released) this.dropRequest(key, c);
+    return released;
+  }
+
   private mayAsk(peer: PeerSlot, chunk: number): boolean {
     if (!peer.bits.has(chunk) || peer.requests.has(chunk)) return false;
+    const until = peer.deferredUntil.get(chunk);
+    if (until !== undefined) {
+      if (this.config.now() < until) return false;
+      peer.deferredUntil.delete(chunk);
+    }
     // A peer that sent a bad copy is asked again only when it is the only source.
     return !peer.failedChunks.has(chunk) || this.availability[chunk] === 1;
   }

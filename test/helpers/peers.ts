@@ -15,21 +15,52 @@ afterAll(() => {
 
 export interface Running {
   proc: Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything printed so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Waits until stdout matches, or fails after timeoutMs or if the process ends first. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Resolves with exit code and everything printed. */
   done: Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
+async function collect(stream: ReadableStream<Uint8Array>, append: (text: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) append(decoder.decode(chunk, { stream: true }));
+}
+
 /** Starts bytetide as a real process; it is killed when the test file ends if still running. */
-export function spawnCli(args: string[], timeoutMs = 60_000): Running {
+export function spawnCli(args: string[], timeoutMs = 90_000): Running {
   const proc = Bun.spawn([BUN, MAIN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   live.add(proc);
-  const stdout = new Response(proc.stdout).text();
-  const stderr = new Response(proc.stderr).text();
-  const done = Promise.all([proc.exited, stdout, stderr]).then(([code, out, err]) => {
+  let stdout = "";
+  let stderr = "";
+  const streams = Promise.all([collect(proc.stdout, (t) => (stdout += t)), collect(proc.stderr, (t) => (stderr += t))]);
+  const done = Promise.all([proc.exited, streams]).then(([code]) => {
     live.delete(proc);
-    return { code, stdout: out, stderr: err };
+    return { code, stdout, stderr };
   });
-  return { proc, done };
+  let exited = false;
+  void done.then(() => (exited = true));
+  return {
+    proc,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    async waitFor(pattern, waitMs = 20_000) {
+      const deadline = Date.now() + waitMs;
+      for (;;) {
+        const m = pattern.exec(stdout);
+        if (m) return m;
+        if (exited || Date.now() > deadline) throw new Error(`no ${pattern} in output of bytetide ${args.join(" ")}:\n${stdout}\n${stderr}`);
+        await Bun.sleep(10);
+      }
+    },
+    done,
+  };
 }
 
 export interface Seed {
@@ -40,31 +71,19 @@ export interface Seed {
   stop(): Promise<{ code: number; stderr: string }>;
 }
 
-/** Starts `bytetide serve` on 127.0.0.1 with a free port and waits until it listens. */
-export async function startSeed(args: string[], timeoutMs = 120_000): Promise<Seed> {
-  const proc = Bun.spawn([BUN, MAIN, "serve", "--listen", "127.0.0.1:0", ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
-  live.add(proc);
-  const stderr = new Response(proc.stderr).text();
-  const reader = proc.stdout.getReader();
-  let text = "";
-  const deadline = Date.now() + 15_000;
-  while (!/ on 127\.0\.0\.1:(\d+)/.test(text)) {
-    const { value, done } = await Promise.race([reader.read(), Bun.sleep(Math.max(0, deadline - Date.now())).then(() => ({ value: undefined, done: true }))]);
-    if (done) throw new Error(`serve did not start: ${text} ${await Promise.race([stderr, Bun.sleep(500).then(() => "")])}`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-  void proc.stdout.pipeTo(new WritableStream()).catch(() => {});
-  const port = Number(/ on 127\.0\.0\.1:(\d+)/.exec(text)![1]);
+/** Starts `bytetide serve` on a free loopback port (IPv4 unless host says otherwise) and waits until it listens. */
+export async function startSeed(args: string[], host = "127.0.0.1"): Promise<Seed> {
+  const bracketed = host.includes(":") ? `[${host}]` : host;
+  const running = spawnCli(["serve", "--listen", `${bracketed}:0`, ...args], 180_000);
+  const port = Number((await running.waitFor(/ on \S+:(\d+)\n/))[1]);
   return {
     port,
-    address: `127.0.0.1:${port}`,
-    proc,
+    address: `${bracketed}:${port}`,
+    proc: running.proc,
     async stop() {
-      proc.kill("SIGTERM");
-      const code = await proc.exited;
-      live.delete(proc);
-      return { code, stderr: await stderr };
+      running.proc.kill("SIGTERM");
+      const { code, stderr } = await running.done;
+      return { code, stderr };
     },
   };
 }

@@ -36,6 +36,7 @@ const SAMPLES: Message[] = [
   { type: "ERROR", code: WIRE_ERRORS.UNKNOWN_PACKAGE, message: "no package with root ab…" },
   { type: "KEEPALIVE" },
   { type: "BYE", code: WIRE_ERRORS.SHUTTING_DOWN },
+  { type: "PEERS", peers: [{ host: "10.1.2.3", port: 7654 }, { host: "fd00::12", port: 1 }] },
 ];
 
 describe("frame decoder edge cases", () => {
@@ -164,6 +165,12 @@ describe("frame decoder edge cases", () => {
 
   test("23. the code field carries 16 bits", () => {
     expect(decodeAll([encodeFrame(MESSAGE_TYPES.BYE, 0xbeef, new Uint8Array(0))])[0]!.code).toBe(0xbeef);
+  });
+
+  test("25. PEERS with something other than an IP literal is refused", () => {
+    const bad = encodeMessage({ type: "PEERS", peers: [{ host: "evil.example", port: 1 }] });
+    const [f] = decodeAll([bad]);
+    expect(protocolError(() => decodeMessage(f!)).message).toMatch(/not an IP literal/);
   });
 
   test("24. a straddling payload is a view that the next push may reuse, so consumers copy", () => {

@@ -23,7 +23,7 @@ describe("one serve, one get", () => {
   test("a multi-chunk file arrives byte for byte, with nothing left behind but the file", async () => {
     const seed = await startSeed([await singlePkg]);
     const out = join(dir, "got", "single.bin");
-    const r = await runCli(["get", await singlePkg, "--peer", seed.address, "-o", out]);
+    const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", seed.address, "-o", out]);
     expect(r.stdout).toMatch(/^VERIFY OK [0-9a-f]{64}\n$/);
     expect(r.code).toBe(0);
     expect(readFileSync(out)).toEqual(Buffer.from(single));
@@ -31,7 +31,7 @@ describe("one serve, one get", () => {
     expect(existsSync(`${out}.btstate`)).toBe(false);
     const stopped = await seed.stop();
     expect(stopped.code).toBe(0);
-    expect(stopped.stderr).toContain("peer-closed");
+    expect(stopped.stderr).toContain("peer-disconnected");
   });
 
   test("a directory package arrives with its files, empty files, modes and symlinks", async () => {
@@ -47,7 +47,7 @@ describe("one serve, one get", () => {
     expect((await runCli(["make", tree, "--chunk-size", CHUNK])).code).toBe(0);
     const seed = await startSeed([join(dir, "tree.bpkg")]);
     const out = join(dir, "got-tree");
-    const r = await runCli(["get", join(dir, "tree.bpkg"), "--peer", seed.address, "-o", out]);
+    const r = await runCli(["get", "--linger", "0", join(dir, "tree.bpkg"), "--peer", seed.address, "-o", out]);
     expect(r.stdout).toStartWith("VERIFY OK ");
     expect(readFileSync(join(out, "a.bin"))).toEqual(Buffer.from(seededBytes(700_000, 1)));
     expect(readFileSync(join(out, "sub", "deep", "c.txt"), "utf8")).toBe("tiny\n");
@@ -62,7 +62,7 @@ describe("one serve, one get", () => {
   test("an output that is already complete is verified and nothing is downloaded", async () => {
     const out = join(dir, "got", "single.bin");
     // No peer is listening at that address: success proves nothing was fetched.
-    const r = await runCli(["get", await singlePkg, "--peer", "127.0.0.1:9", "-o", out]);
+    const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", "127.0.0.1:9", "-o", out]);
     expect(r.code).toBe(0);
     expect(r.stdout).toStartWith("VERIFY OK");
     expect(r.stderr).not.toContain("peer-");
@@ -70,7 +70,7 @@ describe("one serve, one get", () => {
 
   test("with every peer unreachable, get exits 8 and keeps its progress file", async () => {
     const out = join(dir, "unreachable.bin");
-    const r = await runCli(["get", await singlePkg, "--peer", "127.0.0.1:9", "-o", out, "--retry-for", "1s"]);
+    const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", "127.0.0.1:9", "-o", out, "--retry-for", "1s"]);
     expect(r.code).toBe(8);
     expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^bytetide: get: no peer could supply .*127\.0\.0\.1:9/);
     expect(existsSync(`${out}.btstate`)).toBe(true);
@@ -80,7 +80,7 @@ describe("one serve, one get", () => {
   test("a peer that does not have the package is named, and get exits 8", async () => {
     const other = await makePackage("other.bin", seededBytes(100_000, 5));
     const seed = await startSeed([other]);
-    const r = await runCli(["get", await singlePkg, "--peer", seed.address, "-o", join(dir, "wrong.bin")]);
+    const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", seed.address, "-o", join(dir, "wrong.bin")]);
     expect(r.code).toBe(8);
     expect(r.stderr).toContain("UNKNOWN_PACKAGE");
     await seed.stop();
@@ -96,7 +96,7 @@ describe("faulty peers", () => {
 
   test("a serve with one flipped byte: get names the chunk and the peer, and never says VERIFY OK", async () => {
     const bad = await startSeed([await singlePkg, "--data", flippedPath]);
-    const r = await runCli(["get", await singlePkg, "--peer", bad.address, "-o", join(dir, "from-bad.bin"), "--retry-for", "2s"]);
+    const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", bad.address, "-o", join(dir, "from-bad.bin"), "--retry-for", "2s"]);
     expect(r.code).toBe(5);
     expect(r.stdout).not.toContain("VERIFY OK");
     const last = r.stderr.trim().split("\n").at(-1)!;
@@ -109,7 +109,7 @@ describe("faulty peers", () => {
     const bad = await startSeed([await singlePkg, "--data", flippedPath]);
     const good = await startSeed([await singlePkg]);
     const out = join(dir, "from-both.bin");
-    const r = await runCli(["get", await singlePkg, "--peer", bad.address, "--peer", good.address, "-o", out]);
+    const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", bad.address, "--peer", good.address, "-o", out]);
     expect(r.stdout).toStartWith("VERIFY OK");
     expect(readFileSync(out)).toEqual(Buffer.from(single));
     await Promise.all([bad.stop(), good.stop()]);
@@ -120,7 +120,7 @@ describe("faulty peers", () => {
     const doomed = await startSeed([big, "--max-upload-rate", "8M"]);
     const steady = await startSeed([big, "--max-upload-rate", "8M"]);
     const out = join(dir, "survivor.bin");
-    const get = spawnCli(["get", big, "--peer", doomed.address, "--peer", steady.address, "-o", out]);
+    const get = spawnCli(["get", "--linger", "0", big, "--peer", doomed.address, "--peer", steady.address, "-o", out]);
     while ((await verifiedChunks(big, `${out}.btstate`)).count < 20) await Bun.sleep(20);
     doomed.proc.kill("SIGKILL");
     const r = await get.done;
@@ -144,7 +144,7 @@ describe("interruption and resume", () => {
     for (let k = 0; k < 5; k++) {
       const before = (await verifiedChunks(await pkg, state)).count;
       const target = before + 8 + Math.floor(Math.random() * ((total - before) / 4));
-      const get = spawnCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+      const get = spawnCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
       while ((await verifiedChunks(await pkg, state)).count < target) await Bun.sleep(5);
       get.proc.kill("SIGKILL");
       await get.done;
@@ -153,7 +153,7 @@ describe("interruption and resume", () => {
       kills.push(after.count);
     }
     expect(kills.every((n, i) => i === 0 || n >= kills[i - 1]! - 16)).toBe(true);
-    const last = await runCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+    const last = await runCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
     expect(last.stdout).toStartWith("VERIFY OK");
     // The unclean stop is noticed and the claimed chunks re-checked before trusting them.
     expect(last.stderr).toContain("resume-check");
@@ -164,7 +164,7 @@ describe("interruption and resume", () => {
   test("Ctrl-C saves a clean state; the rerun trusts it and completes", async () => {
     const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);
     const out = join(dir, "interrupted.bin");
-    const get = spawnCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+    const get = spawnCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
     while ((await verifiedChunks(await pkg, `${out}.btstate`)).count < 40) await Bun.sleep(10);
     get.proc.kill("SIGINT");
     const r = await get.done;
@@ -173,7 +173,7 @@ describe("interruption and resume", () => {
     const saved = await verifiedChunks(await pkg, `${out}.btstate`);
     expect(saved.clean).toBe(true);
     expect(saved.count).toBeGreaterThanOrEqual(40);
-    const rerun = await runCli(["get", await pkg, "--peer", seed.address, "-o", out]);
+    const rerun = await runCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
     expect(rerun.stdout).toStartWith("VERIFY OK");
     expect(rerun.stderr).not.toContain("resume-check");
     expect(readFileSync(out)).toEqual(Buffer.from(payload));

@@ -67,7 +67,7 @@ describe("serve speaks the protocol to a raw client", () => {
 
   test("the seed keeps serving well-behaved clients after all of that", async () => {
     const out = join(dir, "after.bin");
-    const r = await runCli(["get", join(dir, "p.bin.bpkg"), "--peer", seed.address, "-o", out]);
+    const r = await runCli(["get", "--linger", "0", join(dir, "p.bin.bpkg"), "--peer", seed.address, "-o", out]);
     expect(r.stdout).toStartWith("VERIFY OK");
     expect(readFileSync(out)).toEqual(Buffer.from(payload));
   });

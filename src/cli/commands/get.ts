@@ -1,18 +1,26 @@
+import { randomBytes } from "node:crypto";
 import { lstatSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError } from "../../errors.ts";
 import { readPackage } from "../../pkg/io.ts";
-import { packageName } from "../../pkg/model.ts";
+import { type Package, packageName } from "../../pkg/model.ts";
+import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
+import { listen } from "../../serve/listener.ts";
+import { PackageFiles } from "../../storage/files.ts";
 import { Output, outputPaths } from "../../storage/output.ts";
+import { completeStore, downloadStore } from "../../storage/store.ts";
 import { verifyPayload } from "../../storage/verify.ts";
-import { download } from "../../swarm/download.ts";
-import { stderrLogger } from "../../util/log.ts";
+import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
+import { type Logger, stderrLogger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
-import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs } from "../args.ts";
+import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { createProgress } from "../progress.ts";
-import { abortOnSignal } from "../signals.ts";
+import { untilSignal } from "../signals.ts";
+import { uploadBucket } from "./serve.ts";
+
+const SHUTDOWN_GRACE_MS = 2_000;
 
 const exists = (path: string): boolean => {
   try {
@@ -25,21 +33,30 @@ const exists = (path: string): boolean => {
 
 export const get: Command = {
   name: "get",
-  summary: "download a package from peers, verifying every chunk",
-  help: `Usage: bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH] [--concurrency N]
+  summary: "download a package from peers, verifying every chunk, and share it meanwhile",
+  help: `Usage: bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH] [options]
 
-Downloads the package's data from the peers, many requests in flight to each. Every chunk
-is checked against its SHA-256 before it is written, and the Merkle root before the
-result is renamed into place: until then it is PATH.part, with progress in PATH.btstate.
-An interrupted get (Ctrl-C, kill -9, power loss) resumes where it stopped when run again.
-If PATH already holds the complete, correct data, get verifies it and downloads nothing.
+Downloads the package's data from the peers, many requests in flight to each, rarest
+chunks first. Every chunk is checked against its SHA-256 before it is written, and the
+Merkle root before the result is renamed into place: until then it is PATH.part, with
+progress in PATH.btstate. An interrupted get (Ctrl-C, kill -9, power loss) resumes where
+it stopped when run again. If PATH already holds the complete, correct data, get
+verifies it and downloads nothing.
 
-Prints 'VERIFY OK <root>' on success.
+While it downloads, get also serves the chunks it has to other peers, and learns of them
+through the peers it knows: given only a seed's address, it joins the whole swarm. When
+done it prints 'VERIFY OK <root>', then keeps serving until no peer has asked for a chunk
+for ${NET.lingerIdleMs / 1000} s, at most --linger.
 
 Options:
   --peer HOST:PORT      a peer serving the package (repeatable; IPv6 as [addr]:port)
   -o, --output PATH     where to put the file or directory (default: ./<package name>)
-  --concurrency N       requests in flight per peer, 1 to ${NET.maxRequestsPerPeer} (default ${NET.defaultRequestsPerPeer})
+  --listen HOST:PORT    where to accept other peers (default 0.0.0.0:0, a free port)
+  --linger DURATION     after completing, serve others at most this long (default ${NET.defaultLingerMs / 1000}s; 0: exit at once)
+  --seed                after completing, serve until interrupted
+  --concurrency N       most requests in flight per peer, 1 to ${NET.maxRequestsPerPeer} (default ${NET.defaultRequestsPerPeer});
+                        fewer for slow peers, by their rate
+  --max-upload-rate R   bytes per second served to other peers (default: no limit)
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   -f, --force           replace an existing output that does not match the package
   -h, --help            show this help
@@ -51,14 +68,21 @@ progress is saved in every case.`,
     const args = parseArgs("get", argv, {
       peer: { type: "string", multiple: true },
       output: { type: "string", short: "o" },
+      listen: { type: "string" },
+      linger: { type: "string" },
+      seed: { type: "boolean" },
       concurrency: { type: "string" },
+      "max-upload-rate": { type: "string" },
       "retry-for": { type: "string" },
       force: { type: "boolean", short: "f" },
     });
     const [packagePath] = expectPositionals("get", args, 1, 1, "one .bpkg file");
     const peers = listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1"));
+    const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
+    const lingerMs = args.flags.seed === true ? Infinity : durationFlag("get", "linger", args.flags.linger, NET.defaultLingerMs);
     const requestsPerPeer = integerFlag("get", "concurrency", args.flags.concurrency, NET.defaultRequestsPerPeer, 1, NET.maxRequestsPerPeer);
     const retryForMs = durationFlag("get", "retry-for", args.flags["retry-for"], NET.defaultRetryForMs);
+    const uploadLimit = uploadBucket(rateFlag("get", "max-upload-rate", args.flags["max-upload-rate"]));
     const pkg = await readPackage(packagePath!);
     const paths = outputPaths(resolve((args.flags.output as string | undefined) ?? packageName(pkg)));
     const root = toHex(pkg.root);
@@ -80,36 +104,31 @@ progress is saved in every case.`,
     const logger = stderrLogger("get");
     const output = await Output.open(pkg, paths, logger);
     const progress = createProgress("downloading", pkg.totalSize);
+    const node = new SwarmNode({
+      pkg,
+      store: downloadStore(output),
+      peerId: randomBytes(PEER_ID_LENGTH),
+      bootstrap: peers,
+      requestsPerPeer,
+      retryForMs,
+      maxConnections: NET.maxConnectionsPerPackage,
+      logger,
+      uploadLimit,
+      onProgress: (bytes) => progress.update(bytes),
+    });
+    const listener = listen({ host: listenAt.host, port: listenAt.port, nodes: new Map([[node.rootHex, node]]), logger });
+    node.listenPort = listener.port;
+    const interrupted = untilSignal();
+    void interrupted.then(() => node.close());
+    node.start();
+
+    let result: DownloadResult;
     try {
-      const result = await download({
-        pkg,
-        output,
-        peers,
-        requestsPerPeer,
-        retryForMs,
-        logger,
-        signal: abortOnSignal(),
-        onProgress: (bytes) => progress.update(bytes),
-      });
-      progress.finish();
-      await output.finalize();
-      const rate = result.seconds > 0 ? pkg.totalSize / result.seconds : 0;
-      for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
-      const latency = result.requestLatencyMs;
-      logger.event("done", {
-        bytes: pkg.totalSize,
-        seconds: result.seconds.toFixed(3),
-        rate: `${formatBytes(rate)}/s`,
-        output: paths.final,
-        chunk_latency_p50_ms: latency.percentile(50).toFixed(2),
-        chunk_latency_p95_ms: latency.percentile(95).toFixed(2),
-        chunk_latency_p99_ms: latency.percentile(99).toFixed(2),
-        in_flight_peak: result.inFlightPeak,
-      });
-      console.log(`VERIFY OK ${root}`);
-      return 0;
+      result = await node.completion;
     } catch (err) {
       progress.finish();
+      await listener.stop(SHUTDOWN_GRACE_MS);
+      node.close();
       await output.suspend();
       const saved = `${output.verified.count} of ${output.verified.size} chunks`;
       if (err instanceof BtError && err.code === "BT_E_INTERRUPTED") {
@@ -118,6 +137,50 @@ progress is saved in every case.`,
       if (err instanceof BtError) throw new BtError(err.code, `get: ${err.message}`);
       throw err;
     }
+    progress.finish();
+    await output.finalize();
+    node.useStore(completeStore(new PackageFiles(pkg, paths.final, false)));
+    logDone(logger, pkg, result, paths.final);
+    console.log(`VERIFY OK ${root}`);
+
+    await linger(node, lingerMs, interrupted);
+    await listener.stop(SHUTDOWN_GRACE_MS);
+    node.close();
+    logger.event("exit", { uploaded_bytes: node.uploadedBytes, ...Object.fromEntries([...node.uploadedTo].map(([peer, bytes]) => [`to_${peer}`, bytes])) });
+    return 0;
   },
 };
 
+function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string): void {
+  for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
+  const rate = result.seconds > 0 ? pkg.totalSize / result.seconds : 0;
+  const latency = result.requestLatencyMs;
+  logger.event("done", {
+    bytes: pkg.totalSize,
+    seconds: result.seconds.toFixed(3),
+    rate: `${formatBytes(rate)}/s`,
+    output,
+    chunk_latency_p50_ms: latency.percentile(50).toFixed(2),
+    chunk_latency_p95_ms: latency.percentile(95).toFixed(2),
+    chunk_latency_p99_ms: latency.percentile(99).toFixed(2),
+    in_flight_peak: result.inFlightPeak,
+  });
+}
+
+/**
+ * Keeps serving after completion while peers still fetch from us: until nobody has asked
+ * for NET.lingerIdleMs and nothing is being sent, or lingerMs is up, or a signal comes.
+ */
+async function linger(node: SwarmNode, lingerMs: number, interrupted: Promise<string>): Promise<void> {
+  if (lingerMs <= 0) return;
+  let stop = false;
+  void interrupted.then(() => (stop = true));
+  const until = performance.now() + lingerMs;
+  const idleSince = () => Math.max(node.lastRequestAt, lingerStart);
+  const lingerStart = performance.now();
+  while (!stop && performance.now() < until) {
+    const idle = performance.now() - idleSince() >= NET.lingerIdleMs && !node.uploading;
+    if (idle && lingerMs !== Infinity) return;
+    await Bun.sleep(100);
+  }
+}

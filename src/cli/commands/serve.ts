@@ -1,15 +1,19 @@
+import { randomBytes } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError, fsError } from "../../errors.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { type Package, packageName } from "../../pkg/model.ts";
-import { listen, type ServedPackage } from "../../serve/listener.ts";
+import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
+import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { defaultPayloadPath } from "../../storage/payload.ts";
-import { Bitset } from "../../util/bitset.ts";
+import { completeStore } from "../../storage/store.ts";
+import { SwarmNode } from "../../swarm/node.ts";
 import { stderrLogger } from "../../util/log.ts";
-import { formatBytes, toHex } from "../../util/units.ts";
+import { TokenBucket } from "../../util/token-bucket.ts";
+import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { untilSignal } from "../signals.ts";
@@ -58,6 +62,11 @@ Serves the chunks of one or more packages to any peer that asks for them by root
 A directory argument means every .bpkg directly inside it. Each package's data is found
 beside its .bpkg under the name it records.
 
+Peers that connect announce where they listen; the seed passes those addresses on, so
+getters given only the seed's address find and feed each other. With several getters
+the seed super-seeds: it hands out each chunk about once and sends later askers to the
+peers that have it, so its uplink carries about one copy of the package.
+
 Options:
   --data PATH           where the data is, when serving exactly one package
   --listen HOST:PORT    address to accept peers on (default 0.0.0.0:${NET.defaultListenPort};
@@ -75,34 +84,50 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     if (data !== undefined && paths.length !== 1) throw new BtError("BT_E_USAGE", `serve: --data needs exactly one package, got ${paths.length}`);
     const address = addressFlag("serve", "listen", (args.flags.listen as string | undefined) ?? `0.0.0.0:${NET.defaultListenPort}`, "0.0.0.0");
 
-    const packages = new Map<string, ServedPackage>();
+    const logger = stderrLogger("serve");
+    const peerId = randomBytes(PEER_ID_LENGTH);
+    const uploadLimit = uploadBucket(maxUploadRate);
+    const nodes = new Map<string, SwarmNode>();
     const descriptions: string[] = [];
     for (const path of paths) {
       const pkg = await readPackage(path);
       const files = new PackageFiles(pkg, data ?? defaultPayloadPath(path, pkg), false);
       checkPayload(pkg, files);
-      const rootHex = toHex(pkg.root);
-      if (packages.has(rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
-      const all = Bitset.full(files.layout.chunkCount);
-      packages.set(rootHex, {
-        rootHex,
-        bitfield: () => all,
-        source: {
-          chunkCount: files.layout.chunkCount,
-          has: (c) => c < files.layout.chunkCount,
-          chunkLength: (c) => files.chunkLength(c),
-          read: (c, offset, into) => files.read(c, offset, into),
-        },
+      const node = new SwarmNode({
+        pkg,
+        store: completeStore(files),
+        peerId,
+        bootstrap: [],
+        requestsPerPeer: NET.defaultRequestsPerPeer,
+        retryForMs: NET.defaultRetryForMs,
+        maxConnections: NET.maxConnectionsPerPackage,
+        logger,
+        uploadLimit,
       });
-      descriptions.push(`  ${rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
+      if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
+      nodes.set(node.rootHex, node);
+      descriptions.push(`  ${node.rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
     }
 
-    const listener = listen({ host: address.host, port: address.port, packages, logger: stderrLogger("serve"), maxUploadRate });
-    console.log(`serving ${packages.size} package${packages.size === 1 ? "" : "s"} on ${address.host.includes(":") ? `[${address.host}]` : address.host}:${listener.port}`);
+    const listener = listen({ host: address.host, port: address.port, nodes, logger });
+    for (const node of nodes.values()) {
+      node.listenPort = listener.port;
+      node.start();
+    }
+    console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${address.host.includes(":") ? `[${address.host}]` : address.host}:${listener.port}`);
     console.log(descriptions.join("\n"));
     const signal = await untilSignal();
-    process.stderr.write(`bytetide: serve: ${signal}, closing ${listener.connections.size} connection(s)\n`);
+    logger.event("stopping", { signal, connections: listener.connections.size });
     await listener.stop(SHUTDOWN_GRACE_MS);
+    for (const node of nodes.values()) {
+      node.close();
+      logger.event("uploaded", { package: node.rootHex.slice(0, 16), bytes: node.uploadedBytes });
+    }
     return 0;
   },
 };
+
+/** The --max-upload-rate bucket, shared by every connection; a burst of a few blocks keeps the pipe full. */
+export function uploadBucket(rate: number | undefined): TokenBucket | null {
+  return rate ? new TokenBucket(rate, Math.max(4 * NET.blockSize, rate / 10)) : null;
+}

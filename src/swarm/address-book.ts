@@ -1,0 +1,154 @@
+import { MAX_PEERS_PER_MESSAGE, type PeerAddressEntry } from "../protocol/messages.ts";
+
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+export const peerLabel = (a: PeerAddress): string => (a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+
+type State = "idle" | "connecting" | "connected" | "waiting" | "banned" | "gone" | "self";
+
+interface Entry {
+  address: PeerAddress;
+  state: State;
+  failures: number;
+  lastError: string;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
+
+/**
+ * The listening addresses a node knows for its package, from --peer and from PEERS and
+ * HELLO messages, and what became of each: the basis for dialling, redialling with
+ * back-off, and telling other peers whom to connect to. Bounded in size.
+ */
+export class AddressBook {
+  private readonly entries = new Map<string, Entry>();
+  private stopped = false;
+
+  constructor(private readonly capacity: number) {}
+
+  /** Records an address; returns true when it was new. */
+  learn(address: PeerAddress, connected = false): boolean {
+    const label = peerLabel(address);
+    const known = this.entries.get(label);
+    if (known) {
+      if (connected && (known.state === "idle" || known.state === "waiting")) this.setState(known, "connected");
+      return false;
+    }
+    if (this.entries.size >= this.capacity || address.port === 0) return false;
+    this.entries.set(label, { address, state: connected ? "connected" : "idle", failures: 0, lastError: "", timer: null });
+    return true;
+  }
+
+  has(label: string): boolean {
+    return this.entries.has(label);
+  }
+
+  /** Addresses to dial now. */
+  dialable(): Entry[] {
+    return [...this.entries.values()].filter((e) => e.state === "idle");
+  }
+
+  /** Whether any address may still lead somewhere (now or after its back-off). */
+  anyDialable(): boolean {
+    return [...this.entries.values()].some((e) => e.state === "idle" || e.state === "waiting" || e.state === "connecting");
+  }
+
+  get connecting(): number {
+    return [...this.entries.values()].filter((e) => e.state === "connecting").length;
+  }
+
+  markConnecting(label: string): void {
+    this.update(label, (e) => this.setState(e, "connecting"));
+  }
+
+  markConnected(label: string): void {
+    this.update(label, (e) => {
+      this.setState(e, "connected");
+      e.failures = 0;
+    });
+  }
+
+  /** The address failed or its connection ended: dial it again after a back-off. */
+  markFailed(label: string, reason: string, onRetry: () => void): void {
+    this.update(label, (e) => {
+      if (e.state === "banned" || e.state === "gone" || e.state === "self") return;
+      e.lastError = reason;
+      this.setState(e, "waiting");
+      if (this.stopped) return;
+      const delay = REDIAL_DELAYS_MS[Math.min(e.failures, REDIAL_DELAYS_MS.length - 1)]!;
+      e.failures++;
+      e.timer = setTimeout(() => {
+        e.timer = null;
+        if (e.state === "waiting") {
+          this.setState(e, "idle");
+          onRetry();
+        }
+      }, delay);
+    });
+  }
+
+  markBanned(label: string, reason: string): void {
+    this.update(label, (e) => {
+      e.lastError = reason;
+      this.setState(e, "banned");
+    });
+  }
+
+  isBanned(label: string): boolean {
+    return this.entries.get(label)?.state === "banned";
+  }
+
+  /** The peer does not have this package: never again. */
+  markGone(label: string, reason: string): void {
+    this.update(label, (e) => {
+      e.lastError = reason;
+      this.setState(e, "gone");
+    });
+  }
+
+  /** The address is our own. */
+  markSelf(label: string): void {
+    this.update(label, (e) => this.setState(e, "self"));
+  }
+
+  /** Addresses worth passing on to a peer (not its own). */
+  shareable(except: string): PeerAddressEntry[] {
+    const out: PeerAddressEntry[] = [];
+    for (const [label, e] of this.entries) {
+      if (label === except || e.state === "banned" || e.state === "gone" || e.state === "self") continue;
+      out.push({ host: e.address.host, port: e.address.port });
+      if (out.length === MAX_PEERS_PER_MESSAGE) break;
+    }
+    return out;
+  }
+
+  describe(): string {
+    return [...this.entries].map(([label, e]) => `${label}: ${e.lastError || e.state}`).join("; ");
+  }
+
+  /** No more redials (the download is over). */
+  stopAll(): void {
+    this.stopped = true;
+    for (const e of this.entries.values()) {
+      if (e.timer) clearTimeout(e.timer);
+      e.timer = null;
+    }
+  }
+
+  private update(label: string, change: (e: Entry) => void): void {
+    const e = this.entries.get(label);
+    if (e) change(e);
+  }
+
+  private setState(e: Entry, state: State): void {
+    if (e.timer && state !== "waiting") {
+      clearTimeout(e.timer);
+      e.timer = null;
+    }
+    e.state = state;
+  }
+}

@@ -1,0 +1,612 @@
+import type { Socket } from "bun";
+import { LIMITS, NET } from "../config.ts";
+import { BtError } from "../errors.ts";
+import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
+import { type CloseInfo, type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
+import { Uploader } from "../peer/uploader.ts";
+import { equalBytes } from "../pkg/format.ts";
+import type { Package } from "../pkg/model.ts";
+import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
+import type { Hello, Message, PeerAddressEntry } from "../protocol/messages.ts";
+import type { ChunkStore } from "../storage/store.ts";
+import { Bitset } from "../util/bitset.ts";
+import { Limiter } from "../util/bounded.ts";
+import { Histogram } from "../util/histogram.ts";
+import type { Logger } from "../util/log.ts";
+import type { TokenBucket } from "../util/token-bucket.ts";
+import { toHex } from "../util/units.ts";
+import { ChunkBuffers } from "./buffers.ts";
+import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
+import { defaultSchedulerConfig, Scheduler } from "./scheduler.ts";
+import { shouldServe } from "./superseed.ts";
+
+export interface SwarmNodeOptions {
+  pkg: Package;
+  store: ChunkStore;
+  peerId: Uint8Array;
+  /** Peers to start from (get --peer); more are learned from PEERS messages. */
+  bootstrap: PeerAddress[];
+  requestsPerPeer: number;
+  /** With no progress possible, keep trying this long before failing. */
+  retryForMs: number;
+  maxConnections: number;
+  logger: Logger;
+  uploadLimit: TokenBucket | null;
+  onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
+}
+
+export interface DownloadResult {
+  /** Bytes of verified chunks, by the peer that sent them. */
+  receivedFrom: Map<string, number>;
+  seconds: number;
+  /** From REQUEST sent to the chunk's last byte received. */
+  requestLatencyMs: Histogram;
+  /** Most requests open at once, across all peers. */
+  inFlightPeak: number;
+}
+
+/** One live connection to a peer, whichever side opened it. */
+interface Link {
+  /** The scheduler's key: unique per connection, so a reconnect starts clean. */
+  key: string;
+  conn: PeerConnection;
+  /** The peer's listening address when it has one, else its socket address. */
+  name: string;
+  initiated: boolean;
+  uploader: Uploader;
+  assemblies: Map<number, { buffer: Uint8Array; received: number }>;
+  /** Chunks we cancelled: late PIECEs of them are expected and dropped. */
+  cancelled: Set<number>;
+  /** When each open request was sent. */
+  requestedAt: Map<number, number>;
+  /** Last PIECE, or the moment requests were first opened after none: for stall detection. */
+  lastProgressAt: number;
+  bytesThisTick: number;
+  rate: number;
+  /** How often we told this peer to fetch a chunk elsewhere. */
+  sentElsewhere: Map<number, number>;
+}
+
+const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
+const COLLECTIONS_PER_FULL_COLLECTION = 8;
+const TICK_MS = 250;
+/** A peer with requests open and no data for this long loses them to others. */
+const STALL_MS = 5_000;
+/** Requests worth of data kept in flight to a peer: enough for this long at its rate. */
+const PIPELINE_SECONDS = 1;
+/** How long to leave a chunk alone at a peer that said "get it elsewhere". */
+const ELSEWHERE_BACKOFF_MS = 1_000;
+
+/**
+ * One package's place in the swarm: the peers it is connected to (dialled or accepted),
+ * what it downloads from them and what it serves them. Every event (a connection ready or
+ * closed, a message, a verified chunk, a timer tick) is handled here on the JS thread and
+ * applied through the one Scheduler. A seed is a node whose store is already complete.
+ */
+export class SwarmNode {
+  readonly rootHex: string;
+  readonly scheduler: Scheduler;
+  readonly handler: ConnectionHandler;
+  /** Resolves when every chunk is verified and stored; rejects when the download cannot go on. */
+  readonly completion: Promise<DownloadResult>;
+  listenPort = 0;
+  /** performance.now() of the last REQUEST received: lingering ends when this grows old. */
+  lastRequestAt = 0;
+  uploadedBytes = 0;
+  readonly uploadedTo = new Map<string, number>();
+  private store: ChunkStore;
+  private readonly links = new Map<PeerConnection, Link>();
+  private readonly book: AddressBook;
+  private readonly buffers: ChunkBuffers;
+  private readonly verifyLimiter = new Limiter(LIMITS.hashJobsInFlight);
+  private readonly landing = new Set<Promise<void>>();
+  private readonly latency = new Histogram();
+  private readonly receivedFrom = new Map<string, number>();
+  /** Per chunk: uploads granted, and those not yet finished (for super-seeding). */
+  private readonly uploadsStarted: Uint32Array;
+  private readonly uploadsInProgress: Uint16Array;
+  private readonly started = performance.now();
+  private resolveCompletion!: (r: DownloadResult) => void;
+  private rejectCompletion!: (e: unknown) => void;
+  private settled = false;
+  private closed = false;
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private stuckSince: number | null = null;
+  private lastBad: { chunk: number; peer: string } | null = null;
+  private verifiedBytes = 0;
+  private bytesSinceCollection = 0;
+  private collections = 0;
+  private inFlightPeak = 0;
+  private nextKey = 0;
+
+  constructor(private readonly options: SwarmNodeOptions) {
+    const { pkg, store } = options;
+    this.store = store;
+    this.rootHex = toHex(pkg.root);
+    const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
+    this.currentStore.chunkCount = chunkCount;
+    const maxChunksInMemory = Math.max(2, Math.floor(NET.maxBufferedChunkBytes / pkg.chunkSize));
+    this.scheduler = new Scheduler(
+      defaultSchedulerConfig(chunkCount, { requestsPerPeer: options.requestsPerPeer, maxChunksInMemory, maxBadChunksPerPeer: NET.maxBadChunksPerPeer }),
+      store.have,
+    );
+    this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
+    this.book = new AddressBook(NET.maxKnownPeers);
+    this.uploadsStarted = new Uint32Array(chunkCount);
+    this.uploadsInProgress = new Uint16Array(chunkCount);
+    for (const c of store.have.members()) this.verifiedBytes += store.chunkLength(c);
+    this.completion = new Promise((resolve, reject) => {
+      this.resolveCompletion = resolve;
+      this.rejectCompletion = reject;
+    });
+    // A failure nobody awaits yet must not crash the process; callers await `completion`.
+    this.completion.catch(() => {});
+    this.handler = {
+      onReady: (conn) => this.onReady(conn),
+      onMessage: (conn, message) => this.onMessage(conn, message),
+      onDrain: (conn) => this.links.get(conn)?.uploader.pump(),
+      onClose: (conn, info) => this.onClose(conn, info),
+    };
+  }
+
+  get complete(): boolean {
+    return this.scheduler.complete;
+  }
+
+  get connectedPeers(): number {
+    return this.links.size;
+  }
+
+  /** Uploads in progress right now, on any connection. */
+  get uploading(): boolean {
+    return [...this.links.values()].some((l) => l.uploader.queued > 0);
+  }
+
+  /** Our HELLO for a connection to this package. */
+  hello(): Hello {
+    return { type: "HELLO", root: this.options.pkg.root, peerId: this.options.peerId, listenPort: this.listenPort, capabilities: 0 };
+  }
+
+  /** After a download is finalized, serve from the final location instead of the .part. */
+  useStore(store: ChunkStore): void {
+    this.store = store;
+  }
+
+  private readonly currentStore = {
+    chunkCount: 0,
+    has: (c: number) => this.store.has(c),
+    chunkLength: (c: number) => this.store.chunkLength(c),
+    read: (c: number, offset: number, into: Uint8Array) => this.store.read(c, offset, into),
+  };
+
+  start(): void {
+    for (const address of this.options.bootstrap) this.book.learn(address);
+    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    if (this.complete) return this.succeed();
+    this.dialMore();
+    this.report();
+  }
+
+  /** Stops everything: says BYE to every peer, stops dialling; a pending download fails with `reason`. */
+  close(reason: unknown = new BtError("BT_E_INTERRUPTED", "interrupted")): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.book.stopAll();
+    for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
+    this.fail(reason);
+  }
+
+  // ---- connections ------------------------------------------------------------------
+
+  private dialMore(): void {
+    if (this.closed || this.complete) return;
+    for (const entry of this.book.dialable()) {
+      if (this.links.size + this.book.connecting >= this.options.maxConnections) return;
+      this.dial(entry.address);
+    }
+  }
+
+  private dial(address: PeerAddress): void {
+    const label = peerLabel(address);
+    this.book.markConnecting(label);
+    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello() }, this.handler);
+    conn.context = { initiated: true, address: label };
+    let opened = false;
+    const timer = setTimeout(() => !opened && this.onDialFailed(label, `no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);
+    Bun.connect<PeerConnection>({
+      hostname: address.host,
+      port: address.port,
+      data: conn,
+      socket: {
+        ...connectionSocketHandlers,
+        open: (socket) => {
+          opened = true;
+          clearTimeout(timer);
+          if (this.closed) return void socket.terminate();
+          conn.attach(socket as Socket<PeerConnection>);
+        },
+      },
+    }).catch((err: Error) => {
+      clearTimeout(timer);
+      if (!opened) this.onDialFailed(label, err.message);
+    });
+  }
+
+  private onDialFailed(label: string, reason: string): void {
+    this.options.logger.event("peer-unreachable", { peer: label, reason });
+    this.book.markFailed(label, reason, () => this.dialMore());
+  }
+
+  private onReady(conn: PeerConnection): void {
+    const remote = conn.remoteHello!;
+    const context = (conn.context ?? {}) as { initiated?: boolean; address?: string };
+    const initiated = context.initiated === true;
+    if (equalBytes(remote.peerId, this.options.peerId)) {
+      if (context.address) this.book.markSelf(context.address);
+      return conn.bye(WIRE_ERRORS.DUPLICATE, "connected to itself");
+    }
+    const twin = [...this.links.values()].find((l) => equalBytes(l.conn.remoteHello!.peerId, remote.peerId));
+    if (twin) {
+      // Both sides dialled each other: keep the connection opened by the smaller peer id,
+      // a rule both sides apply alike, so they drop the same one.
+      const weOpenKeeper = Buffer.compare(this.options.peerId, remote.peerId) < 0;
+      const keepNew = initiated === weOpenKeeper;
+      if (context.address) this.book.markConnected(context.address);
+      if (!keepNew) return conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
+      twin.conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
+    } else if (this.links.size >= this.options.maxConnections) {
+      if (context.address) this.book.markFailed(context.address, "connection limit", () => {});
+      return conn.bye(WIRE_ERRORS.NONE, "connection limit reached");
+    }
+    const host = normalizeHost(conn.remoteAddress ?? "");
+    const name = remote.listenPort > 0 && host ? peerLabel({ host, port: remote.listenPort }) : conn.label;
+    const link: Link = {
+      key: `${name}#${this.nextKey++}`,
+      conn,
+      name,
+      initiated,
+      // Through `this.store`, so a finished download serves from its final location.
+      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(name)),
+      assemblies: new Map(),
+      cancelled: new Set(),
+      requestedAt: new Map(),
+      lastProgressAt: performance.now(),
+      bytesThisTick: 0,
+      rate: 0,
+      sentElsewhere: new Map(),
+    };
+    this.links.set(conn, link);
+    this.scheduler.addPeer(link.key);
+    if (context.address) this.book.markConnected(context.address);
+    const learned = remote.listenPort > 0 && host ? this.book.learn({ host, port: remote.listenPort }, true) : false;
+    this.options.logger.event("peer-connected", { peer: name, direction: initiated ? "out" : "in" });
+    conn.sendMessage({ type: "BITFIELD", bits: this.store.have.bytes });
+    const known = this.book.shareable(name);
+    if (known.length > 0) conn.sendMessage({ type: "PEERS", peers: known });
+    // Tell everyone else about a newcomer that accepts connections.
+    if (learned) {
+      for (const other of this.links.values()) if (other !== link) other.conn.sendMessage({ type: "PEERS", peers: [{ host, port: remote.listenPort }] });
+    }
+    this.report();
+  }
+
+  private uploadHooks(name: string) {
+    return {
+      mayServe: (chunk: number) => {
+        const link = [...this.links.values()].find((l) => l.name === name);
+        const asked = link?.sentElsewhere.get(chunk) ?? 0;
+        const serve = shouldServe({
+          seeding: this.complete,
+          uploadsStarted: this.uploadsStarted[chunk]!,
+          uploadsInProgress: this.uploadsInProgress[chunk]!,
+          othersHaveIt: this.scheduler.availabilityOf(chunk) > 0,
+          timesSentElsewhere: asked,
+        });
+        if (!serve && link) link.sentElsewhere.set(chunk, asked + 1);
+        return serve;
+      },
+      requested: () => {
+        this.lastRequestAt = performance.now();
+      },
+      granted: (chunk: number) => {
+        this.uploadsStarted[chunk]!++;
+        this.uploadsInProgress[chunk]!++;
+      },
+      ended: (chunk: number) => {
+        this.uploadsInProgress[chunk]!--;
+      },
+      sent: (bytes: number) => {
+        this.uploadedBytes += bytes;
+        this.uploadedTo.set(name, (this.uploadedTo.get(name) ?? 0) + bytes);
+      },
+    };
+  }
+
+  private onClose(conn: PeerConnection, info: CloseInfo): void {
+    const link = this.links.get(conn);
+    const context = (conn.context ?? {}) as { address?: string };
+    if (!link) {
+      // Never became a peer (handshake failed, duplicate, limit): only the address book cares.
+      if (context.address) this.afterDisconnect(context.address, info);
+      return;
+    }
+    this.links.delete(conn);
+    link.uploader.close();
+    this.scheduler.removePeer(link.key);
+    for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
+    this.options.logger.event(this.book.isBanned(link.name) ? "peer-banned" : "peer-disconnected", {
+      peer: link.name,
+      code: info.code ? wireErrorName(info.code) : undefined,
+      reason: info.reason,
+    });
+    if (context.address || this.book.has(link.name)) this.afterDisconnect(context.address ?? link.name, info);
+    if (!this.closed) {
+      this.fillAll();
+      this.dialMore();
+    }
+    this.report();
+  }
+
+  /** What a closed connection means for its address: never again, or again after a back-off. */
+  private afterDisconnect(address: string, info: CloseInfo): void {
+    if (info.code === WIRE_ERRORS.UNKNOWN_PACKAGE) this.book.markGone(address, info.reason);
+    else if (info.code !== WIRE_ERRORS.DUPLICATE) this.book.markFailed(address, info.reason, () => this.dialMore());
+  }
+
+  // ---- messages ---------------------------------------------------------------------
+
+  private onMessage(conn: PeerConnection, message: Message): void {
+    const link = this.links.get(conn);
+    if (!link) return;
+    const chunkCount = this.scheduler.config.chunkCount;
+    switch (message.type) {
+      case "BITFIELD": {
+        const problem = Bitset.problem(chunkCount, message.bits);
+        if (problem) return conn.fail(WIRE_ERRORS.BAD_FRAME, problem);
+        this.scheduler.setBitfield(link.key, new Bitset(chunkCount, message.bits.slice()));
+        return this.fill(link);
+      }
+      case "HAVE":
+        if (message.index >= chunkCount) return conn.fail(WIRE_ERRORS.OUT_OF_RANGE, `HAVE for chunk ${message.index} of ${chunkCount}`);
+        this.scheduler.peerHas(link.key, message.index);
+        return this.fill(link);
+      case "PIECE":
+        return this.onPiece(link, message);
+      case "REJECT":
+        return this.onReject(link, message.index, message.code);
+      case "REQUEST":
+        return link.uploader.request(message.index);
+      case "CANCEL":
+        return link.uploader.cancel(message.index);
+      case "PEERS":
+        for (const p of message.peers) this.book.learn(p);
+        return this.dialMore();
+    }
+  }
+
+  private onReject(link: Link, chunk: number, code: number): void {
+    this.dropAssembly(link, chunk);
+    link.requestedAt.delete(chunk);
+    if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(link.key, chunk, ELSEWHERE_BACKOFF_MS);
+    else {
+      const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED;
+      if (code === WIRE_ERRORS.READ_FAILED) this.options.logger.event("peer-read-failed", { peer: link.name, chunk });
+      this.scheduler.rejected(link.key, chunk, !gone);
+    }
+    this.fillAll();
+  }
+
+  private onPiece(link: Link, piece: Extract<Message, { type: "PIECE" }>): void {
+    const { index, offset, data } = piece;
+    const conn = link.conn;
+    if (!this.scheduler.isRequested(link.key, index)) {
+      if (link.cancelled.has(index) || this.scheduler.have.has(index) || index < this.scheduler.config.chunkCount && !this.scheduler.wanted(index)) return;
+      return conn.fail(WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${index}, which was not requested`);
+    }
+    const length = this.store.chunkLength(index);
+    let a = link.assemblies.get(index);
+    if (!a) link.assemblies.set(index, (a = { buffer: this.buffers.acquire(length), received: 0 }));
+    if (offset !== a.received || a.received + data.length > length) {
+      return conn.fail(WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${index} at offset ${offset} (+${data.length}), expected offset ${a.received} of ${length}`);
+    }
+    a.buffer.set(data, offset);
+    a.received += data.length;
+    link.bytesThisTick += data.length;
+    link.lastProgressAt = performance.now();
+    if (a.received < length) return;
+    link.assemblies.delete(index);
+    const sentAt = link.requestedAt.get(index);
+    link.requestedAt.delete(index);
+    if (sentAt !== undefined) this.latency.add(performance.now() - sentAt);
+    const wanted = this.scheduler.wanted(index);
+    this.scheduler.received(link.key, index);
+    if (wanted) this.land(link, index, a.buffer);
+    else this.buffers.release(a.buffer);
+    this.fill(link);
+  }
+
+  /** Verifies a received chunk off the JS thread, then writes and records it. */
+  private land(link: Link, chunk: number, buffer: Uint8Array): void {
+    const expected = this.options.pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
+    const task = this.verifyLimiter
+      .run(() => hasher().hashChunksAsync(buffer, buffer.length))
+      .then(async (digest) => {
+        if (!equalBytes(digest, expected)) return this.onBadChunk(link, chunk);
+        await this.store.commit(chunk, buffer, digest);
+        this.onCommitted(link, chunk, buffer.length);
+      })
+      .catch((err) => {
+        this.scheduler.abandoned(chunk);
+        this.fail(err);
+      });
+    this.landing.add(task);
+    void task.finally(() => {
+      this.landing.delete(task);
+      this.buffers.release(buffer);
+    });
+  }
+
+  private onCommitted(link: Link, chunk: number, length: number): void {
+    const duplicates = new Set(this.scheduler.committed(chunk));
+    for (const other of this.links.values()) {
+      if (duplicates.has(other.key)) {
+        other.cancelled.add(chunk);
+        other.requestedAt.delete(chunk);
+        this.dropAssembly(other, chunk);
+        other.conn.sendMessage({ type: "CANCEL", index: chunk });
+      }
+      // Every peer hears of it, so it can ask us, and a seed can tell who has what.
+      other.conn.sendMessage({ type: "HAVE", index: chunk });
+    }
+    this.receivedFrom.set(link.name, (this.receivedFrom.get(link.name) ?? 0) + length);
+    this.verifiedBytes += length;
+    this.collectReceiveGarbage(length);
+    this.report();
+    if (this.complete) return this.succeed();
+    this.fillAll();
+  }
+
+  private onBadChunk(link: Link, chunk: number): void {
+    const drop = this.scheduler.failed(link.key, chunk);
+    this.lastBad = { chunk, peer: link.name };
+    this.options.logger.event("chunk-error", { chunk, peer: link.name, reason: "failed verification", action: drop ? "dropping peer" : "re-requesting" });
+    if (drop) {
+      this.book.markBanned(link.name, `sent ${NET.maxBadChunksPerPeer} chunks that failed verification`);
+      link.conn.fail(WIRE_ERRORS.BAD_DATA, `chunk ${chunk} failed verification; too many bad chunks`);
+    }
+    this.fillAll();
+  }
+
+  /**
+   * Every received block arrives in a fresh buffer from Bun, and the collector does not
+   * count those bytes as pressure: at network speed they pile up to hundreds of MiB before
+   * it runs. So every few MiB a cheap young-generation collection, and every so often a full
+   * one (a full one every time would cost a third of the throughput).
+   */
+  private collectReceiveGarbage(bytes: number): void {
+    this.bytesSinceCollection += bytes;
+    if (this.bytesSinceCollection < RECEIVE_BYTES_PER_COLLECTION) return;
+    this.bytesSinceCollection = 0;
+    this.collections++;
+    Bun.gc(this.collections % COLLECTIONS_PER_FULL_COLLECTION === 0);
+  }
+
+  private dropAssembly(link: Link, chunk: number): void {
+    const a = link.assemblies.get(chunk);
+    if (!a) return;
+    link.assemblies.delete(chunk);
+    this.buffers.release(a.buffer);
+  }
+
+  private fill(link: Link): void {
+    if (this.closed || this.complete || !link.conn.ready) return;
+    const now = performance.now();
+    const hadNone = this.scheduler.requestsOf(link.key).size === 0;
+    const picks = this.scheduler.nextRequests(link.key);
+    if (picks.length > 0 && hadNone) link.lastProgressAt = now;
+    for (const chunk of picks) {
+      link.cancelled.delete(chunk);
+      link.requestedAt.set(chunk, now);
+      link.conn.sendMessage({ type: "REQUEST", index: chunk });
+    }
+    this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
+  }
+
+  private fillAll(): void {
+    for (const link of this.links.values()) this.fill(link);
+  }
+
+  // ---- timers -----------------------------------------------------------------------
+
+  private tick(): void {
+    const now = performance.now();
+    for (const link of this.links.values()) {
+      // Rate by exponential smoothing; the pipeline holds about PIPELINE_SECONDS of it.
+      link.rate = 0.7 * link.rate + 0.3 * (link.bytesThisTick / (TICK_MS / 1000));
+      link.bytesThisTick = 0;
+      this.scheduler.setDepth(link.key, Math.ceil((link.rate * PIPELINE_SECONDS) / this.options.pkg.chunkSize) + 1);
+      const open = this.scheduler.requestsOf(link.key).size;
+      if (open > 0 && now - link.lastProgressAt > STALL_MS) {
+        // Stalled: its requests go to faster peers; it keeps one slot to prove itself again.
+        const released = this.scheduler.releaseRequests(link.key);
+        for (const chunk of released) {
+          link.cancelled.add(chunk);
+          link.requestedAt.delete(chunk);
+          this.dropAssembly(link, chunk);
+          link.conn.sendMessage({ type: "CANCEL", index: chunk });
+        }
+        this.scheduler.setDepth(link.key, 1);
+        link.lastProgressAt = now;
+        this.options.logger.event("peer-stalled", { peer: link.name, released: released.length });
+      }
+    }
+    this.fillAll();
+    this.checkProgressPossible();
+  }
+
+  /**
+   * Gives up when nothing can move: no peer connected or worth dialling, or for retryForMs
+   * nothing requested or landing.
+   */
+  private checkProgressPossible(): void {
+    if (this.settled || this.complete) return;
+    if (this.links.size === 0 && this.book.connecting === 0 && !this.book.anyDialable()) return this.fail(this.noPeersError());
+    const moving = [...this.links.values()].some((l) => this.scheduler.requestsOf(l.key).size > 0) || this.landing.size > 0;
+    if (moving) {
+      this.stuckSince = null;
+      return;
+    }
+    this.stuckSince ??= Date.now();
+    if (Date.now() - this.stuckSince > this.options.retryForMs) this.fail(this.noPeersError());
+  }
+
+  private noPeersError(): BtError {
+    const { chunkCount } = this.scheduler.config;
+    const missing = chunkCount - this.scheduler.have.count;
+    const saved = `progress saved: ${this.scheduler.have.count} of ${chunkCount} chunks verified`;
+    if (this.lastBad) {
+      return new BtError(
+        "BT_E_VERIFY",
+        `chunk ${this.lastBad.chunk} from peer ${this.lastBad.peer} failed verification and no other peer could supply it (${missing} chunks missing; ${saved})`,
+      );
+    }
+    return new BtError("BT_E_NO_PEERS", `no peer could supply the ${missing} missing chunks (${this.book.describe() || "no peers known"}); ${saved}`);
+  }
+
+  private report(): void {
+    this.options.onProgress?.(this.verifiedBytes, this.links.size);
+  }
+
+  private succeed(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.book.stopAll();
+    this.resolveCompletion({
+      receivedFrom: this.receivedFrom,
+      seconds: (performance.now() - this.started) / 1000,
+      requestLatencyMs: this.latency,
+      inFlightPeak: this.inFlightPeak,
+    });
+  }
+
+  /** Stops downloading, lets chunks already being written land (so the state stays true), then rejects. */
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.book.stopAll();
+    if (!this.closed) {
+      this.closed = true;
+      if (this.ticker) clearInterval(this.ticker);
+      for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.NONE, "download stopped");
+    }
+    void Promise.allSettled([...this.landing]).then(() => this.rejectCompletion(err));
+  }
+}
+
+/** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) -> "10.0.0.1". */
+export function normalizeHost(host: string): string {
+  return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
+}
+
+export type { PeerAddress, PeerAddressEntry };

@@ -1,0 +1,28 @@
+/** What a node knows when a peer asks it for a chunk. */
+export interface ServeContext {
+  /** The node has every chunk and only uploads. */
+  seeding: boolean;
+  /** Times this node agreed to upload the chunk, to anyone. */
+  uploadsStarted: number;
+  /** Of those, the ones queued or being sent now. */
+  uploadsInProgress: number;
+  /** Some other connected peer announced the chunk. */
+  othersHaveIt: boolean;
+  /** Times this node already told this peer to get this chunk elsewhere. */
+  timesSentElsewhere: number;
+}
+
+/** Past this, the requester apparently cannot reach any other holder: serve it after all. */
+const MAX_TIMES_ELSEWHERE = 3;
+
+/**
+ * Super-seeding: a seed hands out each chunk about once and sends later requesters to the
+ * peers that already have it, so its uplink carries about one copy of the package while
+ * the downloaders trade the rest. A node still downloading shares freely.
+ */
+export function shouldServe(c: ServeContext): boolean {
+  if (!c.seeding || c.uploadsStarted === 0) return true;
+  if (c.timesSentElsewhere >= MAX_TIMES_ELSEWHERE) return true;
+  // Someone has it, or is getting it from us right now: they can pass it on.
+  return !(c.othersHaveIt || c.uploadsInProgress > 0);
+}

@@ -1,0 +1,42 @@
+import { expect, test } from "bun:test";
+import { AddressBook, peerLabel } from "../../src/swarm/address-book.ts";
+
+test("labels IPv4 and IPv6 addresses the way --peer takes them", () => {
+  expect(peerLabel({ host: "10.0.0.1", port: 7654 })).toBe("10.0.0.1:7654");
+  expect(peerLabel({ host: "::1", port: 7654 })).toBe("[::1]:7654");
+});
+
+test("learns each address once, refuses port 0, and stays within its capacity", () => {
+  const book = new AddressBook(2);
+  expect(book.learn({ host: "10.0.0.1", port: 1 })).toBe(true);
+  expect(book.learn({ host: "10.0.0.1", port: 1 })).toBe(false);
+  expect(book.learn({ host: "10.0.0.2", port: 0 })).toBe(false);
+  expect(book.learn({ host: "10.0.0.3", port: 1 })).toBe(true);
+  expect(book.learn({ host: "10.0.0.4", port: 1 })).toBe(false);
+  expect(book.dialable().map((e) => peerLabel(e.address))).toEqual(["10.0.0.1:1", "10.0.0.3:1"]);
+});
+
+test("shares neither banned peers, nor those without the package, nor the recipient itself", () => {
+  const book = new AddressBook(10);
+  for (const port of [1, 2, 3, 4]) book.learn({ host: "10.0.0.1", port });
+  book.markBanned("10.0.0.1:1", "bad data");
+  book.markGone("10.0.0.1:2", "unknown package");
+  expect(book.shareable("10.0.0.1:3")).toEqual([{ host: "10.0.0.1", port: 4 }]);
+});
+
+test("a failed address is dialled again after a back-off, and not at all once stopped", async () => {
+  const book = new AddressBook(10);
+  book.learn({ host: "10.0.0.1", port: 1 });
+  book.markConnecting("10.0.0.1:1");
+  let retried = 0;
+  book.markFailed("10.0.0.1:1", "refused", () => retried++);
+  expect(book.dialable()).toHaveLength(0);
+  expect(book.anyDialable()).toBe(true);
+  await Bun.sleep(400);
+  expect(retried).toBe(1);
+  expect(book.dialable()).toHaveLength(1);
+  book.markFailed("10.0.0.1:1", "refused", () => retried++);
+  book.stopAll();
+  await Bun.sleep(700);
+  expect(retried).toBe(1);
+});
