@@ -1,50 +1,66 @@
 #!/usr/bin/env bash
-# Sets up whatever is missing, then runs the main job on a generated sample: package a
-# dataset, seed it with `serve`, fetch it with `get` (verified chunk by chunk), and show
-# that a tampered copy is caught. Ends with VERIFY OK.
+# Sets up whatever is missing, then runs the main job on a generated sample: one seed and
+# four peers on this machine swarm a package. Each peer is told only the seed's address,
+# finds the others through it, and serves them what it has while it downloads. The demo
+# prints who sent how much to whom, and ends with VERIFY OK for every peer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
 bytetide=$PWD/dist/bytetide
+peers=4
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/bytetide-demo.XXXXXX")
-seed_pid=""
+pids=()
 cleanup() {
-  [ -n "$seed_pid" ] && kill "$seed_pid" 2>/dev/null && wait "$seed_pid" 2>/dev/null
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 step() { printf '\n== %s\n' "$*"; }
+wait_for() { for _ in $(seq 200); do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done; echo "demo: timed out waiting for '$1' in $2" >&2; exit 1; }
 
 step "generating a sample dataset in $work/dataset"
-mkdir -p "$work/dataset/shards" "$work/node"
+mkdir -p "$work/dataset/shards"
 for i in 0 1 2; do head -c $((24 * 1024 * 1024 + i * 777)) /dev/urandom > "$work/dataset/shards/part-$i.bin"; done
 printf '{"name": "demo", "shards": 3}\n' > "$work/dataset/manifest.json"
 ln -s shards/part-0.bin "$work/dataset/first-shard"
 
 step "bytetide make"
-"$bytetide" make "$work/dataset" --chunk-size 1MiB
+"$bytetide" make "$work/dataset" --chunk-size 256KiB
 
-step "bytetide inspect"
-"$bytetide" inspect "$work/dataset.bpkg"
-
-step "bytetide serve (the seed), on a free port of 127.0.0.1"
-"$bytetide" serve "$work/dataset.bpkg" --listen 127.0.0.1:0 > "$work/seed.out" 2> "$work/seed.log" &
-seed_pid=$!
-for _ in $(seq 100); do grep -q ' on 127.0.0.1:' "$work/seed.out" 2>/dev/null && break; sleep 0.1; done
+step "bytetide serve: the seed, its uplink capped at 20 MB/s so the peers must trade"
+"$bytetide" serve "$work/dataset.bpkg" --listen 127.0.0.1:0 --max-upload-rate 20M > "$work/seed.out" 2> "$work/seed.log" &
+pids+=($!)
+wait_for ' on 127.0.0.1:' "$work/seed.out"
 cat "$work/seed.out"
-port=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/seed.out")
+seed=$(sed -n 's/.* on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$work/seed.out")
 
-step "bytetide get, into another directory (a second node)"
-"$bytetide" get "$work/dataset.bpkg" --peer "127.0.0.1:$port" -o "$work/node/dataset"
+step "bytetide get on $peers peers at once, each told only the seed's address ($seed)"
+for n in $(seq 1 $peers); do
+  "$bytetide" get "$work/dataset.bpkg" --peer "$seed" --listen 127.0.0.1:0 -o "$work/peer-$n/dataset" --linger 10s \
+    > "$work/peer-$n.out" 2> "$work/peer-$n.log" &
+  pids+=($!)
+done
+for n in $(seq 1 $peers); do wait "${pids[$n]}"; done
 
-step "a copy with one flipped byte is caught"
-cp -a "$work/node/dataset" "$work/tampered"
-printf '\xff' | dd of="$work/tampered/shards/part-1.bin" bs=1 seek=5000000 conv=notrunc status=none
-if "$bytetide" verify "$work/dataset.bpkg" "$work/tampered"; then
-  echo "demo: the tampered copy passed verification" >&2
-  exit 1
-fi
+step "who sent how much to whom (MiB)"
+{
+  echo "seed $seed"
+  for n in $(seq 1 $peers); do echo "peer-$n $(sed -n 's/.* listening address=\([^ ]*\).*/\1/p' "$work/peer-$n.log")"; done
+} > "$work/names"
+printf '%-8s' "to \\ from"; awk '{printf "%9s", $1}' "$work/names"; echo
+for n in $(seq 1 $peers); do
+  printf '%-8s' "peer-$n"
+  while read -r name addr; do
+    bytes=$(sed -n "s/.* received peer=$addr bytes=\([0-9]*\).*/\1/p" "$work/peer-$n.log")
+    awk -v b="${bytes:-0}" 'BEGIN { printf "%9.1f", b / 1048576 }'
+  done < "$work/names"
+  echo
+done
 
-step "the fetched copy, re-verified from disk"
-"$bytetide" verify "$work/dataset.bpkg" "$work/node/dataset"
+step "every peer's copy, verified on arrival and re-verified from disk"
+for n in $(seq 1 $peers); do
+  printf 'peer-%s: ' "$n"
+  "$bytetide" verify "$work/dataset.bpkg" "$work/peer-$n/dataset"
+done

@@ -32,6 +32,9 @@ export type HandshakeRole =
 
 type State = "handshake" | "ready" | "closing" | "closed";
 
+/** Frames up to this size are gathered per event-loop turn (see send). */
+const SMALL_FRAME_BYTES = 4096;
+
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /**
@@ -43,6 +46,9 @@ export class PeerConnection {
   private readonly decoder = new FrameDecoder(NET.maxFramePayload);
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
+  /** Small frames waiting to go out together at the end of this event-loop turn. */
+  private outbox: Uint8Array[] = [];
+  private outboxBytes = 0;
   private state: State = "handshake";
   private socket: Socket<PeerConnection> | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -93,9 +99,32 @@ export class PeerConnection {
   /**
    * Queues bytes for the socket. A partially written buffer is kept, by reference, until
    * the rest is sent from drain: callers must not modify `bytes` while backlog > 0.
+   * Small frames (HAVE, REQUEST, CANCEL...) are gathered and written together once per
+   * event-loop turn: a swarm sends thousands of them, and a syscall each costs more than
+   * the data. Order is kept: a large frame first flushes what is gathered.
    */
   send(bytes: Uint8Array): void {
     if (this.state === "closed" || !this.socket) return;
+    if (bytes.length <= SMALL_FRAME_BYTES) {
+      if (this.outbox.length === 0) setImmediate(() => this.flushOutbox());
+      this.outbox.push(bytes);
+      this.outboxBytes += bytes.length;
+      return;
+    }
+    this.flushOutbox();
+    this.write(bytes);
+  }
+
+  private flushOutbox(): void {
+    if (this.outbox.length === 0) return;
+    const gathered = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox, this.outboxBytes);
+    this.outbox = [];
+    this.outboxBytes = 0;
+    if (this.state !== "closed") this.write(gathered);
+  }
+
+  private write(bytes: Uint8Array): void {
+    if (!this.socket) return;
     this.lastSent = Date.now();
     if (this.queue.length === 0) {
       const written = Math.max(0, this.socket.write(bytes));
@@ -192,6 +221,7 @@ export class PeerConnection {
 
   private closeGracefully(info: CloseInfo): void {
     this.closeInfo = info;
+    this.flushOutbox();
     this.state = "closing";
     // Never end(data): Bun may drop data past a few MiB. Flush, then a bare end().
     if (this.queue.length === 0) this.socket?.end();
@@ -211,6 +241,8 @@ export class PeerConnection {
     if (this.timer) clearInterval(this.timer);
     this.queue.length = 0;
     this.queued = 0;
+    this.outbox = [];
+    this.outboxBytes = 0;
     if (!wasClosing) this.socket?.end();
     this.handler.onClose(this, this.closeInfo ?? info);
   }

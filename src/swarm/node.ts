@@ -74,6 +74,8 @@ const TICK_MS = 250;
 const STALL_MS = 5_000;
 /** Requests worth of data kept in flight to a peer: enough for this long at its rate. */
 const PIPELINE_SECONDS = 1;
+/** After a seed sends a chunk, the recipient's HAVE takes a round trip plus hashing and a write. */
+const SENT_RECENTLY_MS = 3_000;
 /** How long to leave a chunk alone at a peer that said "get it elsewhere". */
 const ELSEWHERE_BACKOFF_MS = 1_000;
 
@@ -105,6 +107,7 @@ export class SwarmNode {
   /** Per chunk: uploads granted, and those not yet finished (for super-seeding). */
   private readonly uploadsStarted: Uint32Array;
   private readonly uploadsInProgress: Uint16Array;
+  private readonly uploadEndedAt: Float64Array;
   private readonly started = performance.now();
   private resolveCompletion!: (r: DownloadResult) => void;
   private rejectCompletion!: (e: unknown) => void;
@@ -134,6 +137,7 @@ export class SwarmNode {
     this.book = new AddressBook(NET.maxKnownPeers);
     this.uploadsStarted = new Uint32Array(chunkCount);
     this.uploadsInProgress = new Uint16Array(chunkCount);
+    this.uploadEndedAt = new Float64Array(chunkCount).fill(-Infinity);
     for (const c of store.have.members()) this.verifiedBytes += store.chunkLength(c);
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
@@ -300,8 +304,10 @@ export class SwarmNode {
           seeding: this.complete,
           uploadsStarted: this.uploadsStarted[chunk]!,
           uploadsInProgress: this.uploadsInProgress[chunk]!,
+          sentRecently: performance.now() - this.uploadEndedAt[chunk]! < SENT_RECENTLY_MS,
           othersHaveIt: this.scheduler.availabilityOf(chunk) > 0,
           timesSentElsewhere: asked,
+          otherPeers: this.links.size - 1,
         });
         if (!serve && link) link.sentElsewhere.set(chunk, asked + 1);
         return serve;
@@ -315,6 +321,7 @@ export class SwarmNode {
       },
       ended: (chunk: number) => {
         this.uploadsInProgress[chunk]!--;
+        this.uploadEndedAt[chunk] = performance.now();
       },
       sent: (bytes: number) => {
         this.uploadedBytes += bytes;

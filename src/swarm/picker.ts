@@ -3,7 +3,8 @@
  * chunks to ask one peer for next. The scheduler decides eligibility; a policy only orders.
  */
 export interface PickContext {
-  chunkCount: number;
+  /** The chunks worth considering (the ones still missing), in any order. */
+  candidates: Iterable<number>;
   /** How many connected peers have each chunk. */
   availability: ArrayLike<number>;
   /** May this peer be asked for this chunk now? */
@@ -18,12 +19,12 @@ export type PiecePolicy = (limit: number, ctx: PickContext) => number[];
 function lowestScores(limit: number, ctx: PickContext, score: (chunk: number) => number): number[] {
   if (limit <= 0) return [];
   const best: { chunk: number; score: number }[] = [];
-  for (let chunk = 0; chunk < ctx.chunkCount; chunk++) {
+  for (const chunk of ctx.candidates) {
     if (!ctx.eligible(chunk)) continue;
     const s = score(chunk);
     if (best.length === limit && s >= best[limit - 1]!.score) continue;
     let at = best.length;
-    while (at > 0 && best[at - 1]!.score > s) at--;
+    while (at > 0 && (best[at - 1]!.score > s || (best[at - 1]!.score === s && best[at - 1]!.chunk > chunk))) at--;
     best.splice(at, 0, { chunk, score: s });
     if (best.length > limit) best.pop();
   }

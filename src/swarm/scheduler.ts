@@ -54,6 +54,8 @@ export class Scheduler {
   private readonly availability: Uint16Array;
   private readonly requesters = new Map<number, Set<string>>();
   private readonly landing = new Set<number>();
+  /** Chunks not yet ours: what the picker looks through, shrinking as the download goes. */
+  private readonly missing = new Set<number>();
   private readonly peers = new Map<string, PeerSlot>();
   private openRequests = 0;
 
@@ -62,6 +64,7 @@ export class Scheduler {
     readonly have: Bitset,
   ) {
     this.availability = new Uint16Array(config.chunkCount);
+    for (let c = 0; c < config.chunkCount; c++) if (!have.has(c)) this.missing.add(c);
   }
 
   get complete(): boolean {
@@ -138,7 +141,7 @@ export class Scheduler {
     if (slots <= 0 || this.complete) return [];
     const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
     const picks = policy(slots, {
-      chunkCount: this.config.chunkCount,
+      candidates: this.missing,
       availability: this.availability,
       random: this.config.random,
       eligible: (c) => this.wanted(c) && !this.requesters.has(c) && this.mayAsk(peer, c),
@@ -170,6 +173,7 @@ export class Scheduler {
   committed(chunk: number): string[] {
     this.landing.delete(chunk);
     this.have.add(chunk);
+    this.missing.delete(chunk);
     const others = [...(this.requesters.get(chunk) ?? [])];
     for (const key of others) this.dropRequest(key, chunk);
     return others;

@@ -6,14 +6,21 @@ export interface ServeContext {
   uploadsStarted: number;
   /** Of those, the ones queued or being sent now. */
   uploadsInProgress: number;
+  /** A copy left recently: its recipient may not have announced it yet. */
+  sentRecently: boolean;
   /** Some other connected peer announced the chunk. */
   othersHaveIt: boolean;
   /** Times this node already told this peer to get this chunk elsewhere. */
   timesSentElsewhere: number;
+  /** Other peers connected besides the requester: with none, there is no elsewhere. */
+  otherPeers: number;
 }
 
-/** Past this, the requester apparently cannot reach any other holder: serve it after all. */
-const MAX_TIMES_ELSEWHERE = 3;
+/**
+ * Past this (at about one ask a second), the requester apparently cannot reach any other
+ * holder: serve it after all.
+ */
+const MAX_TIMES_ELSEWHERE = 8;
 
 /**
  * Super-seeding: a seed hands out each chunk about once and sends later requesters to the
@@ -21,8 +28,8 @@ const MAX_TIMES_ELSEWHERE = 3;
  * the downloaders trade the rest. A node still downloading shares freely.
  */
 export function shouldServe(c: ServeContext): boolean {
-  if (!c.seeding || c.uploadsStarted === 0) return true;
+  if (!c.seeding || c.uploadsStarted === 0 || c.otherPeers === 0) return true;
   if (c.timesSentElsewhere >= MAX_TIMES_ELSEWHERE) return true;
-  // Someone has it, or is getting it from us right now: they can pass it on.
-  return !(c.othersHaveIt || c.uploadsInProgress > 0);
+  // Someone has it, or is getting it from us, or just got it: they can pass it on.
+  return !(c.othersHaveIt || c.uploadsInProgress > 0 || c.sentRecently);
 }

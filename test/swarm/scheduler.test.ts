@@ -24,7 +24,7 @@ function scheduler(chunkCount: number, overrides = {}) {
 
 describe("picker policies", () => {
   const ctx = (availability: number[], eligible = (_: number) => true): PickContext => ({
-    chunkCount: availability.length,
+    candidates: availability.keys(),
     availability,
     eligible,
     random: seededRandom(7),

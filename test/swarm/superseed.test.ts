@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { shouldServe } from "../../src/swarm/superseed.ts";
 
-const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, othersHaveIt: false, timesSentElsewhere: 0 };
+const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, othersHaveIt: false, timesSentElsewhere: 0, otherPeers: 3 };
 
 test("a node still downloading shares every chunk it has", () => {
   expect(shouldServe({ ...base, seeding: false, othersHaveIt: true, uploadsInProgress: 3 })).toBe(true);
@@ -14,12 +14,19 @@ test("a seed hands out a chunk the first time it is asked", () => {
 test("a seed sends later askers to the peers that have the chunk, or are getting it", () => {
   expect(shouldServe({ ...base, othersHaveIt: true })).toBe(false);
   expect(shouldServe({ ...base, uploadsInProgress: 1 })).toBe(false);
+  // Its recipient has not announced it yet: wait for that HAVE rather than send a second copy.
+  expect(shouldServe({ ...base, sentRecently: true })).toBe(false);
 });
 
 test("a seed serves again when its copy went nowhere (no holder, nothing in flight)", () => {
   expect(shouldServe(base)).toBe(true);
 });
 
-test("a peer sent elsewhere three times is served anyway: it cannot reach a holder", () => {
-  expect(shouldServe({ ...base, othersHaveIt: true, timesSentElsewhere: 3 })).toBe(true);
+test("a peer sent elsewhere eight times is served anyway: it cannot reach a holder", () => {
+  expect(shouldServe({ ...base, othersHaveIt: true, timesSentElsewhere: 7 })).toBe(false);
+  expect(shouldServe({ ...base, othersHaveIt: true, timesSentElsewhere: 8 })).toBe(true);
+});
+
+test("a seed with a single peer serves it whatever it asks: there is nowhere else", () => {
+  expect(shouldServe({ ...base, sentRecently: true, uploadsInProgress: 1, otherPeers: 0 })).toBe(true);
 });

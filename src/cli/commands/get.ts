@@ -118,6 +118,7 @@ progress is saved in every case.`,
     });
     const listener = listen({ host: listenAt.host, port: listenAt.port, nodes: new Map([[node.rootHex, node]]), logger });
     node.listenPort = listener.port;
+    logger.event("listening", { address: `${listenAt.host.includes(":") ? `[${listenAt.host}]` : listenAt.host}:${listener.port}`, package: node.rootHex.slice(0, 16) });
     const interrupted = untilSignal();
     void interrupted.then(() => node.close());
     node.start();

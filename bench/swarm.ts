@@ -1,0 +1,115 @@
+/**
+ * A swarm on emulated hosts: one seed and N getters, each host's uplink and downlink shaped
+ * to R Mbit/s (scripts/netlab.sh), every getter told only the seed's address.
+ *   bun bench/swarm.ts [--hosts 16] [--mbit 200] [--size 256MiB] [--chunk-size 256KiB]
+ * Records every getter's completion time and compares the slowest with the fluid-model lower
+ * bound T_min = max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) (Kumar & Ross) and with the
+ * client-server bound N·F/u_s. Target: slowest <= 1.25 x T_min. Needs root.
+ */
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parseSize } from "../src/util/units.ts";
+import { measure, report, round } from "./harness.ts";
+
+const { values } = parseArgs({
+  options: {
+    hosts: { type: "string", default: "16" },
+    mbit: { type: "string", default: "200" },
+    size: { type: "string", default: "256MiB" },
+    "chunk-size": { type: "string", default: "256KiB" },
+    dir: { type: "string", default: "/dev/shm/bytetide-swarm" },
+  },
+});
+const hosts = Number(values.hosts);
+const mbit = Number(values.mbit);
+const size = parseSize(values.size!)!;
+const root = join(import.meta.dir, "..");
+const binary = join(root, "dist", "bytetide");
+const netlab = join(root, "scripts", "netlab.sh");
+const prefix = "btlb";
+const command = `bench/run_bench swarm --hosts ${hosts} --mbit ${mbit} --size ${values.size} --chunk-size ${values["chunk-size"]}`;
+
+if (process.getuid?.() !== 0 || !Bun.which("ip") || !Bun.which("tc")) {
+  report("swarm", { bench: "swarm", command, skipped: "needs root, ip and tc to build network namespaces" });
+  process.exit(0);
+}
+
+/** Jiffies the whole machine spent busy and in total, from /proc/stat. */
+function cpuTimes(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!;
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+const lab = (...args: string[]) => {
+  const r = Bun.spawnSync([netlab, ...args], { env: { ...process.env, NETLAB_PREFIX: prefix } });
+  if (r.exitCode !== 0) throw new Error(`netlab ${args.join(" ")}: ${r.stderr}`);
+};
+const addr = (i: number) => `10.77.0.${i + 1}`;
+const inHost = (i: number, args: string[]) =>
+  Bun.spawn(["ip", "netns", "exec", `${prefix}-h${i}`, binary, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 900_000 });
+
+rmSync(values.dir!, { recursive: true, force: true });
+mkdirSync(values.dir!, { recursive: true });
+const file = join(values.dir!, "payload.bin");
+await measure(["sh", "-c", `head -c ${size} /dev/urandom > '${file}'`]);
+await measure([binary, "make", file, "--chunk-size", values["chunk-size"]!, "--force"]);
+const pkg = `${file}.bpkg`;
+
+lab("up", String(hosts + 1), String(mbit));
+try {
+  const seed = inHost(0, ["serve", pkg, "--listen", `${addr(0)}:7654`]);
+  await Bun.sleep(500);
+  const cpuBefore = cpuTimes();
+  const t0 = Date.now();
+  const gets = Array.from({ length: hosts }, (_, k) =>
+    inHost(k + 1, ["get", pkg, "--peer", `${addr(0)}:7654`, "--listen", `${addr(k + 1)}:7654`, "-o", join(values.dir!, `host-${k + 1}`, "payload.bin"), "--linger", "60s"]),
+  );
+  const logs = await Promise.all(
+    gets.map(async (p) => {
+      const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+      return { ok: code === 0 && out.startsWith("VERIFY OK"), err };
+    }),
+  );
+  const wall = (Date.now() - t0) / 1000;
+  const cpuAfter = cpuTimes();
+  seed.kill("SIGTERM");
+  const seedLog = await new Response(seed.stderr).text();
+
+  const completion = logs.map((l) => {
+    const at = /^(\S+) get done /m.exec(l.err)?.[1];
+    return at ? (Date.parse(at) - t0) / 1000 : NaN;
+  });
+  const uploads = logs.map((l) => Number(/ exit uploaded_bytes=(\d+)/.exec(l.err)?.[1] ?? 0));
+  const seedUploaded = Number(/ uploaded package=\S+ bytes=(\d+)/.exec(seedLog)?.[1] ?? NaN);
+  const rate = (mbit * 1e6) / 8;
+  const tMin = Math.max(size / rate, size / rate, (hosts * size) / (rate + hosts * rate));
+  const slowest = Math.max(...completion);
+  const busy = (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total);
+  report("swarm", {
+    bench: "swarm",
+    command,
+    hosts,
+    mbit_per_host: mbit,
+    package_bytes: size,
+    chunk_size: parseSize(values["chunk-size"]!),
+    cores: availableParallelism(),
+    all_verified: logs.every((l) => l.ok),
+    completion_seconds: completion.map((c) => round(c, 2)).sort((a, b) => a - b),
+    slowest_seconds: round(slowest, 2),
+    t_min_seconds: round(tMin, 2),
+    slowest_over_t_min: round(slowest / tMin, 3),
+    client_server_bound_seconds: round((hosts * size) / rate, 2),
+    seed_upload_over_F: round(seedUploaded / size, 3),
+    getter_uploads_MiB: uploads.map((u) => round(u / 2 ** 20, 1)),
+    machine_cpu_busy_pct: round(busy * 100, 1),
+    wall_seconds_until_all_exited: round(wall, 2),
+    targets: { slowest_within_1_25_t_min: slowest <= 1.25 * tMin, stretch_within_1_1_t_min: slowest <= 1.1 * tMin },
+  });
+} finally {
+  lab("down");
+  rmSync(values.dir!, { recursive: true, force: true });
+}
