@@ -90,3 +90,46 @@ async function listeningPortOf(pid: number): Promise<number> {
   }
   throw new Error(`no listening socket for pid ${pid}`);
 }
+
+describe("slow and stalled peers", () => {
+  test("a peer that takes requests and never answers loses them to a working one", async () => {
+    const { readPackage } = await import("../../src/pkg/io.ts");
+    const { FrameDecoder } = await import("../../src/protocol/frame.ts");
+    const { decodeMessage, encodeMessage } = await import("../../src/protocol/messages.ts");
+    const { Bitset } = await import("../../src/util/bitset.ts");
+    const info = await readPackage(pkg);
+    const chunkCount = info.chunkHashes.length / 32;
+    // A fake seed: a correct handshake and a full BITFIELD, then silence.
+    let requestsSwallowed = 0;
+    const staller = Bun.listen<{ decoder: InstanceType<typeof FrameDecoder> }>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(s) {
+          s.data = { decoder: new FrameDecoder(1 << 20) };
+        },
+        data(s, bytes) {
+          for (const frame of s.data.decoder.push(bytes)) {
+            const m = decodeMessage(frame);
+            if (m.type === "HELLO") {
+              s.write(encodeMessage({ type: "HELLO", root: info.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0 }));
+              s.write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
+            } else if (m.type === "REQUEST") requestsSwallowed++;
+          }
+        },
+      },
+    });
+    try {
+      const good = await startSeed([pkg, "--max-upload-rate", "2M"]);
+      const out = join(dir, "despite-staller.bin");
+      const r = await runCli(["get", pkg, "--peer", `127.0.0.1:${staller.port}`, "--peer", good.address, "-o", out, "--linger", "0"], { timeoutMs: 60_000 });
+      await good.stop();
+      expect(r.stdout).toStartWith("VERIFY OK");
+      expect(requestsSwallowed).toBeGreaterThan(0);
+      expect(r.stderr).toContain(`peer-stalled peer=127.0.0.1:${staller.port}`);
+      expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    } finally {
+      staller.stop(true);
+    }
+  });
+});
