@@ -12,10 +12,3 @@ export function untilSignal(): Promise<string> {
     process.on("SIGTERM", onTerm);
   });
 }
-
-/** An AbortSignal that fires on the first SIGINT or SIGTERM. */
-export function abortOnSignal(): AbortSignal {
-  const controller = new AbortController();
-  void untilSignal().then((name) => controller.abort(name));
-  return controller.signal;
-}

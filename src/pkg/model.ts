@@ -30,5 +30,3 @@ export interface Package {
 export const chunkCountOf = (p: Pick<Package, "chunkHashes">): number => p.chunkHashes.length / 32;
 
 export const packageName = (p: Pick<Package, "entries">): string => p.entries[0]!.path;
-
-export const isDirectoryPackage = (p: Pick<Package, "entries">): boolean => p.entries[0]!.kind === "directory";

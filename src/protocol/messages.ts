@@ -52,8 +52,6 @@ export type Message =
   | { type: "BYE"; code: number }
   | { type: "PEERS"; peers: PeerAddressEntry[] };
 
-export type MessageType = Message["type"];
-
 const u32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, n, true);

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeSync, ftruncateSync } from "node:fs";
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, writeSync, ftruncateSync } from "node:fs";
 import { dirname } from "node:path";
 import { BtError, fsError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
@@ -240,14 +240,5 @@ function syncDirectory(path: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-export function removeOutput(paths: OutputPaths): void {
-  rmSync(paths.part, { recursive: true, force: true });
-  try {
-    unlinkSync(paths.state);
-  } catch {
-    // Nothing to remove.
   }
 }

@@ -7,7 +7,7 @@ import { Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
-import type { Hello, Message, PeerAddressEntry } from "../protocol/messages.ts";
+import type { Hello, Message } from "../protocol/messages.ts";
 import type { ChunkStore } from "../storage/store.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
@@ -270,8 +270,9 @@ export class SwarmNode {
       conn,
       name,
       initiated,
-      // Through `this.store`, so a finished download serves from its final location.
-      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(name)),
+      // Through `currentStore`, so a finished download serves from its final location.
+      // The hooks run only once requests arrive, by when `link` is set.
+      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(() => link)),
       assemblies: new Map(),
       cancelled: new Set(),
       requestedAt: new Map(),
@@ -295,11 +296,11 @@ export class SwarmNode {
     this.report();
   }
 
-  private uploadHooks(name: string) {
+  private uploadHooks(linkOf: () => Link) {
     return {
       mayServe: (chunk: number) => {
-        const link = [...this.links.values()].find((l) => l.name === name);
-        const asked = link?.sentElsewhere.get(chunk) ?? 0;
+        const link = linkOf();
+        const asked = link.sentElsewhere.get(chunk) ?? 0;
         const serve = shouldServe({
           seeding: this.complete,
           uploadsStarted: this.uploadsStarted[chunk]!,
@@ -309,7 +310,7 @@ export class SwarmNode {
           timesSentElsewhere: asked,
           otherPeers: this.links.size - 1,
         });
-        if (!serve && link) link.sentElsewhere.set(chunk, asked + 1);
+        if (!serve) link.sentElsewhere.set(chunk, asked + 1);
         return serve;
       },
       requested: () => {
@@ -325,6 +326,7 @@ export class SwarmNode {
       },
       sent: (bytes: number) => {
         this.uploadedBytes += bytes;
+        const { name } = linkOf();
         this.uploadedTo.set(name, (this.uploadedTo.get(name) ?? 0) + bytes);
       },
     };
@@ -615,5 +617,3 @@ export class SwarmNode {
 export function normalizeHost(host: string): string {
   return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
 }
-
-export type { PeerAddress, PeerAddressEntry };

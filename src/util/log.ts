@@ -16,5 +16,3 @@ export function stderrLogger(prefix: string, enabled = true): Logger {
     },
   };
 }
-
-export const silentLogger: Logger = { event() {} };

@@ -176,11 +176,10 @@ async function linger(node: SwarmNode, lingerMs: number, interrupted: Promise<st
   if (lingerMs <= 0) return;
   let stop = false;
   void interrupted.then(() => (stop = true));
-  const until = performance.now() + lingerMs;
-  const idleSince = () => Math.max(node.lastRequestAt, lingerStart);
-  const lingerStart = performance.now();
-  while (!stop && performance.now() < until) {
-    const idle = performance.now() - idleSince() >= NET.lingerIdleMs && !node.uploading;
+  const start = performance.now();
+  while (!stop && performance.now() - start < lingerMs) {
+    const lastAsked = Math.max(node.lastRequestAt, start);
+    const idle = performance.now() - lastAsked >= NET.lingerIdleMs && !node.uploading;
     if (idle && lingerMs !== Infinity) return;
     await Bun.sleep(100);
   }
