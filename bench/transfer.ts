@@ -114,7 +114,7 @@ await withSeed(main.pkg, async (address, seedPid) => {
       const all: Measured[] = [];
       for (let i = 0; i < runs; i++) {
         rmSync(target, { force: true });
-        all.push(await measure([binary, "get", main.pkg, "--peer", address, "-o", target, "--concurrency", String(concurrency)], { env: { BYTETIDE_HASHER: hasherName } }));
+        all.push(await measure([binary, "get", main.pkg, "--peer", address, "-o", target, "--linger", "0", "--concurrency", String(concurrency)], { env: { BYTETIDE_HASHER: hasherName } }));
       }
       all.sort((a, b) => a.seconds - b.seconds);
       cases[`c${concurrency}-${mode}`] = describeGet(all[Math.floor(all.length / 2)]!, size);
@@ -128,7 +128,7 @@ const large = await payload(rssSize);
 const largeRun = await withSeed(large.pkg, async (address) => {
   const target = join(outDir, "get-large.bin");
   rmSync(target, { force: true });
-  const m = await measure([binary, "get", large.pkg, "--peer", address, "-o", target, "--concurrency", "16"]);
+  const m = await measure([binary, "get", large.pkg, "--peer", address, "-o", target, "--linger", "0", "--concurrency", "16"]);
   rmSync(target, { force: true });
   return describeGet(m, rssSize);
 });
