@@ -49,6 +49,8 @@ export const NET = {
   /** Open payload files kept per package. */
   maxOpenFiles: 64,
   defaultListenPort: 7654,
+  /** Connections a process accepts at once, all packages together. */
+  maxConnections: 1024,
   /** Peers connected per package, dialled and accepted together. */
   maxConnectionsPerPackage: 50,
   /** Listening addresses remembered per package. */
@@ -57,3 +59,16 @@ export const NET = {
   lingerIdleMs: 3_000,
   defaultLingerMs: 60_000,
 } as const;
+
+/** Per-connection bounds, adjustable by flags (--max-frame-size, --handshake-timeout, --idle-timeout). */
+export interface ConnectionLimits {
+  maxFramePayload: number;
+  handshakeTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+  maxFramePayload: NET.maxFramePayload,
+  handshakeTimeoutMs: NET.handshakeTimeoutMs,
+  idleTimeoutMs: NET.idleTimeoutMs,
+};

@@ -1,5 +1,5 @@
 import type { Socket } from "bun";
-import { NET } from "../config.ts";
+import { type ConnectionLimits, NET } from "../config.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import { FrameDecoder, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import { decodeMessage, encodeMessage, type Hello, type Message } from "../protocol/messages.ts";
@@ -43,7 +43,7 @@ const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.e
  * Memory is bounded by the decoder's frame limit and by producers checking `backlog`.
  */
 export class PeerConnection {
-  private readonly decoder = new FrameDecoder(NET.maxFramePayload);
+  private readonly decoder: FrameDecoder;
   private readonly queue: Uint8Array[] = [];
   private queued = 0;
   /** Small frames waiting to go out together at the end of this event-loop turn. */
@@ -68,7 +68,10 @@ export class PeerConnection {
     readonly label: string,
     private readonly handshake: HandshakeRole,
     private readonly handler: ConnectionHandler,
-  ) {}
+    private readonly limits: ConnectionLimits,
+  ) {
+    this.decoder = new FrameDecoder(limits.maxFramePayload);
+  }
 
   get ready(): boolean {
     return this.state === "ready";
@@ -89,7 +92,7 @@ export class PeerConnection {
 
   attach(socket: Socket<PeerConnection>): void {
     this.socket = socket;
-    this.timer = setInterval(() => this.checkTimers(), 1000);
+    this.timer = setInterval(() => this.checkTimers(), Math.min(1000, this.limits.handshakeTimeoutMs / 4, this.limits.idleTimeoutMs / 4));
     if (this.handshake.role === "initiator") {
       this.localHello = this.handshake.hello;
       this.send(encodeMessage(this.handshake.hello));
@@ -249,11 +252,12 @@ export class PeerConnection {
 
   private checkTimers(): void {
     const now = Date.now();
-    if (this.state === "handshake" && now - this.openedAt > NET.handshakeTimeoutMs) {
-      this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${NET.handshakeTimeoutMs / 1000} s`);
-    } else if (this.state === "ready" && now - this.lastReceived > NET.idleTimeoutMs) {
-      this.fail(WIRE_ERRORS.TIMEOUT, `nothing received for ${NET.idleTimeoutMs / 1000} s`);
-    } else if (this.state === "ready" && now - this.lastSent > NET.keepaliveIntervalMs && this.queue.length === 0) {
+    const { handshakeTimeoutMs, idleTimeoutMs } = this.limits;
+    if (this.state === "handshake" && now - this.openedAt > handshakeTimeoutMs) {
+      this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${handshakeTimeoutMs / 1000} s`);
+    } else if (this.state === "ready" && now - this.lastReceived > idleTimeoutMs) {
+      this.fail(WIRE_ERRORS.TIMEOUT, `nothing received for ${idleTimeoutMs / 1000} s`);
+    } else if (this.state === "ready" && now - this.lastSent > Math.min(NET.keepaliveIntervalMs, idleTimeoutMs / 3) && this.queue.length === 0) {
       this.sendMessage({ type: "KEEPALIVE" });
     }
   }

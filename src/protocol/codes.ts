@@ -15,6 +15,7 @@ export const WIRE_ERRORS = {
   BAD_DATA: 12,
   ELSEWHERE: 13,
   DUPLICATE: 14,
+  BUSY: 15,
 } as const;
 
 export type WireErrorName = keyof typeof WIRE_ERRORS;

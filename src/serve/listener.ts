@@ -1,4 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
+import type { ConnectionLimits } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
@@ -12,6 +13,9 @@ export interface ListenerOptions {
   /** The packages served here, by root hex. */
   nodes: Map<string, SwarmNode>;
   logger: Logger;
+  limits: ConnectionLimits;
+  /** Connections at once, handshaking ones included; more are answered ERROR(BUSY). */
+  maxConnections: number;
 }
 
 export interface Listener {
@@ -60,10 +64,12 @@ export function listen(options: ListenerOptions): Listener {
         ...connectionSocketHandlers,
         open(socket) {
           const label = `${socket.remoteAddress}:${socket.remotePort}`;
-          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root) }, handler);
+          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root) }, handler, options.limits);
           socket.data = conn;
+          const full = connections.size >= options.maxConnections;
           connections.add(conn);
           conn.attach(socket as Socket<PeerConnection>);
+          if (full) conn.fail(WIRE_ERRORS.BUSY, `this node already has ${options.maxConnections} connections`);
         },
       },
     });

@@ -1,5 +1,5 @@
 import type { Socket } from "bun";
-import { LIMITS, NET } from "../config.ts";
+import { type ConnectionLimits, LIMITS, NET } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
@@ -30,6 +30,7 @@ export interface SwarmNodeOptions {
   /** With no progress possible, keep trying this long before failing. */
   retryForMs: number;
   maxConnections: number;
+  limits: ConnectionLimits;
   logger: Logger;
   uploadLimit: TokenBucket | null;
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
@@ -214,7 +215,7 @@ export class SwarmNode {
   private dial(address: PeerAddress): void {
     const label = peerLabel(address);
     this.book.markConnecting(label);
-    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello() }, this.handler);
+    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello() }, this.handler, this.options.limits);
     conn.context = { initiated: true, address: label };
     let opened = false;
     const timer = setTimeout(() => !opened && this.onDialFailed(label, `no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);

@@ -16,6 +16,7 @@ import { type Logger, stderrLogger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
 import { uploadBucket } from "./serve.ts";
@@ -61,6 +62,8 @@ Options:
   -f, --force           replace an existing output that does not match the package
   -h, --help            show this help
 
+${LIMIT_HELP}
+
 Exit codes: 5 verification failed, 8 no peer could supply the data, 130 interrupted;
 progress is saved in every case.`,
 
@@ -75,7 +78,9 @@ progress is saved in every case.`,
       "max-upload-rate": { type: "string" },
       "retry-for": { type: "string" },
       force: { type: "boolean", short: "f" },
+      ...LIMIT_FLAGS,
     });
+    const bounds = networkLimits("get", args.flags);
     const [packagePath] = expectPositionals("get", args, 1, 1, "one .bpkg file");
     const peers = listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1"));
     const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
@@ -111,12 +116,20 @@ progress is saved in every case.`,
       bootstrap: peers,
       requestsPerPeer,
       retryForMs,
-      maxConnections: NET.maxConnectionsPerPackage,
+      maxConnections: bounds.maxPeers,
+      limits: bounds.limits,
       logger,
       uploadLimit,
       onProgress: (bytes) => progress.update(bytes),
     });
-    const listener = listen({ host: listenAt.host, port: listenAt.port, nodes: new Map([[node.rootHex, node]]), logger });
+    const listener = listen({
+      host: listenAt.host,
+      port: listenAt.port,
+      nodes: new Map([[node.rootHex, node]]),
+      logger,
+      limits: bounds.limits,
+      maxConnections: bounds.maxConnections,
+    });
     node.listenPort = listener.port;
     logger.event("listening", { address: `${listenAt.host.includes(":") ? `[${listenAt.host}]` : listenAt.host}:${listener.port}`, package: node.rootHex.slice(0, 16) });
     const interrupted = untilSignal();

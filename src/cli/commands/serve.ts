@@ -16,6 +16,7 @@ import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
 import { untilSignal } from "../signals.ts";
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -74,10 +75,13 @@ Options:
   --max-upload-rate R   bytes per second across all peers, e.g. 100M or 50MiB (default: no limit)
   -h, --help            show this help
 
+${LIMIT_HELP}
+
 Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 
   async run(argv) {
-    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" } });
+    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" }, ...LIMIT_FLAGS });
+    const bounds = networkLimits("serve", args.flags);
     const maxUploadRate = rateFlag("serve", "max-upload-rate", args.flags["max-upload-rate"]);
     const paths = packageFiles(expectPositionals("serve", args, 1, Infinity, "at least one .bpkg file or directory"));
     const data = args.flags.data as string | undefined;
@@ -100,7 +104,8 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         bootstrap: [],
         requestsPerPeer: NET.defaultRequestsPerPeer,
         retryForMs: NET.defaultRetryForMs,
-        maxConnections: NET.maxConnectionsPerPackage,
+        maxConnections: bounds.maxPeers,
+        limits: bounds.limits,
         logger,
         uploadLimit,
       });
@@ -109,7 +114,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       descriptions.push(`  ${node.rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
     }
 
-    const listener = listen({ host: address.host, port: address.port, nodes, logger });
+    const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
