@@ -42,6 +42,8 @@ export class Uploader {
   private current: { chunk: number; offset: number; length: number } | null = null;
   private frame: Uint8Array | null = null;
   private waitingForTokens = false;
+  /** Requests for chunks we never announced: a few races are fine, hundreds are abuse. */
+  private refused = 0;
   chunksServed = 0;
 
   constructor(
@@ -65,6 +67,9 @@ export class Uploader {
     }
     this.hooks.requested(chunk);
     if (!this.source.has(chunk)) {
+      if (++this.refused > NET.maxQueuedRequestsPerPeer) {
+        return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `${this.refused} requests for chunks this node does not have`);
+      }
       return this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.NOT_AVAILABLE });
     }
     if (!this.hooks.mayServe(chunk)) {

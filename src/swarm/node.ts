@@ -411,7 +411,8 @@ export class SwarmNode {
     const { index, offset, data } = piece;
     const conn = link.conn;
     if (!this.scheduler.isRequested(link.key, index)) {
-      if (link.cancelled.has(index) || this.scheduler.have.has(index) || index < this.scheduler.config.chunkCount && !this.scheduler.wanted(index)) return;
+      // Blocks of a chunk we cancelled may still be on the way; anything else is a violation.
+      if (link.cancelled.has(index)) return;
       return conn.fail(WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${index}, which was not requested`);
     }
     const length = this.store.chunkLength(index);

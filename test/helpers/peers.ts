@@ -18,8 +18,8 @@ export interface Running {
   /** Everything printed so far. */
   readonly stdout: string;
   readonly stderr: string;
-  /** Waits until stdout matches, or fails after timeoutMs or if the process ends first. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Waits until stdout (or stderr) matches, or fails after timeoutMs or if the process ends first. */
+  waitFor(pattern: RegExp, timeoutMs?: number, stream?: "stdout" | "stderr"): Promise<RegExpExecArray>;
   /** Resolves with exit code and everything printed. */
   done: Promise<{ code: number; stdout: string; stderr: string }>;
 }
@@ -50,10 +50,10 @@ export function spawnCli(args: string[], timeoutMs = 90_000): Running {
     get stderr() {
       return stderr;
     },
-    async waitFor(pattern, waitMs = 20_000) {
+    async waitFor(pattern, waitMs = 20_000, stream = "stdout") {
       const deadline = Date.now() + waitMs;
       for (;;) {
-        const m = pattern.exec(stdout);
+        const m = pattern.exec(stream === "stdout" ? stdout : stderr);
         if (m) return m;
         if (exited || Date.now() > deadline) throw new Error(`no ${pattern} in output of bytetide ${args.join(" ")}:\n${stdout}\n${stderr}`);
         await Bun.sleep(10);
