@@ -1,0 +1,63 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli.ts";
+import { seededBytes, tempDir } from "../helpers/fixtures.ts";
+import { startSeed, verifiedChunks } from "../helpers/peers.ts";
+
+const dir = tempDir("bytetide-disk");
+chmodSync(dir, 0o755);
+const SIZE = 8 * 1024 * 1024;
+const payload = seededBytes(SIZE, 31337);
+writeFileSync(join(dir, "data.bin"), payload);
+await runCli(["make", join(dir, "data.bin"), "--chunk-size", "256KiB"]);
+const pkg = join(dir, "data.bin.bpkg");
+const seed = await startSeed([pkg]);
+afterAll(() => seed.stop());
+const isRoot = process.getuid?.() === 0;
+const lastLine = (stderr: string) => stderr.trim().split("\n").at(-1)!;
+
+describe("disk and filesystem faults", () => {
+  test.skipIf(!isRoot)("a full filesystem: a clear error, progress kept, and the get resumes once space is freed", async () => {
+    const small = join(dir, "small");
+    mkdirSync(small);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", small]).exitCode).toBe(0);
+    try {
+      writeFileSync(join(small, "filler"), new Uint8Array(7 * 1024 * 1024));
+      const out = join(small, "data.bin");
+      const full = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0"]);
+      expect(full.code).toBe(7);
+      expect(lastLine(full.stderr)).toMatch(new RegExp(`^bytetide: get: ${out}\\.part: no space left on device`));
+      const kept = await verifiedChunks(pkg, `${out}.btstate`);
+      expect(kept.count).toBeGreaterThan(0);
+      expect(kept.clean).toBe(true);
+      rmSync(join(small, "filler"));
+      const resumed = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0"]);
+      expect(resumed.stdout).toStartWith("VERIFY OK");
+      expect(resumed.stderr).not.toContain("resume-check");
+      expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    } finally {
+      Bun.spawnSync(["umount", small]);
+    }
+  });
+
+  test("a read-only output directory: exit 7, naming the path", async () => {
+    const locked = join(dir, "readonly");
+    mkdirSync(locked);
+    chmodSync(locked, 0o555);
+    const r = await runCli(["get", pkg, "--peer", seed.address, "-o", join(locked, "data.bin"), "--linger", "0"], { unprivileged: true });
+    expect(r.code).toBe(7);
+    expect(lastLine(r.stderr)).toContain(`${join(locked, "data.bin")}.part: permission denied`);
+  });
+
+  test("an output path that is a directory: refused, exit 6, nothing touched", async () => {
+    const taken = join(dir, "taken");
+    mkdirSync(taken);
+    writeFileSync(join(taken, "keep.txt"), "precious");
+    const r = await runCli(["get", pkg, "--peer", seed.address, "-o", taken, "--linger", "0"]);
+    expect(r.code).toBe(6);
+    expect(lastLine(r.stderr)).toContain(`${taken} exists and does not match the package`);
+    expect(readFileSync(join(taken, "keep.txt"), "utf8")).toBe("precious");
+    expect(existsSync(`${taken}.part`)).toBe(false);
+  });
+});
