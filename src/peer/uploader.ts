@@ -12,6 +12,11 @@ export interface ChunkSource {
   chunkLength(chunk: number): number;
   /** Reads bytes of a chunk from `offset` into `into`; returns how many were read. */
   read(chunk: number, offset: number, into: Uint8Array): number;
+  /**
+   * Called before a chunk is sent: true when its bytes are known good, otherwise a check
+   * in progress (false: the bytes on disk are no longer the package's).
+   */
+  prepare?(chunk: number): true | Promise<boolean>;
 }
 
 const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
@@ -42,6 +47,7 @@ export class Uploader {
   private current: { chunk: number; offset: number; length: number } | null = null;
   private frame: Uint8Array | null = null;
   private waitingForTokens = false;
+  private preparing = false;
   /** Requests for chunks we never announced: a few races are fine, hundreds are abuse. */
   private refused = 0;
   chunksServed = 0;
@@ -90,6 +96,25 @@ export class Uploader {
     if (this.current?.chunk === chunk) this.endCurrent();
   }
 
+  /** Waits for the source to vouch for a chunk; a chunk that fails is refused, not sent. */
+  private awaitCheck(chunk: number, check: Promise<boolean>): void {
+    this.preparing = true;
+    void check
+      .catch(() => false)
+      .then((good) => {
+        this.preparing = false;
+        if (!good) {
+          const at = this.queue.indexOf(chunk);
+          if (at >= 0) {
+            this.queue.splice(at, 1);
+            this.hooks.ended(chunk);
+            this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.NOT_AVAILABLE });
+          }
+        }
+        this.pump();
+      });
+  }
+
   /** The connection is gone: a chunk part-sent will never finish. */
   close(): void {
     for (const chunk of this.queue.splice(0)) this.hooks.ended(chunk);
@@ -105,13 +130,16 @@ export class Uploader {
 
   /** Sends blocks while the socket keeps up. Called on request and on drain. */
   pump(): void {
-    while (this.conn.ready && this.conn.backlog === 0 && !this.waitingForTokens) {
+    while (this.conn.ready && this.conn.backlog === 0 && !this.waitingForTokens && !this.preparing) {
       if (!this.current) {
-        const chunk = this.queue.shift();
+        const chunk = this.queue[0];
         if (chunk === undefined) {
           this.frame = null;
           return;
         }
+        const ready = this.source.prepare?.(chunk) ?? true;
+        if (ready !== true) return this.awaitCheck(chunk, ready);
+        this.queue.shift();
         this.current = { chunk, offset: 0, length: this.source.chunkLength(chunk) };
       }
       const { chunk, offset, length } = this.current;

@@ -182,6 +182,7 @@ export class SwarmNode {
     has: (c: number) => this.store.has(c),
     chunkLength: (c: number) => this.store.chunkLength(c),
     read: (c: number, offset: number, into: Uint8Array) => this.store.read(c, offset, into),
+    prepare: (c: number) => this.store.prepare?.(c) ?? true,
   };
 
   start(): void {

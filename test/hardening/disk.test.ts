@@ -50,6 +50,26 @@ describe("disk and filesystem faults", () => {
     expect(lastLine(r.stderr)).toContain(`${join(locked, "data.bin")}.part: permission denied`);
   });
 
+  test("a payload file changed under the serve: it notices, stops offering that chunk, and the getter is told why it cannot finish", async () => {
+    const own = join(dir, "changing.bin");
+    writeFileSync(own, payload);
+    await runCli(["make", own, "--chunk-size", "256KiB"]);
+    const changing = await startSeed([`${own}.bpkg`]);
+    // Flip one byte of chunk 5 on disk after the seed has started: its mtime changes.
+    await Bun.sleep(20);
+    const bytes = readFileSync(own);
+    bytes[5 * 262_144 + 77]! ^= 0x10;
+    writeFileSync(own, bytes);
+    const out = join(dir, "from-changing.bin");
+    const r = await runCli(["get", `${own}.bpkg`, "--peer", changing.address, "-o", out, "--linger", "0", "--retry-for", "1s"]);
+    const seedLog = (await changing.stop()).stderr;
+    expect(seedLog).toMatch(/chunk-error chunk=5 .*payload changed on disk/);
+    expect(r.code).toBe(8);
+    expect(r.stdout).not.toContain("VERIFY OK");
+    expect(lastLine(r.stderr)).toContain("no peer could supply the 1 missing chunks");
+    expect((await verifiedChunks(`${own}.bpkg`, `${out}.btstate`)).count).toBe(SIZE / 262_144 - 1);
+  });
+
   test("an output path that is a directory: refused, exit 6, nothing touched", async () => {
     const taken = join(dir, "taken");
     mkdirSync(taken);

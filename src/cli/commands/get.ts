@@ -153,7 +153,11 @@ progress is saved in every case.`,
     }
     progress.finish();
     await output.finalize();
-    node.useStore(completeStore(new PackageFiles(pkg, paths.final, false)));
+    node.useStore(
+      completeStore(new PackageFiles(pkg, paths.final, false), (chunk, file) =>
+        logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
+      ),
+    );
     logDone(logger, pkg, result, paths.final);
     console.log(`VERIFY OK ${root}`);
 

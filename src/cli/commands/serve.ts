@@ -99,7 +99,9 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       checkPayload(pkg, files);
       const node = new SwarmNode({
         pkg,
-        store: completeStore(files),
+        store: completeStore(files, (chunk, file) =>
+          logger.event("chunk-error", { chunk, file, reason: "payload changed on disk and no longer matches the package", action: "no longer offered" }),
+        ),
         peerId,
         bootstrap: [],
         requestsPerPeer: NET.defaultRequestsPerPeer,
