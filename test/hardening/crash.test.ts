@@ -33,6 +33,7 @@ describe("crashes", () => {
     const reached: number[] = [];
     for (const point of points) reached.push(await killAt(seed.address, out, Math.max(point, (reached.at(-1) ?? 0) + 1)));
     const last = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0"]);
+    if (!last.stdout.startsWith("VERIFY OK")) console.error(`final get failed (exit ${last.code}):\n${last.stderr}`);
     expect(last.stdout).toStartWith("VERIFY OK");
     expect(readFileSync(out)).toEqual(Buffer.from(payload));
     const uploaded = seedUploaded((await seed.stop()).stderr);
