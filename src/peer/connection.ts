@@ -2,7 +2,8 @@ import type { Socket } from "bun";
 import { type ConnectionLimits, NET } from "../config.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import { FrameDecoder, PROTOCOL_VERSION } from "../protocol/frame.ts";
-import { decodeMessage, encodeMessage, type Hello, type Message } from "../protocol/messages.ts";
+import { CAPABILITIES, decodeMessage, encodeMessage, type Hello, type Message } from "../protocol/messages.ts";
+import { authProof, proofMatches } from "./auth.ts";
 
 export interface CloseInfo {
   /** Wire error code (0 for a clean close). */
@@ -26,11 +27,16 @@ export interface ConnectionHandler {
  * expects the same root back; the acceptor waits for a HELLO and answers with the HELLO
  * that `accept` returns (or an ERROR when it throws a ProtocolError).
  */
-export type HandshakeRole =
+export type HandshakeRole = (
   | { role: "initiator"; hello: Hello }
-  | { role: "acceptor"; accept: (remote: Hello, conn: PeerConnection) => Hello };
+  | { role: "acceptor"; accept: (remote: Hello, conn: PeerConnection) => Hello }
+) & {
+  /** A shared cluster secret: both sides must prove they hold it (AUTH) before anything else. */
+  secret: Uint8Array | null;
+};
 
-type State = "handshake" | "ready" | "closing" | "closed";
+/** handshake: waiting for HELLO; auth: HELLOs exchanged, waiting for the peer's AUTH. */
+type State = "handshake" | "auth" | "ready" | "closing" | "closed";
 
 /** Frames up to this size are gathered per event-loop turn (see send). */
 const SMALL_FRAME_BYTES = 4096;
@@ -144,7 +150,7 @@ export class PeerConnection {
 
   /** Still reading frames: neither closing nor closed. */
   private get open(): boolean {
-    return this.state === "handshake" || this.state === "ready";
+    return this.state === "handshake" || this.state === "auth" || this.state === "ready";
   }
 
   onData(data: Uint8Array): void {
@@ -171,19 +177,45 @@ export class PeerConnection {
     if (this.state === "handshake") {
       if (message.type !== "HELLO") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, `${message.type} before HELLO`);
       this.remoteHello = message;
+      // Checked before anything is sent back, so a peer without the secret gets only ERROR.
+      const theyAuth = (message.capabilities & CAPABILITIES.AUTH) !== 0;
+      if (this.handshake.secret && !theyAuth) throw new ProtocolError(WIRE_ERRORS.AUTH_FAILED, "this peer requires the shared secret (--secret-file)");
+      if (!this.handshake.secret && theyAuth) throw new ProtocolError(WIRE_ERRORS.AUTH_FAILED, "the peer requires a shared secret (--secret-file) that this node was not given");
       if (this.handshake.role === "initiator") {
         if (!sameBytes(message.root, this.handshake.hello.root)) throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "HELLO answered with another package root");
       } else {
         this.localHello = this.handshake.accept(message, this);
         this.send(encodeMessage(this.localHello));
       }
-      this.state = "ready";
-      this.handler.onReady(this);
-      return;
+      if (this.handshake.secret) {
+        this.state = "auth";
+        this.sendMessage({ type: "AUTH", proof: this.proof(this.handshake.role) });
+        return;
+      }
+      return this.becomeReady();
     }
+    if (this.state === "auth") {
+      if (message.type !== "AUTH") throw new ProtocolError(WIRE_ERRORS.AUTH_FAILED, `${message.type} before AUTH`);
+      const theirRole = this.handshake.role === "initiator" ? "acceptor" : "initiator";
+      if (!proofMatches(this.proof(theirRole), message.proof)) throw new ProtocolError(WIRE_ERRORS.AUTH_FAILED, "the peer's proof does not match our shared secret");
+      return this.becomeReady();
+    }
+    if (message.type === "AUTH") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "AUTH without a shared secret");
     if (message.type === "HELLO") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "a second HELLO");
     if (message.type === "PIECE") this.bytesIn += message.data.length;
     this.handler.onMessage(this, message);
+  }
+
+  private becomeReady(): void {
+    this.state = "ready";
+    this.handler.onReady(this);
+  }
+
+  /** The AUTH proof for `role`, bound to this connection's root and both nonces. */
+  private proof(role: "initiator" | "acceptor"): Uint8Array {
+    const initiator = this.handshake.role === "initiator" ? this.localHello! : this.remoteHello!;
+    const acceptor = this.handshake.role === "initiator" ? this.remoteHello! : this.localHello!;
+    return authProof(this.handshake.secret!, role, this.remoteHello!.root, initiator.nonce, acceptor.nonce);
   }
 
   onDrain(): void {
@@ -253,7 +285,7 @@ export class PeerConnection {
   private checkTimers(): void {
     const now = Date.now();
     const { handshakeTimeoutMs, idleTimeoutMs } = this.limits;
-    if (this.state === "handshake" && now - this.openedAt > handshakeTimeoutMs) {
+    if ((this.state === "handshake" || this.state === "auth") && now - this.openedAt > handshakeTimeoutMs) {
       this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${handshakeTimeoutMs / 1000} s`);
     } else if (this.state === "ready" && now - this.lastReceived > idleTimeoutMs) {
       this.fail(WIRE_ERRORS.TIMEOUT, `nothing received for ${idleTimeoutMs / 1000} s`);

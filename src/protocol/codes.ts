@@ -16,6 +16,7 @@ export const WIRE_ERRORS = {
   ELSEWHERE: 13,
   DUPLICATE: 14,
   BUSY: 15,
+  AUTH_FAILED: 16,
 } as const;
 
 export type WireErrorName = keyof typeof WIRE_ERRORS;

@@ -14,10 +14,20 @@ export const MESSAGE_TYPES = {
   KEEPALIVE: 9,
   BYE: 10,
   PEERS: 11,
+  AUTH: 12,
+} as const;
+
+/** HELLO capability bits. */
+export const CAPABILITIES = {
+  /** The sender holds a shared secret and requires the AUTH exchange. */
+  AUTH: 1,
 } as const;
 
 export const ROOT_LENGTH = 32;
 export const PEER_ID_LENGTH = 16;
+export const NONCE_LENGTH = 32;
+export const AUTH_PROOF_LENGTH = 32;
+const HELLO_LENGTH = ROOT_LENGTH + PEER_ID_LENGTH + 6 + NONCE_LENGTH;
 /** PIECE payload before its data: chunk index and offset within the chunk. */
 export const PIECE_PREFIX_LENGTH = 8;
 export const MAX_ERROR_MESSAGE_BYTES = 1024;
@@ -37,6 +47,8 @@ export interface Hello {
   /** The port this peer accepts connections on; 0 when it does not listen. */
   listenPort: number;
   capabilities: number;
+  /** Fresh random bytes per connection, for the AUTH exchange. */
+  nonce: Uint8Array;
 }
 
 export type Message =
@@ -50,7 +62,8 @@ export type Message =
   | { type: "ERROR"; code: number; message: string }
   | { type: "KEEPALIVE" }
   | { type: "BYE"; code: number }
-  | { type: "PEERS"; peers: PeerAddressEntry[] };
+  | { type: "PEERS"; peers: PeerAddressEntry[] }
+  | { type: "AUTH"; proof: Uint8Array };
 
 const u32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -69,12 +82,13 @@ export function encodeMessage(m: Message): Uint8Array {
   const T = MESSAGE_TYPES;
   switch (m.type) {
     case "HELLO": {
-      const p = new Uint8Array(ROOT_LENGTH + PEER_ID_LENGTH + 6);
+      const p = new Uint8Array(HELLO_LENGTH);
       p.set(m.root, 0);
       p.set(m.peerId, ROOT_LENGTH);
       const v = new DataView(p.buffer);
       v.setUint16(ROOT_LENGTH + PEER_ID_LENGTH, m.listenPort, true);
       v.setUint32(ROOT_LENGTH + PEER_ID_LENGTH + 2, m.capabilities, true);
+      p.set(m.nonce, ROOT_LENGTH + PEER_ID_LENGTH + 6);
       return encodeFrame(T.HELLO, 0, p);
     }
     case "BITFIELD":
@@ -97,6 +111,8 @@ export function encodeMessage(m: Message): Uint8Array {
       return encodeFrame(T.BYE, m.code, new Uint8Array(0));
     case "PEERS":
       return encodeFrame(T.PEERS, 0, encodePeers(m.peers));
+    case "AUTH":
+      return encodeFrame(T.AUTH, 0, m.proof);
   }
 }
 
@@ -162,13 +178,14 @@ export function decodeMessage(frame: Frame): Message {
   const p = frame.payload;
   switch (frame.type) {
     case T.HELLO: {
-      const v = expectLength(frame, "HELLO", ROOT_LENGTH + PEER_ID_LENGTH + 6);
+      const v = expectLength(frame, "HELLO", HELLO_LENGTH);
       return {
         type: "HELLO",
         root: p.slice(0, ROOT_LENGTH),
         peerId: p.slice(ROOT_LENGTH, ROOT_LENGTH + PEER_ID_LENGTH),
         listenPort: v.getUint16(ROOT_LENGTH + PEER_ID_LENGTH, true),
         capabilities: v.getUint32(ROOT_LENGTH + PEER_ID_LENGTH + 2, true),
+        nonce: p.slice(ROOT_LENGTH + PEER_ID_LENGTH + 6, HELLO_LENGTH),
       };
     }
     case T.BITFIELD:
@@ -198,6 +215,9 @@ export function decodeMessage(frame: Frame): Message {
       return { type: "BYE", code: frame.code };
     case T.PEERS:
       return { type: "PEERS", peers: decodePeers(p) };
+    case T.AUTH:
+      expectLength(frame, "AUTH", AUTH_PROOF_LENGTH);
+      return { type: "AUTH", proof: p.slice() };
     default:
       throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `unknown message type ${frame.type}`);
   }

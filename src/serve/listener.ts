@@ -16,6 +16,7 @@ export interface ListenerOptions {
   limits: ConnectionLimits;
   /** Connections at once, handshaking ones included; more are answered ERROR(BUSY). */
   maxConnections: number;
+  secret: Uint8Array | null;
 }
 
 export interface Listener {
@@ -64,7 +65,7 @@ export function listen(options: ListenerOptions): Listener {
         ...connectionSocketHandlers,
         open(socket) {
           const label = `${socket.remoteAddress}:${socket.remotePort}`;
-          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root) }, handler, options.limits);
+          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: options.secret }, handler, options.limits);
           socket.data = conn;
           const full = connections.size >= options.maxConnections;
           connections.add(conn);

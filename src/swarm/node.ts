@@ -1,4 +1,5 @@
 import type { Socket } from "bun";
+import { randomBytes } from "node:crypto";
 import { type ConnectionLimits, LIMITS, NET } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
@@ -7,7 +8,7 @@ import { Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
-import type { Hello, Message } from "../protocol/messages.ts";
+import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
 import type { ChunkStore } from "../storage/store.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
@@ -31,6 +32,8 @@ export interface SwarmNodeOptions {
   retryForMs: number;
   maxConnections: number;
   limits: ConnectionLimits;
+  /** Shared cluster secret (--secret-file), or null. */
+  secret: Uint8Array | null;
   logger: Logger;
   uploadLimit: TokenBucket | null;
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
@@ -168,8 +171,16 @@ export class SwarmNode {
   }
 
   /** Our HELLO for a connection to this package. */
+  /** Our HELLO for one connection: a fresh nonce each time. */
   hello(): Hello {
-    return { type: "HELLO", root: this.options.pkg.root, peerId: this.options.peerId, listenPort: this.listenPort, capabilities: 0 };
+    return {
+      type: "HELLO",
+      root: this.options.pkg.root,
+      peerId: this.options.peerId,
+      listenPort: this.listenPort,
+      capabilities: this.options.secret ? CAPABILITIES.AUTH : 0,
+      nonce: randomBytes(NONCE_LENGTH),
+    };
   }
 
   /** After a download is finalized, serve from the final location instead of the .part. */
@@ -216,7 +227,7 @@ export class SwarmNode {
   private dial(address: PeerAddress): void {
     const label = peerLabel(address);
     this.book.markConnecting(label);
-    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello() }, this.handler, this.options.limits);
+    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.secret }, this.handler, this.options.limits);
     conn.context = { initiated: true, address: label };
     let opened = false;
     const timer = setTimeout(() => !opened && this.onDialFailed(label, `no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);
@@ -339,6 +350,9 @@ export class SwarmNode {
     const context = (conn.context ?? {}) as { address?: string };
     if (!link) {
       // Never became a peer (handshake failed, duplicate, limit): only the address book cares.
+      if (info.code !== WIRE_ERRORS.DUPLICATE) {
+        this.options.logger.event("peer-refused", { peer: conn.label, code: info.code ? wireErrorName(info.code) : undefined, reason: info.reason });
+      }
       if (context.address) this.afterDisconnect(context.address, info);
       return;
     }
@@ -361,7 +375,8 @@ export class SwarmNode {
 
   /** What a closed connection means for its address: never again, or again after a back-off. */
   private afterDisconnect(address: string, info: CloseInfo): void {
-    if (info.code === WIRE_ERRORS.UNKNOWN_PACKAGE) this.book.markGone(address, info.reason);
+    // Retrying cannot help a peer without the package or without our secret.
+    if (info.code === WIRE_ERRORS.UNKNOWN_PACKAGE || info.code === WIRE_ERRORS.AUTH_FAILED) this.book.markGone(address, info.reason);
     else if (info.code !== WIRE_ERRORS.DUPLICATE) this.book.markFailed(address, info.reason, () => this.dialMore());
   }
 

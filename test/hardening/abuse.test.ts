@@ -28,7 +28,7 @@ const chunkCount = pkg.chunkHashes.length / 32;
 const SOAK_MS = Number(process.env.BYTETIDE_SOAK_SECONDS ?? 0) * 1000;
 const BOUNDS = ["--handshake-timeout", "1s", "--idle-timeout", "3s"];
 
-const hello = (root = pkg.root) => encodeMessage({ type: "HELLO", root, peerId: seededBytes(16, 9), listenPort: 0, capabilities: 0 });
+const hello = (root = pkg.root) => encodeMessage({ type: "HELLO", root, peerId: seededBytes(16, 9), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) });
 const cat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 const errorCodeOf = (peer: RawPeer) => peer.frames.find((f) => f.type === MESSAGE_TYPES.ERROR)?.code;
 
@@ -136,7 +136,7 @@ test("a peer that claims chunks it does not have, and sends garbage for them, is
         for (const frame of s.data.decoder.push(bytes)) {
           const m = decodeMessage(frame);
           if (m.type === "HELLO") {
-            s.write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: seededBytes(16, 3), listenPort: 0, capabilities: 0 }));
+            s.write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: seededBytes(16, 3), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
             s.write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
           } else if (m.type === "REQUEST") {
             s.write(encodePiece(m.index, 0, seededBytes(pkg.chunkSize, m.index)));

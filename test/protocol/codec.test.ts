@@ -26,7 +26,8 @@ function protocolError(fn: () => unknown): ProtocolError {
 const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
 const SAMPLES: Message[] = [
-  { type: "HELLO", root: seededBytes(32, 1), peerId: seededBytes(16, 2), listenPort: 7654, capabilities: 5 },
+  { type: "HELLO", root: seededBytes(32, 1), peerId: seededBytes(16, 2), listenPort: 7654, capabilities: 5, nonce: seededBytes(32, 3) },
+  { type: "AUTH", proof: seededBytes(32, 4) },
   { type: "BITFIELD", bits: Uint8Array.of(0xff, 0x0f) },
   { type: "HAVE", index: 7 },
   { type: "REQUEST", index: 4_000_000 },
@@ -208,7 +209,9 @@ describe("property: any frame sequence, cut anywhere, decodes to the same sequen
       peerId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
       listenPort: fc.integer({ min: 0, max: 65535 }),
       capabilities: fc.nat(),
+      nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
     }),
+    fc.record({ type: fc.constant("AUTH" as const), proof: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
   );
 
   test("holds for 500 random sequences and cut points", () => {

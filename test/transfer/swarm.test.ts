@@ -112,7 +112,7 @@ describe("slow and stalled peers", () => {
           for (const frame of s.data.decoder.push(bytes)) {
             const m = decodeMessage(frame);
             if (m.type === "HELLO") {
-              s.write(encodeMessage({ type: "HELLO", root: info.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0 }));
+              s.write(encodeMessage({ type: "HELLO", root: info.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
               s.write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
             } else if (m.type === "REQUEST") requestsSwallowed++;
           }

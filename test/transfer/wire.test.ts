@@ -18,7 +18,7 @@ const pkg = await readPackage(join(dir, "p.bin.bpkg"));
 const seed = await startSeed([join(dir, "p.bin.bpkg")]);
 afterAll(() => seed.stop());
 
-const hello = (root = pkg.root) => encodeMessage({ type: "HELLO", root, peerId: new Uint8Array(16), listenPort: 0, capabilities: 0 });
+const hello = (root = pkg.root) => encodeMessage({ type: "HELLO", root, peerId: new Uint8Array(16), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) });
 const errorCode = (peer: RawPeer) => peer.frames.find((f) => f.type === MESSAGE_TYPES.ERROR)?.code;
 
 describe("serve speaks the protocol to a raw client", () => {

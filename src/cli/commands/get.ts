@@ -17,6 +17,7 @@ import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
+import { readSecret, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
 import { uploadBucket } from "./serve.ts";
@@ -64,6 +65,8 @@ Options:
 
 ${LIMIT_HELP}
 
+${SECURITY_HELP}
+
 Exit codes: 5 verification failed, 8 no peer could supply the data, 130 interrupted;
 progress is saved in every case.`,
 
@@ -79,8 +82,10 @@ progress is saved in every case.`,
       "retry-for": { type: "string" },
       force: { type: "boolean", short: "f" },
       ...LIMIT_FLAGS,
+      ...SECURITY_FLAGS,
     });
     const bounds = networkLimits("get", args.flags);
+    const secret = readSecret("get", args.flags);
     const [packagePath] = expectPositionals("get", args, 1, 1, "one .bpkg file");
     const peers = listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1"));
     const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
@@ -118,6 +123,7 @@ progress is saved in every case.`,
       retryForMs,
       maxConnections: bounds.maxPeers,
       limits: bounds.limits,
+      secret,
       logger,
       uploadLimit,
       onProgress: (bytes) => progress.update(bytes),
@@ -129,6 +135,7 @@ progress is saved in every case.`,
       logger,
       limits: bounds.limits,
       maxConnections: bounds.maxConnections,
+      secret,
     });
     node.listenPort = listener.port;
     logger.event("listening", { address: `${listenAt.host.includes(":") ? `[${listenAt.host}]` : listenAt.host}:${listener.port}`, package: node.rootHex.slice(0, 16) });

@@ -17,6 +17,7 @@ import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
+import { readSecret, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -77,11 +78,14 @@ Options:
 
 ${LIMIT_HELP}
 
+${SECURITY_HELP}
+
 Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 
   async run(argv) {
-    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" }, ...LIMIT_FLAGS });
+    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" }, ...LIMIT_FLAGS, ...SECURITY_FLAGS });
     const bounds = networkLimits("serve", args.flags);
+    const secret = readSecret("serve", args.flags);
     const maxUploadRate = rateFlag("serve", "max-upload-rate", args.flags["max-upload-rate"]);
     const paths = packageFiles(expectPositionals("serve", args, 1, Infinity, "at least one .bpkg file or directory"));
     const data = args.flags.data as string | undefined;
@@ -108,6 +112,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         retryForMs: NET.defaultRetryForMs,
         maxConnections: bounds.maxPeers,
         limits: bounds.limits,
+        secret,
         logger,
         uploadLimit,
       });
@@ -116,7 +121,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       descriptions.push(`  ${node.rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
     }
 
-    const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections });
+    const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections, secret });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
