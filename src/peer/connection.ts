@@ -309,4 +309,7 @@ export const connectionSocketHandlers = {
   error(socket: Socket<PeerConnection>, error: Error) {
     socket.data.onSocketClosed(error);
   },
+  handshake(socket: Socket<PeerConnection>, success: boolean, error: Error | null) {
+    if (!success) socket.data.destroy(`TLS handshake failed: ${error?.message ?? "unknown error"}`);
+  },
 };

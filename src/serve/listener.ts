@@ -2,6 +2,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import type { ConnectionLimits } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
+import { serverTls, type TlsConfig } from "../peer/tls.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import type { Logger } from "../util/log.ts";
@@ -17,6 +18,7 @@ export interface ListenerOptions {
   /** Connections at once, handshaking ones included; more are answered ERROR(BUSY). */
   maxConnections: number;
   secret: Uint8Array | null;
+  tls: TlsConfig | null;
 }
 
 export interface Listener {
@@ -61,6 +63,7 @@ export function listen(options: ListenerOptions): Listener {
     server = Bun.listen<PeerConnection>({
       hostname: options.host,
       port: options.port,
+      ...(options.tls ? { tls: serverTls(options.tls) } : {}),
       socket: {
         ...connectionSocketHandlers,
         open(socket) {

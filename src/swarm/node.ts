@@ -4,6 +4,7 @@ import { type ConnectionLimits, LIMITS, NET } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
+import { clientTls, type TlsConfig } from "../peer/tls.ts";
 import { Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
@@ -34,6 +35,8 @@ export interface SwarmNodeOptions {
   limits: ConnectionLimits;
   /** Shared cluster secret (--secret-file), or null. */
   secret: Uint8Array | null;
+  /** Dial peers over mutual TLS (--tls-*), or null for plain TCP. */
+  tls: TlsConfig | null;
   logger: Logger;
   uploadLimit: TokenBucket | null;
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
@@ -235,6 +238,7 @@ export class SwarmNode {
       hostname: address.host,
       port: address.port,
       data: conn,
+      ...(this.options.tls ? { tls: clientTls(this.options.tls) } : {}),
       socket: {
         ...connectionSocketHandlers,
         open: (socket) => {

@@ -17,7 +17,7 @@ import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
-import { readSecret, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
+import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
 import { uploadBucket } from "./serve.ts";
@@ -86,6 +86,7 @@ progress is saved in every case.`,
     });
     const bounds = networkLimits("get", args.flags);
     const secret = readSecret("get", args.flags);
+    const tls = readTls("get", args.flags);
     const [packagePath] = expectPositionals("get", args, 1, 1, "one .bpkg file");
     const peers = listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1"));
     const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
@@ -124,6 +125,7 @@ progress is saved in every case.`,
       maxConnections: bounds.maxPeers,
       limits: bounds.limits,
       secret,
+      tls,
       logger,
       uploadLimit,
       onProgress: (bytes) => progress.update(bytes),
@@ -136,6 +138,7 @@ progress is saved in every case.`,
       limits: bounds.limits,
       maxConnections: bounds.maxConnections,
       secret,
+      tls,
     });
     node.listenPort = listener.port;
     logger.event("listening", { address: `${listenAt.host.includes(":") ? `[${listenAt.host}]` : listenAt.host}:${listener.port}`, package: node.rootHex.slice(0, 16) });

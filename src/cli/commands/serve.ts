@@ -17,7 +17,7 @@ import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
-import { readSecret, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
+import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -86,6 +86,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" }, ...LIMIT_FLAGS, ...SECURITY_FLAGS });
     const bounds = networkLimits("serve", args.flags);
     const secret = readSecret("serve", args.flags);
+    const tls = readTls("serve", args.flags);
     const maxUploadRate = rateFlag("serve", "max-upload-rate", args.flags["max-upload-rate"]);
     const paths = packageFiles(expectPositionals("serve", args, 1, Infinity, "at least one .bpkg file or directory"));
     const data = args.flags.data as string | undefined;
@@ -113,6 +114,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         maxConnections: bounds.maxPeers,
         limits: bounds.limits,
         secret,
+        tls,
         logger,
         uploadLimit,
       });
@@ -121,7 +123,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       descriptions.push(`  ${node.rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
     }
 
-    const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections, secret });
+    const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections, secret, tls });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
