@@ -69,3 +69,42 @@ describe("crashes", () => {
     expect(uploaded).toBeLessThanOrEqual(SIZE + CONCURRENCY * CHUNK);
   });
 });
+
+describe("a seed killed mid-transfer", () => {
+  test("with no other peer, the get waits, and resumes by itself when the seed is back on its address", async () => {
+    const first = await startSeed([pkg, "--max-upload-rate", "12M"]);
+    const port = first.port;
+    const out = join(dir, "seed-comes-back.bin");
+    const get = spawnCli(["get", pkg, "--peer", first.address, "-o", out, "--linger", "0", "--retry-for", "20s"]);
+    while ((await verifiedChunks(pkg, `${out}.btstate`)).count < 30) await Bun.sleep(5);
+    first.proc.kill("SIGKILL");
+    await Bun.sleep(1500);
+    expect(get.proc.exitCode).toBeNull();
+    const second = await startSeed([pkg, "--listen", `127.0.0.1:${port}`]);
+    const r = await get.done;
+    await second.stop();
+    expect(r.stderr).toContain(`peer-disconnected peer=127.0.0.1:${port}`);
+    expect(r.stdout).toStartWith("VERIFY OK");
+    expect(readFileSync(out)).toEqual(Buffer.from(payload));
+  });
+
+  test("if it stays away, the get reports the loss clearly (exit 8), and a rerun resumes once it is back", async () => {
+    const first = await startSeed([pkg, "--max-upload-rate", "12M"]);
+    const port = first.port;
+    const out = join(dir, "seed-stays-away.bin");
+    const get = spawnCli(["get", pkg, "--peer", first.address, "-o", out, "--linger", "0", "--retry-for", "1s"]);
+    while ((await verifiedChunks(pkg, `${out}.btstate`)).count < 30) await Bun.sleep(5);
+    first.proc.kill("SIGKILL");
+    const lost = await get.done;
+    expect(lost.code).toBe(8);
+    expect(lost.stderr.trim().split("\n").at(-1)).toMatch(new RegExp(`no peer could supply the \\d+ missing chunks \\(127\\.0\\.0\\.1:${port}: .*\\); progress saved: \\d+ of ${CHUNKS} chunks verified`));
+    const saved = await verifiedChunks(pkg, `${out}.btstate`);
+    expect(saved.clean).toBe(true);
+    const second = await startSeed([pkg, "--listen", `127.0.0.1:${port}`]);
+    const rerun = await runCli(["get", pkg, "--peer", `127.0.0.1:${port}`, "-o", out, "--linger", "0"]);
+    await second.stop();
+    expect(rerun.stdout).toStartWith("VERIFY OK");
+    expect(rerun.stderr).not.toContain("resume-check");
+    expect(readFileSync(out)).toEqual(Buffer.from(payload));
+  });
+});

@@ -74,6 +74,7 @@ export interface Seed {
 /** Starts `bytetide serve` on a free loopback port (IPv4 unless host says otherwise) and waits until it listens. */
 export async function startSeed(args: string[], host = "127.0.0.1"): Promise<Seed> {
   const bracketed = host.includes(":") ? `[${host}]` : host;
+  // A --listen in args (given later) wins over the free-port default.
   const running = spawnCli(["serve", "--listen", `${bracketed}:0`, ...args], 180_000);
   const port = Number((await running.waitFor(/ on \S+:(\d+)\n/))[1]);
   return {
