@@ -3,12 +3,12 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readPackage } from "../../src/pkg/io.ts";
 import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
-import { encodeFrame, FrameDecoder, HEADER_LENGTH } from "../../src/protocol/frame.ts";
-import { decodeMessage, encodeMessage, encodePiece, MESSAGE_TYPES } from "../../src/protocol/messages.ts";
-import { Bitset } from "../../src/util/bitset.ts";
+import { encodeFrame, HEADER_LENGTH } from "../../src/protocol/frame.ts";
+import { encodeMessage, encodePiece, MESSAGE_TYPES } from "../../src/protocol/messages.ts";
 import { runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { type Running, spawnCli, startSeed } from "../helpers/peers.ts";
+import { fakeSeed } from "../helpers/fake-seed.ts";
 import { RawPeer } from "../helpers/raw-peer.ts";
 
 /**
@@ -125,26 +125,7 @@ describe.each(targets)("%s under abuse", (name, targetOf) => {
 });
 
 test("a peer that claims chunks it does not have, and sends garbage for them, is dropped; the get completes elsewhere", async () => {
-  const liar = Bun.listen<{ decoder: FrameDecoder }>({
-    hostname: "127.0.0.1",
-    port: 0,
-    socket: {
-      open(s) {
-        s.data = { decoder: new FrameDecoder(1 << 20) };
-      },
-      data(s, bytes) {
-        for (const frame of s.data.decoder.push(bytes)) {
-          const m = decodeMessage(frame);
-          if (m.type === "HELLO") {
-            s.write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: seededBytes(16, 3), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
-            s.write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
-          } else if (m.type === "REQUEST") {
-            s.write(encodePiece(m.index, 0, seededBytes(pkg.chunkSize, m.index)));
-          }
-        }
-      },
-    },
-  });
+  const liar = fakeSeed(pkg, (chunk, write) => write(encodePiece(chunk, 0, seededBytes(pkg.chunkSize, chunk))));
   try {
     const out = join(dir, "despite-liar.bin");
     const r = await runCli(["get", pkgPath, "--peer", `127.0.0.1:${liar.port}`, "--peer", seed.address, "-o", out, "--linger", "0"], { timeoutMs: 60_000 });

@@ -3,6 +3,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
+import { readPackage } from "../../src/pkg/io.ts";
+import { fakeSeed } from "../helpers/fake-seed.ts";
 import { spawnCli, startSeed } from "../helpers/peers.ts";
 
 const dir = tempDir("bytetide-swarm");
@@ -93,32 +95,9 @@ async function listeningPortOf(pid: number): Promise<number> {
 
 describe("slow and stalled peers", () => {
   test("a peer that takes requests and never answers loses them to a working one", async () => {
-    const { readPackage } = await import("../../src/pkg/io.ts");
-    const { FrameDecoder } = await import("../../src/protocol/frame.ts");
-    const { decodeMessage, encodeMessage } = await import("../../src/protocol/messages.ts");
-    const { Bitset } = await import("../../src/util/bitset.ts");
-    const info = await readPackage(pkg);
-    const chunkCount = info.chunkHashes.length / 32;
     // A fake seed: a correct handshake and a full BITFIELD, then silence.
     let requestsSwallowed = 0;
-    const staller = Bun.listen<{ decoder: InstanceType<typeof FrameDecoder> }>({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        open(s) {
-          s.data = { decoder: new FrameDecoder(1 << 20) };
-        },
-        data(s, bytes) {
-          for (const frame of s.data.decoder.push(bytes)) {
-            const m = decodeMessage(frame);
-            if (m.type === "HELLO") {
-              s.write(encodeMessage({ type: "HELLO", root: info.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
-              s.write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
-            } else if (m.type === "REQUEST") requestsSwallowed++;
-          }
-        },
-      },
-    });
+    const staller = fakeSeed(await readPackage(pkg), () => requestsSwallowed++);
     try {
       const good = await startSeed([pkg, "--max-upload-rate", "2M"]);
       const out = join(dir, "despite-staller.bin");
