@@ -48,8 +48,9 @@ export class Uploader {
   private frame: Uint8Array | null = null;
   private waitingForTokens = false;
   private preparing = false;
-  /** Requests for chunks we never announced: a few races are fine, hundreds are abuse. */
-  private refused = 0;
+  /** Requests declined (not here, or get it elsewhere) in the current one-second window. */
+  private declined = 0;
+  private declineWindowStart = 0;
   chunksServed = 0;
 
   constructor(
@@ -72,18 +73,28 @@ export class Uploader {
       return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${NET.maxQueuedRequestsPerPeer} requests queued`);
     }
     this.hooks.requested(chunk);
-    if (!this.source.has(chunk)) {
-      if (++this.refused > NET.maxQueuedRequestsPerPeer) {
-        return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `${this.refused} requests for chunks this node does not have`);
-      }
-      return this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.NOT_AVAILABLE });
-    }
-    if (!this.hooks.mayServe(chunk)) {
-      return this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.ELSEWHERE });
-    }
+    if (!this.source.has(chunk)) return this.decline(chunk, WIRE_ERRORS.NOT_AVAILABLE);
+    if (!this.hooks.mayServe(chunk)) return this.decline(chunk, WIRE_ERRORS.ELSEWHERE);
     this.queue.push(chunk);
     this.hooks.granted(chunk);
     this.pump();
+  }
+
+  /**
+   * Answers REJECT. A well-behaved peer asks for what we announced and backs off when sent
+   * elsewhere, so it is declined at most about its pipeline depth per second; hundreds in
+   * a second is a flood, however cheap each answer.
+   */
+  private decline(chunk: number, code: number): void {
+    const now = performance.now();
+    if (now - this.declineWindowStart > 1000) {
+      this.declineWindowStart = now;
+      this.declined = 0;
+    }
+    if (++this.declined > NET.maxQueuedRequestsPerPeer) {
+      return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `${this.declined} requests declined within a second`);
+    }
+    this.conn.sendMessage({ type: "REJECT", index: chunk, code });
   }
 
   cancel(chunk: number): void {
