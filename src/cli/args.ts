@@ -11,15 +11,41 @@ export interface ParsedArgs {
   flags: Record<string, string | boolean | string[] | undefined>;
 }
 
-/** Strict parsing: an unknown flag or a missing value is a usage error naming the flag. */
-export function parseArgs(command: string, argv: string[], spec: FlagSpec): ParsedArgs {
+/** "max-upload-rate" -> "BYTETIDE_MAX_UPLOAD_RATE". */
+export const envName = (flag: string): string => `BYTETIDE_${flag.toUpperCase().replace(/-/g, "_")}`;
+
+/**
+ * A flag's value from its BYTETIDE_* variable: booleans as 1/0, true/false, yes/no;
+ * repeatable flags as a comma- or space-separated list.
+ */
+function fromEnvironment(command: string, flag: string, kind: FlagSpec[string], env: Record<string, string | undefined>): ParsedArgs["flags"][string] {
+  const raw = env[envName(flag)];
+  if (raw === undefined || raw === "") return undefined;
+  if (kind.type === "boolean") {
+    if (/^(1|true|yes)$/i.test(raw)) return true;
+    if (/^(0|false|no)$/i.test(raw)) return false;
+    throw new BtError("BT_E_USAGE", `${command}: ${envName(flag)}=${raw}: expected 1 or 0 (for --${flag})`);
+  }
+  return kind.multiple ? raw.split(/[\s,]+/).filter(Boolean) : raw;
+}
+
+/**
+ * Strict parsing: an unknown flag or a missing value is a usage error naming the flag.
+ * A flag not on the command line is taken from its BYTETIDE_* variable, if set.
+ */
+export function parseArgs(command: string, argv: string[], spec: FlagSpec, env: Record<string, string | undefined> = process.env): ParsedArgs {
+  let parsed: ParsedArgs;
   try {
     const { values, positionals } = parseNodeArgs({ args: argv, options: { ...spec, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
-    return { positionals, flags: values as ParsedArgs["flags"] };
+    parsed = { positionals, flags: values as ParsedArgs["flags"] };
   } catch (err) {
     const message = (err as Error).message.split("\n")[0]!.replace(/\.$/, "");
     throw new BtError("BT_E_USAGE", `${command}: ${message} (see 'bytetide ${command} --help')`);
   }
+  for (const [flag, kind] of Object.entries(spec)) {
+    if (parsed.flags[flag] === undefined) parsed.flags[flag] = fromEnvironment(command, flag, kind, env);
+  }
+  return parsed;
 }
 
 export function expectPositionals(command: string, args: ParsedArgs, min: number, max: number, what: string): string[] {

@@ -39,6 +39,8 @@ export interface SwarmNodeOptions {
   tls: TlsConfig | null;
   logger: Logger;
   uploadLimit: TokenBucket | null;
+  /** --max-download-rate: requests are issued no faster than this many bytes per second. */
+  downloadLimit: TokenBucket | null;
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
 }
 
@@ -128,6 +130,7 @@ export class SwarmNode {
   private collections = 0;
   private inFlightPeak = 0;
   private nextKey = 0;
+  private refillTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
@@ -213,6 +216,7 @@ export class SwarmNode {
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     this.book.stopAll();
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
     this.fail(reason);
   }
@@ -534,14 +538,32 @@ export class SwarmNode {
     if (this.closed || this.complete || !link.conn.ready) return;
     const now = performance.now();
     const hadNone = this.scheduler.requestsOf(link.key).size === 0;
-    const picks = this.scheduler.nextRequests(link.key);
+    const picks = this.scheduler.nextRequests(link.key, this.affordableRequests());
     if (picks.length > 0 && hadNone) link.lastProgressAt = now;
     for (const chunk of picks) {
+      this.options.downloadLimit?.take(this.store.chunkLength(chunk));
       link.cancelled.delete(chunk);
       link.requestedAt.set(chunk, now);
       link.conn.sendMessage({ type: "REQUEST", index: chunk });
     }
     this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
+  }
+
+  /**
+   * With --max-download-rate, how many chunks may be requested now. Metering requests meters
+   * the data they bring; when none is affordable, try again once one is.
+   */
+  private affordableRequests(): number {
+    const limit = this.options.downloadLimit;
+    if (!limit) return Infinity;
+    const n = limit.affordable(this.options.pkg.chunkSize);
+    if (n === 0 && !this.refillTimer) {
+      this.refillTimer = setTimeout(() => {
+        this.refillTimer = null;
+        this.fillAll();
+      }, Math.max(1, Math.ceil((this.options.pkg.chunkSize / limit.rate) * 1000)));
+    }
+    return n;
   }
 
   private fillAll(): void {

@@ -132,12 +132,12 @@ export class Scheduler {
     return this.peers.get(key)?.requests.has(chunk) ?? false;
   }
 
-  /** Picks what to request from `key` now and records the requests. */
-  nextRequests(key: string): number[] {
+  /** Picks what to request from `key` now (at most `maxNew`) and records the requests. */
+  nextRequests(key: string, maxNew = Infinity): number[] {
     const peer = this.peers.get(key);
     if (!peer) return [];
     const budget = this.config.maxChunksInMemory - this.openRequests - this.landing.size;
-    const slots = Math.min(peer.depth - peer.requests.size, budget);
+    const slots = Math.min(peer.depth - peer.requests.size, budget, maxNew);
     if (slots <= 0 || this.complete) return [];
     const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
     const picks = policy(slots, {

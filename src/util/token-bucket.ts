@@ -21,6 +21,12 @@ export class TokenBucket {
     this.last = t;
   }
 
+  /** How many units of `unit` bytes can be taken right now. */
+  affordable(unit: number): number {
+    this.refill();
+    return Math.max(0, Math.floor(this.tokens / Math.min(unit, this.burst)));
+  }
+
   /** Takes n bytes' worth if available and returns 0; otherwise takes nothing and returns the ms to wait. */
   take(n: number): number {
     this.refill();

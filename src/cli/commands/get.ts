@@ -20,7 +20,7 @@ import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
 import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
-import { uploadBucket } from "./serve.ts";
+import { downloadBucket, uploadBucket } from "./serve.ts";
 
 const SHUTDOWN_GRACE_MS = 2_000;
 
@@ -58,7 +58,8 @@ Options:
   --seed                after completing, serve until interrupted
   --concurrency N       most requests in flight per peer, 1 to ${NET.maxRequestsPerPeer} (default ${NET.defaultRequestsPerPeer});
                         fewer for slow peers, by their rate
-  --max-upload-rate R   bytes per second served to other peers (default: no limit)
+  --max-upload-rate R   bytes per second served to other peers, e.g. 100M (default: no limit)
+  --max-download-rate R bytes per second fetched from all peers together (default: no limit)
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   -f, --force           replace an existing output that does not match the package
   -h, --help            show this help
@@ -79,6 +80,7 @@ progress is saved in every case.`,
       seed: { type: "boolean" },
       concurrency: { type: "string" },
       "max-upload-rate": { type: "string" },
+      "max-download-rate": { type: "string" },
       "retry-for": { type: "string" },
       force: { type: "boolean", short: "f" },
       ...LIMIT_FLAGS,
@@ -128,6 +130,7 @@ progress is saved in every case.`,
       tls,
       logger,
       uploadLimit,
+      downloadLimit: downloadBucket(rateFlag("get", "max-download-rate", args.flags["max-download-rate"]), pkg.chunkSize),
       onProgress: (bytes) => progress.update(bytes),
     });
     const listener = listen({

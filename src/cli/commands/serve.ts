@@ -117,6 +117,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         tls,
         logger,
         uploadLimit,
+        downloadLimit: null,
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
       nodes.set(node.rootHex, node);
@@ -144,4 +145,9 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 /** The --max-upload-rate bucket, shared by every connection; a burst of a few blocks keeps the pipe full. */
 export function uploadBucket(rate: number | undefined): TokenBucket | null {
   return rate ? new TokenBucket(rate, Math.max(4 * NET.blockSize, rate / 10)) : null;
+}
+
+/** The --max-download-rate bucket: requests are whole chunks, so a burst must hold one. */
+export function downloadBucket(rate: number | undefined, chunkSize: number): TokenBucket | null {
+  return rate ? new TokenBucket(rate, Math.max(chunkSize, rate / 10)) : null;
 }
