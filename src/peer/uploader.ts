@@ -31,10 +31,12 @@ export interface UploadHooks {
   granted(chunk: number): void;
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
   ended(chunk: number): void;
+  /** A chunk was sent whole. */
+  served(chunk: number): void;
   sent(bytes: number): void;
 }
 
-const NO_HOOKS: UploadHooks = { mayServe: () => true, requested() {}, granted() {}, ended() {}, sent() {} };
+const NO_HOOKS: UploadHooks = { mayServe: () => true, requested() {}, granted() {}, ended() {}, served() {}, sent() {} };
 
 /**
  * Answers one peer's REQUESTs: a bounded queue, streamed as PIECE frames of at most
@@ -51,7 +53,6 @@ export class Uploader {
   /** Requests declined (not here, or get it elsewhere) in the current one-second window. */
   private declined = 0;
   private declineWindowStart = 0;
-  chunksServed = 0;
 
   constructor(
     private readonly conn: PeerConnection,
@@ -181,7 +182,7 @@ export class Uploader {
       this.current.offset += size;
       if (this.current.offset === length) {
         this.endCurrent();
-        this.chunksServed++;
+        this.hooks.served(chunk);
       }
       this.conn.bytesOut += size;
       this.hooks.sent(size);

@@ -43,6 +43,10 @@ export class AddressBook {
     return true;
   }
 
+  get size(): number {
+    return this.entries.size;
+  }
+
   has(label: string): boolean {
     return this.entries.has(label);
   }

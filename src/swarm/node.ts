@@ -105,6 +105,8 @@ export class SwarmNode {
   lastRequestAt = 0;
   uploadedBytes = 0;
   readonly uploadedTo = new Map<string, number>();
+  /** Counters for --metrics. */
+  readonly counters = { chunksServed: 0, bytesReceived: 0, verificationFailures: 0 };
   private store: ChunkStore;
   private readonly links = new Map<PeerConnection, Link>();
   private readonly book: AddressBook;
@@ -169,6 +171,10 @@ export class SwarmNode {
 
   get connectedPeers(): number {
     return this.links.size;
+  }
+
+  get knownPeers(): number {
+    return this.book.size;
   }
 
   /** Uploads in progress right now, on any connection. */
@@ -345,6 +351,9 @@ export class SwarmNode {
         this.uploadsInProgress[chunk]!--;
         this.uploadEndedAt[chunk] = performance.now();
       },
+      served: () => {
+        this.counters.chunksServed++;
+      },
       sent: (bytes: number) => {
         this.uploadedBytes += bytes;
         const { name } = linkOf();
@@ -495,6 +504,7 @@ export class SwarmNode {
       other.conn.sendMessage({ type: "HAVE", index: chunk });
     }
     this.receivedFrom.set(link.name, (this.receivedFrom.get(link.name) ?? 0) + length);
+    this.counters.bytesReceived += length;
     this.verifiedBytes += length;
     this.collectReceiveGarbage(length);
     this.report();
@@ -504,6 +514,7 @@ export class SwarmNode {
 
   private onBadChunk(link: Link, chunk: number): void {
     const drop = this.scheduler.failed(link.key, chunk);
+    this.counters.verificationFailures++;
     this.lastBad = { chunk, peer: link.name };
     this.options.logger.event("chunk-error", { chunk, peer: link.name, reason: "failed verification", action: drop ? "dropping peer" : "re-requesting" });
     if (drop) {

@@ -11,6 +11,7 @@ import { PackageFiles } from "../../storage/files.ts";
 import { Output, outputPaths } from "../../storage/output.ts";
 import { completeStore, downloadStore } from "../../storage/store.ts";
 import { verifyPayload } from "../../storage/verify.ts";
+import { serveMetrics } from "../../ops/metrics.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
 import { type Logger, stderrLogger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
@@ -60,6 +61,7 @@ Options:
                         fewer for slow peers, by their rate
   --max-upload-rate R   bytes per second served to other peers, e.g. 100M (default: no limit)
   --max-download-rate R bytes per second fetched from all peers together (default: no limit)
+  --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there while running
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   -f, --force           replace an existing output that does not match the package
   -h, --help            show this help
@@ -81,6 +83,7 @@ progress is saved in every case.`,
       concurrency: { type: "string" },
       "max-upload-rate": { type: "string" },
       "max-download-rate": { type: "string" },
+      metrics: { type: "string" },
       "retry-for": { type: "string" },
       force: { type: "boolean", short: "f" },
       ...LIMIT_FLAGS,
@@ -145,6 +148,9 @@ progress is saved in every case.`,
     });
     node.listenPort = listener.port;
     logger.event("listening", { address: `${listenAt.host.includes(":") ? `[${listenAt.host}]` : listenAt.host}:${listener.port}`, package: node.rootHex.slice(0, 16) });
+    const metricsAt = args.flags.metrics === undefined ? null : addressFlag("get", "metrics", String(args.flags.metrics), "127.0.0.1");
+    const metrics = metricsAt && serveMetrics(metricsAt.host, metricsAt.port, () => [node]);
+    if (metrics) logger.event("metrics", { address: `${metricsAt!.host}:${metrics.port}` });
     const interrupted = untilSignal();
     void interrupted.then(() => node.close());
     node.start();
@@ -155,6 +161,7 @@ progress is saved in every case.`,
     } catch (err) {
       progress.finish();
       await listener.stop(SHUTDOWN_GRACE_MS);
+      metrics?.stop();
       node.close();
       await output.suspend();
       const saved = `${output.verified.count} of ${output.verified.size} chunks`;
@@ -176,6 +183,7 @@ progress is saved in every case.`,
 
     await linger(node, lingerMs, interrupted);
     await listener.stop(SHUTDOWN_GRACE_MS);
+    metrics?.stop();
     node.close();
     logger.event("exit", { uploaded_bytes: node.uploadedBytes, ...Object.fromEntries([...node.uploadedTo].map(([peer, bytes]) => [`to_${peer}`, bytes])) });
     return 0;

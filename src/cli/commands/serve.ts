@@ -10,6 +10,7 @@ import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { defaultPayloadPath } from "../../storage/payload.ts";
 import { completeStore } from "../../storage/store.ts";
+import { serveMetrics } from "../../ops/metrics.ts";
 import { SwarmNode } from "../../swarm/node.ts";
 import { stderrLogger } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
@@ -74,6 +75,7 @@ Options:
   --listen HOST:PORT    address to accept peers on (default 0.0.0.0:${NET.defaultListenPort};
                         port 0 picks a free one; IPv6 as [::]:PORT)
   --max-upload-rate R   bytes per second across all peers, e.g. 100M or 50MiB (default: no limit)
+  --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there
   -h, --help            show this help
 
 ${LIMIT_HELP}
@@ -83,7 +85,14 @@ ${SECURITY_HELP}
 Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 
   async run(argv) {
-    const args = parseArgs("serve", argv, { data: { type: "string" }, listen: { type: "string" }, "max-upload-rate": { type: "string" }, ...LIMIT_FLAGS, ...SECURITY_FLAGS });
+    const args = parseArgs("serve", argv, {
+      data: { type: "string" },
+      listen: { type: "string" },
+      "max-upload-rate": { type: "string" },
+      metrics: { type: "string" },
+      ...LIMIT_FLAGS,
+      ...SECURITY_FLAGS,
+    });
     const bounds = networkLimits("serve", args.flags);
     const secret = readSecret("serve", args.flags);
     const tls = readTls("serve", args.flags);
@@ -131,9 +140,13 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     }
     console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${address.host.includes(":") ? `[${address.host}]` : address.host}:${listener.port}`);
     console.log(descriptions.join("\n"));
+    const metricsAt = args.flags.metrics === undefined ? null : addressFlag("serve", "metrics", String(args.flags.metrics), "127.0.0.1");
+    const metrics = metricsAt && serveMetrics(metricsAt.host, metricsAt.port, () => nodes.values());
+    if (metrics) console.log(`metrics on http://${metricsAt!.host.includes(":") ? `[${metricsAt!.host}]` : metricsAt!.host}:${metrics.port}/metrics`);
     const signal = await untilSignal();
     logger.event("stopping", { signal, connections: listener.connections.size });
     await listener.stop(SHUTDOWN_GRACE_MS);
+    metrics?.stop();
     for (const node of nodes.values()) {
       node.close();
       logger.event("uploaded", { package: node.rootHex.slice(0, 16), bytes: node.uploadedBytes });

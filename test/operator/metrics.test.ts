@@ -1,0 +1,33 @@
+import { expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runCli } from "../helpers/cli.ts";
+import { seededBytes, tempDir } from "../helpers/fixtures.ts";
+import { spawnCli } from "../helpers/peers.ts";
+
+test("serve --metrics exposes Prometheus counters that follow a transfer, and /healthz", async () => {
+  const dir = tempDir("bytetide-metrics");
+  writeFileSync(join(dir, "p.bin"), seededBytes(2_000_000, 3));
+  await runCli(["make", join(dir, "p.bin"), "--chunk-size", "256KiB"]);
+  const pkg = join(dir, "p.bin.bpkg");
+  const seed = spawnCli(["serve", pkg, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
+  const port = (await seed.waitFor(/ on 127\.0\.0\.1:(\d+)\n/))[1];
+  const metricsUrl = (await seed.waitFor(/metrics on (http:\S+)/))[1]!;
+  try {
+    const before = await (await fetch(metricsUrl)).text();
+    expect(before).toContain("# TYPE bytetide_bytes_sent_total counter");
+    expect(before).toMatch(/bytetide_bytes_sent_total\{package="[0-9a-f]{64}"\} 0\n/);
+    expect(before).toMatch(/bytetide_chunks\{package="[0-9a-f]{64}"\} 8\n/);
+    const r = await runCli(["get", pkg, "--peer", `127.0.0.1:${port}`, "-o", join(dir, "out.bin"), "--linger", "0"]);
+    expect(r.stdout).toStartWith("VERIFY OK");
+    const after = await (await fetch(metricsUrl)).text();
+    expect(after).toMatch(/bytetide_bytes_sent_total\{package="[0-9a-f]{64}"\} 2000000\n/);
+    expect(after).toMatch(/bytetide_chunks_served_total\{package="[0-9a-f]{64}"\} 8\n/);
+    const health = await fetch(metricsUrl.replace("/metrics", "/healthz"));
+    expect(health.status).toBe(200);
+    expect(await health.text()).toBe("ok\n");
+  } finally {
+    seed.proc.kill("SIGTERM");
+    expect((await seed.done).code).toBe(0);
+  }
+});
