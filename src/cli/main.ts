@@ -54,6 +54,9 @@ async function dispatch(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+/** --json scripts read the failure from stdout too. */
+const wantsJson = (argv: string[]): boolean => argv.includes("--json") || /^(1|true|yes)$/i.test(process.env.BYTETIDE_JSON ?? "");
+
 /** One line on stderr and a documented exit code; a stack trace only with BYTETIDE_DEBUG=1. */
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -61,6 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof BtError) {
       process.stderr.write(`bytetide: ${err.message}\n`);
+      if (wantsJson(argv)) process.stdout.write(`${JSON.stringify({ event: "error", code: err.code, exit_code: err.exitCode, message: err.message })}\n`);
       return err.exitCode;
     }
     process.stderr.write(`bytetide: internal error: ${(err as Error)?.message ?? String(err)}\n`);

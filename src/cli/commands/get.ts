@@ -13,12 +13,13 @@ import { completeStore, downloadStore } from "../../storage/store.ts";
 import { verifyPayload } from "../../storage/verify.ts";
 import { serveMetrics } from "../../ops/metrics.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
-import { type Logger, stderrLogger } from "../../util/log.ts";
+import { type Logger, loggerFor } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
 import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
+import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
 import { downloadBucket, uploadBucket } from "./serve.ts";
@@ -70,6 +71,8 @@ ${LIMIT_HELP}
 
 ${SECURITY_HELP}
 
+${OUTPUT_HELP}
+
 Exit codes: 5 verification failed, 8 no peer could supply the data, 130 interrupted;
 progress is saved in every case.`,
 
@@ -88,7 +91,10 @@ progress is saved in every case.`,
       force: { type: "boolean", short: "f" },
       ...LIMIT_FLAGS,
       ...SECURITY_FLAGS,
+      ...OUTPUT_FLAGS,
     });
+    const mode = outputMode("get", args.flags);
+    const logger = loggerFor("get", mode);
     const bounds = networkLimits("get", args.flags);
     const secret = readSecret("get", args.flags);
     const tls = readTls("get", args.flags);
@@ -106,7 +112,8 @@ progress is saved in every case.`,
     if (exists(paths.final)) {
       const report = await verifyPayload(pkg, paths.final);
       if (report.ok) {
-        console.log(`VERIFY OK ${root}`);
+        if (mode === "json") logger.event("done", { root, verified: true, already_complete: true, bytes: pkg.totalSize, output: paths.final });
+        else console.log(`VERIFY OK ${root}`);
         return 0;
       }
       if (args.flags.force !== true) {
@@ -117,9 +124,9 @@ progress is saved in every case.`,
     }
     if (peers.length === 0) throw new BtError("BT_E_USAGE", "get: no peers given (use --peer HOST:PORT)");
 
-    const logger = stderrLogger("get");
     const output = await Output.open(pkg, paths, logger);
-    const progress = createProgress("downloading", pkg.totalSize);
+    logger.event("start", { root, total_bytes: pkg.totalSize, chunk_count: output.verified.size, chunks_verified: output.verified.count, output: paths.final });
+    const progress = createProgress("downloading", pkg.totalSize, output.verified.size, mode, logger);
     const node = new SwarmNode({
       pkg,
       store: downloadStore(output),
@@ -134,7 +141,7 @@ progress is saved in every case.`,
       logger,
       uploadLimit,
       downloadLimit: downloadBucket(rateFlag("get", "max-download-rate", args.flags["max-download-rate"]), pkg.chunkSize),
-      onProgress: (bytes) => progress.update(bytes),
+      onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: output.verified.count }),
     });
     const listener = listen({
       host: listenAt.host,
@@ -179,7 +186,7 @@ progress is saved in every case.`,
       ),
     );
     logDone(logger, pkg, result, paths.final);
-    console.log(`VERIFY OK ${root}`);
+    if (mode !== "json") console.log(`VERIFY OK ${root}`);
 
     await linger(node, lingerMs, interrupted);
     await listener.stop(SHUTDOWN_GRACE_MS);
@@ -191,10 +198,11 @@ progress is saved in every case.`,
 };
 
 function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string): void {
-  for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
+  if (!logger.json) for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
   const rate = result.seconds > 0 ? pkg.totalSize / result.seconds : 0;
   const latency = result.requestLatencyMs;
   logger.event("done", {
+    ...(logger.json ? { root: toHex(pkg.root), verified: true, received_from: Object.fromEntries(result.receivedFrom) } : {}),
     bytes: pkg.totalSize,
     seconds: result.seconds.toFixed(3),
     rate: `${formatBytes(rate)}/s`,

@@ -5,6 +5,8 @@ import { refuseExisting, writePackage } from "../../pkg/io.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { chunkSizeFlag, expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
+import { loggerFor } from "../../util/log.ts";
+import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { createProgress } from "../progress.ts";
 
 export const make: Command = {
@@ -20,14 +22,19 @@ Options:
   -o, --output PATH     where to write the package (default: <input>.bpkg beside the input)
   --chunk-size SIZE     power of two from 64KiB to 64MiB (default 4MiB)
   -f, --force           overwrite an existing output
-  -h, --help            show this help`,
+  -h, --help            show this help
+
+${OUTPUT_HELP}`,
 
   async run(argv) {
     const args = parseArgs("make", argv, {
       output: { type: "string", short: "o" },
       "chunk-size": { type: "string" },
       force: { type: "boolean", short: "f" },
+      ...OUTPUT_FLAGS,
     });
+    const mode = outputMode("make", args.flags);
+    const logger = loggerFor("make", mode);
     const [input] = expectPositionals("make", args, 1, 1, "one file or directory to package");
     const chunkSize = chunkSizeFlag("make", args.flags["chunk-size"], LIMITS.defaultChunkSize);
     const output = (args.flags.output as string | undefined) ?? `${resolve(input!)}.bpkg`;
@@ -37,17 +44,20 @@ Options:
     const started = performance.now();
     const scanned = await scanInput(input!);
     const total = scanned.entries.reduce((n, e) => n + e.size, 0);
-    const progress = createProgress("hashing", total);
-    const pkg = await buildPackage(scanned, chunkSize, (done) => progress.update(done));
+    const files = scanned.entries.filter((e) => e.kind === "file").length;
+    if (mode === "json") logger.event("start", { input: input!, total_bytes: total, files });
+    const progress = createProgress("hashing", total, 0, mode, logger);
+    const pkg = await buildPackage(scanned, chunkSize, (done) => progress.update({ done }));
     progress.finish();
     await writePackage(output, pkg, force);
 
-    const files = pkg.entries.filter((e) => e.kind === "file").length;
     const seconds = (performance.now() - started) / 1000;
-    console.log(
-      `wrote ${output} (${files} file${files === 1 ? "" : "s"}, ${formatBytes(pkg.totalSize)}, ` +
-        `${pkg.chunkHashes.length / 32} chunks of ${formatBytes(chunkSize)}, ${seconds.toFixed(2)} s)`,
-    );
+    const chunks = pkg.chunkHashes.length / 32;
+    if (mode === "json") {
+      logger.event("done", { root: toHex(pkg.root), package: output, bytes: pkg.totalSize, files, chunks, chunk_size: chunkSize, seconds: Number(seconds.toFixed(3)) });
+      return 0;
+    }
+    console.log(`wrote ${output} (${files} file${files === 1 ? "" : "s"}, ${formatBytes(pkg.totalSize)}, ${chunks} chunks of ${formatBytes(chunkSize)}, ${seconds.toFixed(2)} s)`);
     console.log(`root ${toHex(pkg.root)}`);
     return 0;
   },

@@ -12,12 +12,13 @@ import { defaultPayloadPath } from "../../storage/payload.ts";
 import { completeStore } from "../../storage/store.ts";
 import { serveMetrics } from "../../ops/metrics.ts";
 import { SwarmNode } from "../../swarm/node.ts";
-import { stderrLogger } from "../../util/log.ts";
+import { loggerFor } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
+import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
 
@@ -78,6 +79,8 @@ Options:
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there
   -h, --help            show this help
 
+${OUTPUT_HELP}
+
 ${LIMIT_HELP}
 
 ${SECURITY_HELP}
@@ -92,7 +95,9 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       metrics: { type: "string" },
       ...LIMIT_FLAGS,
       ...SECURITY_FLAGS,
+      ...OUTPUT_FLAGS,
     });
+    const mode = outputMode("serve", args.flags);
     const bounds = networkLimits("serve", args.flags);
     const secret = readSecret("serve", args.flags);
     const tls = readTls("serve", args.flags);
@@ -102,11 +107,11 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     if (data !== undefined && paths.length !== 1) throw new BtError("BT_E_USAGE", `serve: --data needs exactly one package, got ${paths.length}`);
     const address = addressFlag("serve", "listen", (args.flags.listen as string | undefined) ?? `0.0.0.0:${NET.defaultListenPort}`, "0.0.0.0");
 
-    const logger = stderrLogger("serve");
+    const logger = loggerFor("serve", mode);
     const peerId = randomBytes(PEER_ID_LENGTH);
     const uploadLimit = uploadBucket(maxUploadRate);
     const nodes = new Map<string, SwarmNode>();
-    const descriptions: string[] = [];
+    const served: { root: string; name: string; bytes: number }[] = [];
     for (const path of paths) {
       const pkg = await readPackage(path);
       const files = new PackageFiles(pkg, data ?? defaultPayloadPath(path, pkg), false);
@@ -130,7 +135,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
       nodes.set(node.rootHex, node);
-      descriptions.push(`  ${node.rootHex}  ${packageName(pkg)} (${formatBytes(pkg.totalSize)})`);
+      served.push({ root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
     const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections, secret, tls });
@@ -138,11 +143,17 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       node.listenPort = listener.port;
       node.start();
     }
-    console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${address.host.includes(":") ? `[${address.host}]` : address.host}:${listener.port}`);
-    console.log(descriptions.join("\n"));
+    const bracket = (host: string) => (host.includes(":") ? `[${host}]` : host);
     const metricsAt = args.flags.metrics === undefined ? null : addressFlag("serve", "metrics", String(args.flags.metrics), "127.0.0.1");
     const metrics = metricsAt && serveMetrics(metricsAt.host, metricsAt.port, () => nodes.values());
-    if (metrics) console.log(`metrics on http://${metricsAt!.host.includes(":") ? `[${metricsAt!.host}]` : metricsAt!.host}:${metrics.port}/metrics`);
+    const metricsUrl = metrics ? `http://${bracket(metricsAt!.host)}:${metrics.port}/metrics` : undefined;
+    if (mode === "json") {
+      logger.event("listening", { address: `${bracket(address.host)}:${listener.port}`, packages: served, metrics: metricsUrl });
+    } else if (mode === "text") {
+      console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${bracket(address.host)}:${listener.port}`);
+      console.log(served.map((p) => `  ${p.root}  ${p.name} (${formatBytes(p.bytes)})`).join("\n"));
+      if (metricsUrl) console.log(`metrics on ${metricsUrl}`);
+    }
     const signal = await untilSignal();
     logger.event("stopping", { signal, connections: listener.connections.size });
     await listener.stop(SHUTDOWN_GRACE_MS);

@@ -6,6 +6,7 @@ import { formatRanges } from "../../util/ranges.ts";
 import { toHex } from "../../util/units.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
+import { loggerFor } from "../../util/log.ts";
 import { createProgress } from "../progress.ts";
 
 export const verify: Command = {
@@ -28,8 +29,8 @@ Options:
     const [packagePath, dataPath] = expectPositionals("verify", args, 1, 2, "a .bpkg file and optionally the data's path");
     const pkg = await readPackage(packagePath!);
     const root = dataPath ?? defaultPayloadPath(packagePath!, pkg);
-    const progress = createProgress("verifying", pkg.totalSize);
-    const report = await verifyPayload(pkg, root, (done) => progress.update(done));
+    const progress = createProgress("verifying", pkg.totalSize, 0, "text", loggerFor("verify", "text"));
+    const report = await verifyPayload(pkg, root, (done) => progress.update({ done }));
     progress.finish();
     if (report.ok) {
       console.log(`VERIFY OK ${toHex(pkg.root)}`);
