@@ -27,6 +27,7 @@ export function createProgress(label: string, total: number, totalChunks: number
   const every = mode === "json" ? JSON_EVERY_MS : tty ? REDRAW_MS : PLAIN_EVERY_MS;
   const started = performance.now();
   let last = started;
+  let finished = false;
   const describe = (s: ProgressState) => {
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? s.done / seconds : 0;
@@ -45,7 +46,7 @@ export function createProgress(label: string, total: number, totalChunks: number
   return {
     update(s) {
       const now = performance.now();
-      if (now - last < every) return;
+      if (finished || now - last < every) return;
       last = now;
       if (mode === "json") {
         const { rate } = describe(s);
@@ -54,6 +55,7 @@ export function createProgress(label: string, total: number, totalChunks: number
       else process.stderr.write(`${render(s)}\n`);
     },
     finish() {
+      finished = true;
       if (tty) process.stderr.write("\r\x1b[2K");
     },
   };

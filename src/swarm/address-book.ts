@@ -119,11 +119,14 @@ export class AddressBook {
     this.update(label, (e) => this.setState(e, "self"));
   }
 
-  /** Addresses worth passing on to a peer (not its own). */
+  /**
+   * Addresses worth passing on to a peer: those we are connected to right now (not its
+   * own). Peers that left are not passed on, so newcomers do not chase them.
+   */
   shareable(except: string): PeerAddressEntry[] {
     const out: PeerAddressEntry[] = [];
     for (const [label, e] of this.entries) {
-      if (label === except || e.state === "banned" || e.state === "gone" || e.state === "self") continue;
+      if (label === except || e.state !== "connected") continue;
       out.push({ host: e.address.host, port: e.address.port });
       if (out.length === MAX_PEERS_PER_MESSAGE) break;
     }

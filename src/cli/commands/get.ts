@@ -204,12 +204,12 @@ function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: s
   logger.event("done", {
     ...(logger.json ? { root: toHex(pkg.root), verified: true, received_from: Object.fromEntries(result.receivedFrom) } : {}),
     bytes: pkg.totalSize,
-    seconds: result.seconds.toFixed(3),
+    seconds: Number(result.seconds.toFixed(3)),
     rate: `${formatBytes(rate)}/s`,
     output,
-    chunk_latency_p50_ms: latency.percentile(50).toFixed(2),
-    chunk_latency_p95_ms: latency.percentile(95).toFixed(2),
-    chunk_latency_p99_ms: latency.percentile(99).toFixed(2),
+    chunk_latency_p50_ms: Number(latency.percentile(50).toFixed(2)),
+    chunk_latency_p95_ms: Number(latency.percentile(95).toFixed(2)),
+    chunk_latency_p99_ms: Number(latency.percentile(99).toFixed(2)),
     in_flight_peak: result.inFlightPeak,
   });
 }
