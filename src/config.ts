@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import type { TlsConfig } from "./peer/tls.ts";
 
 /** Named limits and defaults, in one place. */
 export const LIMITS = {
@@ -72,3 +73,14 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   handshakeTimeoutMs: NET.handshakeTimeoutMs,
   idleTimeoutMs: NET.idleTimeoutMs,
 };
+
+/** How a process meets its peers: bounds, and the optional secret and TLS material. */
+export interface NetworkPolicy {
+  limits: ConnectionLimits;
+  /** Connections accepted at once, all packages together. */
+  maxConnections: number;
+  /** Peers connected per package, dialled and accepted together. */
+  maxPeers: number;
+  secret: Uint8Array | null;
+  tls: TlsConfig | null;
+}

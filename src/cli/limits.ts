@@ -1,7 +1,11 @@
-import { type ConnectionLimits, NET } from "../config.ts";
+import { NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { parseSize } from "../util/units.ts";
-import { durationFlag, type FlagSpec, integerFlag, type ParsedArgs } from "./args.ts";
+import { serveMetrics } from "../ops/metrics.ts";
+import { peerLabel } from "../swarm/address-book.ts";
+import type { SwarmNode } from "../swarm/node.ts";
+import { addressFlag, durationFlag, type FlagSpec, integerFlag, type ParsedArgs } from "./args.ts";
+import { readSecret, readTls } from "./security.ts";
 
 /** Resource bounds shared by serve and get: documented defaults, each changeable. */
 export const LIMIT_FLAGS: FlagSpec = {
@@ -23,13 +27,7 @@ export const LIMIT_HELP = `Resource bounds:
   --idle-timeout D          close a connection silent for D (default ${NET.idleTimeoutMs / 1000}s)
   --max-frame-size SIZE     refuse frames larger than SIZE (default 1MiB; at least 257KiB)`;
 
-export interface NetworkLimits {
-  limits: ConnectionLimits;
-  maxConnections: number;
-  maxPeers: number;
-}
-
-export function networkLimits(command: string, flags: ParsedArgs["flags"]): NetworkLimits {
+function networkLimits(command: string, flags: ParsedArgs["flags"]): Omit<NetworkPolicy, "secret" | "tls"> {
   const frame = flags["max-frame-size"] === undefined ? NET.maxFramePayload : parseSize(String(flags["max-frame-size"]));
   if (frame === null || frame < MIN_FRAME_PAYLOAD || frame > MAX_FRAME_PAYLOAD) {
     throw new BtError("BT_E_USAGE", `${command}: --max-frame-size ${flags["max-frame-size"]}: expected a size from 257KiB to 16MiB`);
@@ -48,4 +46,17 @@ export function networkLimits(command: string, flags: ParsedArgs["flags"]): Netw
     maxConnections: integerFlag(command, "max-connections", flags["max-connections"], NET.maxConnections, 1, 65_536),
     maxPeers: integerFlag(command, "max-peers", flags["max-peers"], NET.maxConnectionsPerPackage, 1, 10_000),
   };
+}
+
+/** Bounds, secret and TLS, as serve and get both take them. */
+export function networkPolicy(command: string, flags: ParsedArgs["flags"]): NetworkPolicy {
+  return { ...networkLimits(command, flags), secret: readSecret(command, flags), tls: readTls(command, flags) };
+}
+
+/** Starts --metrics when given; returns its URL and a stop function, or null. */
+export function startMetrics(command: string, value: unknown, nodes: () => Iterable<SwarmNode>): { url: string; stop(): void } | null {
+  if (value === undefined) return null;
+  const at = addressFlag(command, "metrics", String(value), "127.0.0.1");
+  const server = serveMetrics(at.host, at.port, nodes);
+  return { url: `http://${peerLabel({ host: at.host, port: server.port })}/metrics`, stop: server.stop };
 }

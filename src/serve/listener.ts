@@ -1,8 +1,8 @@
 import type { Socket, TCPSocketListener } from "bun";
-import type { ConnectionLimits } from "../config.ts";
+import type { NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
-import { serverTls, type TlsConfig } from "../peer/tls.ts";
+import { serverTls } from "../peer/tls.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import type { Logger } from "../util/log.ts";
@@ -14,11 +14,8 @@ export interface ListenerOptions {
   /** The packages served here, by root hex. */
   nodes: Map<string, SwarmNode>;
   logger: Logger;
-  limits: ConnectionLimits;
-  /** Connections at once, handshaking ones included; more are answered ERROR(BUSY). */
-  maxConnections: number;
-  secret: Uint8Array | null;
-  tls: TlsConfig | null;
+  /** maxConnections counts handshaking connections too; more are answered ERROR(BUSY). */
+  network: NetworkPolicy;
 }
 
 export interface Listener {
@@ -37,7 +34,7 @@ const nodeOf = (conn: PeerConnection): SwarmNode | null => (conn.context as { no
  */
 export function listen(options: ListenerOptions): Listener {
   const connections = new Set<PeerConnection>();
-  const { logger } = options;
+  const { logger, network } = options;
 
   const handler: ConnectionHandler = {
     onReady: (conn) => nodeOf(conn)?.handler.onReady(conn),
@@ -63,17 +60,17 @@ export function listen(options: ListenerOptions): Listener {
     server = Bun.listen<PeerConnection>({
       hostname: options.host,
       port: options.port,
-      ...(options.tls ? { tls: serverTls(options.tls) } : {}),
+      ...(network.tls ? { tls: serverTls(network.tls) } : {}),
       socket: {
         ...connectionSocketHandlers,
         open(socket) {
           const label = `${socket.remoteAddress}:${socket.remotePort}`;
-          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: options.secret }, handler, options.limits);
+          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret }, handler, network.limits);
           socket.data = conn;
-          const full = connections.size >= options.maxConnections;
+          const full = connections.size >= network.maxConnections;
           connections.add(conn);
           conn.attach(socket as Socket<PeerConnection>);
-          if (full) conn.fail(WIRE_ERRORS.BUSY, `this node already has ${options.maxConnections} connections`);
+          if (full) conn.fail(WIRE_ERRORS.BUSY, `this node already has ${network.maxConnections} connections`);
         },
       },
     });

@@ -1,10 +1,10 @@
 import type { Socket } from "bun";
 import { randomBytes } from "node:crypto";
-import { type ConnectionLimits, LIMITS, NET } from "../config.ts";
+import { LIMITS, NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
-import { clientTls, type TlsConfig } from "../peer/tls.ts";
+import { clientTls } from "../peer/tls.ts";
 import { Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
@@ -31,12 +31,8 @@ export interface SwarmNodeOptions {
   requestsPerPeer: number;
   /** With no progress possible, keep trying this long before failing. */
   retryForMs: number;
-  maxConnections: number;
-  limits: ConnectionLimits;
-  /** Shared cluster secret (--secret-file), or null. */
-  secret: Uint8Array | null;
-  /** Dial peers over mutual TLS (--tls-*), or null for plain TCP. */
-  tls: TlsConfig | null;
+  /** Bounds (maxPeers per package), shared secret and TLS for every connection. */
+  network: NetworkPolicy;
   logger: Logger;
   uploadLimit: TokenBucket | null;
   /** --max-download-rate: requests are issued no faster than this many bytes per second. */
@@ -190,7 +186,7 @@ export class SwarmNode {
       root: this.options.pkg.root,
       peerId: this.options.peerId,
       listenPort: this.listenPort,
-      capabilities: this.options.secret ? CAPABILITIES.AUTH : 0,
+      capabilities: this.options.network.secret ? CAPABILITIES.AUTH : 0,
       nonce: randomBytes(NONCE_LENGTH),
     };
   }
@@ -232,7 +228,7 @@ export class SwarmNode {
   private dialMore(): void {
     if (this.closed || this.complete) return;
     for (const entry of this.book.dialable()) {
-      if (this.links.size + this.book.connecting >= this.options.maxConnections) return;
+      if (this.links.size + this.book.connecting >= this.options.network.maxPeers) return;
       this.dial(entry.address);
     }
   }
@@ -240,7 +236,7 @@ export class SwarmNode {
   private dial(address: PeerAddress): void {
     const label = peerLabel(address);
     this.book.markConnecting(label);
-    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.secret }, this.handler, this.options.limits);
+    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
     conn.context = { initiated: true, address: label };
     let opened = false;
     const timer = setTimeout(() => !opened && this.onDialFailed(label, `no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);
@@ -248,7 +244,7 @@ export class SwarmNode {
       hostname: address.host,
       port: address.port,
       data: conn,
-      ...(this.options.tls ? { tls: clientTls(this.options.tls) } : {}),
+      ...(this.options.network.tls ? { tls: clientTls(this.options.network.tls) } : {}),
       socket: {
         ...connectionSocketHandlers,
         open: (socket) => {
@@ -286,7 +282,7 @@ export class SwarmNode {
       if (context.address) this.book.markConnected(context.address);
       if (!keepNew) return conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
       twin.conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
-    } else if (this.links.size >= this.options.maxConnections) {
+    } else if (this.links.size >= this.options.network.maxPeers) {
       if (context.address) this.book.markFailed(context.address, "connection limit", () => {});
       return conn.bye(WIRE_ERRORS.NONE, "connection limit reached");
     }

@@ -11,14 +11,14 @@ import { PackageFiles } from "../../storage/files.ts";
 import { Output, outputPaths } from "../../storage/output.ts";
 import { completeStore, downloadStore } from "../../storage/store.ts";
 import { verifyPayload } from "../../storage/verify.ts";
-import { serveMetrics } from "../../ops/metrics.ts";
+import { peerLabel } from "../../swarm/address-book.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
 import { type Logger, loggerFor } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
-import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../limits.ts";
+import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
@@ -95,9 +95,7 @@ progress is saved in every case.`,
     });
     const mode = outputMode("get", args.flags);
     const logger = loggerFor("get", mode);
-    const bounds = networkLimits("get", args.flags);
-    const secret = readSecret("get", args.flags);
-    const tls = readTls("get", args.flags);
+    const network = networkPolicy("get", args.flags);
     const [packagePath] = expectPositionals("get", args, 1, 1, "one .bpkg file");
     const peers = listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1"));
     const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
@@ -134,30 +132,17 @@ progress is saved in every case.`,
       bootstrap: peers,
       requestsPerPeer,
       retryForMs,
-      maxConnections: bounds.maxPeers,
-      limits: bounds.limits,
-      secret,
-      tls,
+      network,
       logger,
       uploadLimit,
       downloadLimit: downloadBucket(rateFlag("get", "max-download-rate", args.flags["max-download-rate"]), pkg.chunkSize),
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: output.verified.count }),
     });
-    const listener = listen({
-      host: listenAt.host,
-      port: listenAt.port,
-      nodes: new Map([[node.rootHex, node]]),
-      logger,
-      limits: bounds.limits,
-      maxConnections: bounds.maxConnections,
-      secret,
-      tls,
-    });
+    const listener = listen({ host: listenAt.host, port: listenAt.port, nodes: new Map([[node.rootHex, node]]), logger, network });
     node.listenPort = listener.port;
-    logger.event("listening", { address: `${listenAt.host.includes(":") ? `[${listenAt.host}]` : listenAt.host}:${listener.port}`, package: node.rootHex.slice(0, 16) });
-    const metricsAt = args.flags.metrics === undefined ? null : addressFlag("get", "metrics", String(args.flags.metrics), "127.0.0.1");
-    const metrics = metricsAt && serveMetrics(metricsAt.host, metricsAt.port, () => [node]);
-    if (metrics) logger.event("metrics", { address: `${metricsAt!.host}:${metrics.port}` });
+    logger.event("listening", { address: peerLabel({ host: listenAt.host, port: listener.port }), package: node.rootHex.slice(0, 16) });
+    const metrics = startMetrics("get", args.flags.metrics, () => [node]);
+    if (metrics) logger.event("metrics", { url: metrics.url });
     const interrupted = untilSignal();
     void interrupted.then(() => node.close());
     node.start();

@@ -10,16 +10,16 @@ import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { defaultPayloadPath } from "../../storage/payload.ts";
 import { completeStore } from "../../storage/store.ts";
-import { serveMetrics } from "../../ops/metrics.ts";
+import { peerLabel } from "../../swarm/address-book.ts";
 import { SwarmNode } from "../../swarm/node.ts";
 import { loggerFor } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, networkLimits } from "../limits.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../limits.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
-import { readSecret, readTls, SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
+import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
 
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -98,9 +98,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       ...OUTPUT_FLAGS,
     });
     const mode = outputMode("serve", args.flags);
-    const bounds = networkLimits("serve", args.flags);
-    const secret = readSecret("serve", args.flags);
-    const tls = readTls("serve", args.flags);
+    const network = networkPolicy("serve", args.flags);
     const maxUploadRate = rateFlag("serve", "max-upload-rate", args.flags["max-upload-rate"]);
     const paths = packageFiles(expectPositionals("serve", args, 1, Infinity, "at least one .bpkg file or directory"));
     const data = args.flags.data as string | undefined;
@@ -125,10 +123,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         bootstrap: [],
         requestsPerPeer: NET.defaultRequestsPerPeer,
         retryForMs: NET.defaultRetryForMs,
-        maxConnections: bounds.maxPeers,
-        limits: bounds.limits,
-        secret,
-        tls,
+        network,
         logger,
         uploadLimit,
         downloadLimit: null,
@@ -138,21 +133,19 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       served.push({ root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
-    const listener = listen({ host: address.host, port: address.port, nodes, logger, limits: bounds.limits, maxConnections: bounds.maxConnections, secret, tls });
+    const listener = listen({ host: address.host, port: address.port, nodes, logger, network });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
     }
-    const bracket = (host: string) => (host.includes(":") ? `[${host}]` : host);
-    const metricsAt = args.flags.metrics === undefined ? null : addressFlag("serve", "metrics", String(args.flags.metrics), "127.0.0.1");
-    const metrics = metricsAt && serveMetrics(metricsAt.host, metricsAt.port, () => nodes.values());
-    const metricsUrl = metrics ? `http://${bracket(metricsAt!.host)}:${metrics.port}/metrics` : undefined;
+    const metrics = startMetrics("serve", args.flags.metrics, () => nodes.values());
+    const listening = peerLabel({ host: address.host, port: listener.port });
     if (mode === "json") {
-      logger.event("listening", { address: `${bracket(address.host)}:${listener.port}`, packages: served, metrics: metricsUrl });
+      logger.event("listening", { address: listening, packages: served, metrics: metrics?.url });
     } else if (mode === "text") {
-      console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${bracket(address.host)}:${listener.port}`);
+      console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${listening}`);
       console.log(served.map((p) => `  ${p.root}  ${p.name} (${formatBytes(p.bytes)})`).join("\n"));
-      if (metricsUrl) console.log(`metrics on ${metricsUrl}`);
+      if (metrics) console.log(`metrics on ${metrics.url}`);
     }
     const signal = await untilSignal();
     logger.event("stopping", { signal, connections: listener.connections.size });
