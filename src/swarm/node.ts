@@ -81,6 +81,8 @@ const STALL_MS = 5_000;
 const PIPELINE_SECONDS = 1;
 /** After a seed sends a chunk, the recipient's HAVE takes a round trip plus hashing and a write. */
 const SENT_RECENTLY_MS = 3_000;
+/** Peers listed by name in the per-peer upload totals. */
+const MAX_UPLOAD_ROWS = 1024;
 /** How long to leave a chunk alone at a peer that said "get it elsewhere". */
 const ELSEWHERE_BACKOFF_MS = 1_000;
 
@@ -352,8 +354,10 @@ export class SwarmNode {
       },
       sent: (bytes: number) => {
         this.uploadedBytes += bytes;
+        // A seed runs for days and meets peers without end: past a bound, the rest share a row.
         const { name } = linkOf();
-        this.uploadedTo.set(name, (this.uploadedTo.get(name) ?? 0) + bytes);
+        const row = this.uploadedTo.has(name) || this.uploadedTo.size < MAX_UPLOAD_ROWS ? name : "others";
+        this.uploadedTo.set(row, (this.uploadedTo.get(row) ?? 0) + bytes);
       },
     };
   }
