@@ -10,6 +10,11 @@ import { serve } from "./commands/serve.ts";
 
 const COMMANDS: Command[] = [make, inspect, verify, serve, get];
 
+const ENVIRONMENT_NOTE = `Every option can also be set in the environment: --max-upload-rate 100M as
+BYTETIDE_MAX_UPLOAD_RATE=100M, --seed as BYTETIDE_SEED=1. The command line wins.`;
+
+const helpOf = (c: Command): string => `${c.help}\n\n${ENVIRONMENT_NOTE}`;
+
 function versionLine(): string {
   return `bytetide ${packageJson.version} (hasher: ${hasher().description}; bun ${Bun.version})`;
 }
@@ -42,13 +47,13 @@ async function dispatch(argv: string[]): Promise<number> {
   if (name === "help") {
     const topic = COMMANDS.find((c) => c.name === rest[0]);
     if (rest[0] !== undefined && !topic) throw new BtError("BT_E_USAGE", `help: unknown command '${rest[0]}'`);
-    console.log(topic ? topic.help : overview());
+    console.log(topic ? helpOf(topic) : overview());
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) throw new BtError("BT_E_USAGE", `unknown command '${name}' (see 'bytetide help')`);
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(command.help);
+    console.log(helpOf(command));
     return 0;
   }
   return command.run(rest);
