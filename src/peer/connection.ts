@@ -64,9 +64,6 @@ export class PeerConnection {
   private closeInfo: CloseInfo | null = null;
   remoteHello: Hello | null = null;
   localHello: Hello | null = null;
-  /** Bytes of PIECE data moved, for logs and reports. */
-  bytesIn = 0;
-  bytesOut = 0;
   /** Whatever the owner wants to attach (the package served, the peer's scheduler key). */
   context: unknown = null;
 
@@ -202,7 +199,6 @@ export class PeerConnection {
     }
     if (message.type === "AUTH") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "AUTH without a shared secret");
     if (message.type === "HELLO") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "a second HELLO");
-    if (message.type === "PIECE") this.bytesIn += message.data.length;
     this.handler.onMessage(this, message);
   }
 

@@ -184,7 +184,6 @@ export class Uploader {
         this.endCurrent();
         this.hooks.served(chunk);
       }
-      this.conn.bytesOut += size;
       this.hooks.sent(size);
       this.conn.send(this.frame.subarray(0, FRAME_PREFIX + size));
     }

@@ -57,7 +57,6 @@ interface Link {
   conn: PeerConnection;
   /** The peer's listening address when it has one, else its socket address. */
   name: string;
-  initiated: boolean;
   uploader: Uploader;
   assemblies: Map<number, { buffer: Uint8Array; received: number }>;
   /** Chunks we cancelled: late PIECEs of them are expected and dropped. */
@@ -294,7 +293,6 @@ export class SwarmNode {
       key: `${name}#${this.nextKey++}`,
       conn,
       name,
-      initiated,
       // Through `currentStore`, so a finished download serves from its final location.
       // The hooks run only once requests arrive, by when `link` is set.
       uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(() => link)),
