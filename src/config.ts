@@ -68,12 +68,6 @@ export interface ConnectionLimits {
   idleTimeoutMs: number;
 }
 
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
-  maxFramePayload: NET.maxFramePayload,
-  handshakeTimeoutMs: NET.handshakeTimeoutMs,
-  idleTimeoutMs: NET.idleTimeoutMs,
-};
-
 /** How a process meets its peers: bounds, and the optional secret and TLS material. */
 export interface NetworkPolicy {
   limits: ConnectionLimits;

@@ -71,10 +71,6 @@ export class Scheduler {
     return this.have.complete;
   }
 
-  get peerCount(): number {
-    return this.peers.size;
-  }
-
   get openRequestCount(): number {
     return this.openRequests;
   }
