@@ -25,3 +25,24 @@ export const TREE: Entry[] = [
   { kind: "file", path: "weights/sub/b.bin", mode: 0o755, size: 65_536 },
   { kind: "symlink", path: "weights/sub/up", mode: 0o777, size: 0, target: "../a.bin" },
 ];
+
+/** File tables that would make a reader write or read outside the package tree. */
+export const ESCAPES: [label: string, entries: Entry[], reason: RegExp][] = [
+  ["an absolute path", [{ kind: "file", path: "/tmp/bytetide-owned", mode: 0o644, size: 10 }], /is absolute/],
+  [
+    "a '..' component",
+    [
+      { kind: "directory", path: "w", mode: 0o755, size: 0 },
+      { kind: "file", path: "w/../../bytetide-owned", mode: 0o644, size: 10 },
+    ],
+    /'\.\.' component/,
+  ],
+  [
+    "a symlink that leaves the tree",
+    [
+      { kind: "directory", path: "w", mode: 0o755, size: 0 },
+      { kind: "symlink", path: "w/escape", mode: 0o777, size: 0, target: "../../etc" },
+    ],
+    /points outside the package/,
+  ],
+];
