@@ -17,7 +17,7 @@ import { type Logger, loggerFor } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../limits.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { createProgress } from "../progress.ts";

@@ -17,7 +17,7 @@ import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../limits.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../network.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";

@@ -1,3 +1,4 @@
+/** How serve and get meet peers: resource bounds, the secret and TLS, and --metrics. */
 import { NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { parseSize } from "../util/units.ts";
