@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
-import { startSeed, verifiedChunks } from "../helpers/peers.ts";
+import { spawnCli, startSeed, verifiedChunks } from "../helpers/peers.ts";
 
 const dir = tempDir("bytetide-disk");
 chmodSync(dir, 0o755);
@@ -68,6 +68,21 @@ describe("disk and filesystem faults", () => {
     expect(r.stdout).not.toContain("VERIFY OK");
     expect(lastLine(r.stderr)).toContain("no peer could supply the 1 missing chunks");
     expect((await verifiedChunks(`${own}.bpkg`, `${out}.btstate`)).count).toBe(SIZE / 262_144 - 1);
+  });
+
+  test("a failure at the final rename is reported and the get exits instead of hanging", async () => {
+    const slow = await startSeed([pkg, "--max-upload-rate", "4M"]);
+    const out = join(dir, "taken-later");
+    const get = spawnCli(["get", pkg, "--peer", slow.address, "-o", out, "--linger", "0"]);
+    while ((await verifiedChunks(pkg, `${out}.btstate`)).count < 2) await Bun.sleep(10);
+    // Someone puts a directory where the file is about to be renamed.
+    mkdirSync(join(out, "occupied"), { recursive: true });
+    const r = await get.done;
+    await slow.stop();
+    expect(r.code).toBe(7);
+    expect(lastLine(r.stderr)).toContain(`bytetide: get: ${out}:`);
+    expect(r.stdout).not.toContain("VERIFY OK");
+    expect(existsSync(`${out}.part`)).toBe(true);
   });
 
   test("an output path that is a directory: refused, exit 6, nothing touched", async () => {

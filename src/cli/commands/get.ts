@@ -146,15 +146,23 @@ progress is saved in every case.`,
     const interrupted = untilSignal();
     void interrupted.then(() => node.close());
     node.start();
+    // Whatever happens from here on, the listener, metrics and peers are let go, or the
+    // process would stay alive on their sockets and timers.
+    let stopped = false;
+    const stopNetwork = async () => {
+      if (stopped) return;
+      stopped = true;
+      await listener.stop(SHUTDOWN_GRACE_MS);
+      metrics?.stop();
+      node.close();
+    };
 
     let result: DownloadResult;
     try {
       result = await node.completion;
     } catch (err) {
       progress.finish();
-      await listener.stop(SHUTDOWN_GRACE_MS);
-      metrics?.stop();
-      node.close();
+      await stopNetwork();
       await output.suspend();
       const saved = `${output.verified.count} of ${output.verified.size} chunks`;
       if (err instanceof BtError && err.code === "BT_E_INTERRUPTED") {
@@ -164,19 +172,22 @@ progress is saved in every case.`,
       throw err;
     }
     progress.finish();
-    await output.finalize();
-    node.useStore(
-      completeStore(new PackageFiles(pkg, paths.final, false), (chunk, file) =>
-        logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
-      ),
-    );
-    logDone(logger, pkg, result, paths.final);
-    if (mode !== "json") console.log(`VERIFY OK ${root}`);
-
-    await linger(node, lingerMs, interrupted);
-    await listener.stop(SHUTDOWN_GRACE_MS);
-    metrics?.stop();
-    node.close();
+    try {
+      await output.finalize();
+      node.useStore(
+        completeStore(new PackageFiles(pkg, paths.final, false), (chunk, file) =>
+          logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
+        ),
+      );
+      logDone(logger, pkg, result, paths.final);
+      if (mode !== "json") console.log(`VERIFY OK ${root}`);
+      await linger(node, lingerMs, interrupted);
+    } catch (err) {
+      output.close();
+      throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
+    } finally {
+      await stopNetwork();
+    }
     logger.event("exit", { uploaded_bytes: node.uploadedBytes, ...Object.fromEntries([...node.uploadedTo].map(([peer, bytes]) => [`to_${peer}`, bytes])) });
     return 0;
   },
