@@ -70,8 +70,10 @@ export class Uploader {
     if (chunk >= this.source.chunkCount) {
       return this.conn.fail(WIRE_ERRORS.OUT_OF_RANGE, `REQUEST for chunk ${chunk} of a ${this.source.chunkCount}-chunk package`);
     }
-    if (this.queued >= NET.maxQueuedRequestsPerPeer) {
-      return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${NET.maxQueuedRequestsPerPeer} requests queued`);
+    // Queued plus declined in the last second: a flood shows in one or the other, or split
+    // between them; a well-behaved peer stays far below (its pipeline depth is at most 64).
+    if (this.queued + this.recentlyDeclined() >= NET.maxQueuedRequestsPerPeer) {
+      return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${NET.maxQueuedRequestsPerPeer} requests queued or declined within a second`);
     }
     this.hooks.requested(chunk);
     if (!this.source.has(chunk)) return this.decline(chunk, WIRE_ERRORS.NOT_AVAILABLE);
@@ -84,18 +86,22 @@ export class Uploader {
   /**
    * Answers REJECT. A well-behaved peer asks for what we announced and backs off when sent
    * elsewhere, so it is declined at most about its pipeline depth per second; hundreds in
-   * a second is a flood, however cheap each answer.
+   * a second count as a flood (see request), however cheap each answer.
    */
   private decline(chunk: number, code: number): void {
+    this.recentlyDeclined();
+    this.declined++;
+    this.conn.sendMessage({ type: "REJECT", index: chunk, code });
+  }
+
+  /** Requests declined in the current one-second window. */
+  private recentlyDeclined(): number {
     const now = performance.now();
     if (now - this.declineWindowStart > 1000) {
       this.declineWindowStart = now;
       this.declined = 0;
     }
-    if (++this.declined > NET.maxQueuedRequestsPerPeer) {
-      return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `${this.declined} requests declined within a second`);
-    }
-    this.conn.sendMessage({ type: "REJECT", index: chunk, code });
+    return this.declined;
   }
 
   cancel(chunk: number): void {
