@@ -38,6 +38,8 @@ export interface SwarmNodeOptions {
   /** --max-download-rate: requests are issued no faster than this many bytes per second. */
   downloadLimit: TokenBucket | null;
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
+  /** get --log-requests: one `request` event per REQUEST sent, to show the picker's order. */
+  logRequests?: boolean;
 }
 
 export interface DownloadResult {
@@ -554,6 +556,7 @@ export class SwarmNode {
       link.cancelled.delete(chunk);
       link.requestedAt.set(chunk, now);
       link.conn.sendMessage({ type: "REQUEST", index: chunk });
+      if (this.options.logRequests) this.options.logger.event("request", { chunk, peer: link.name });
     }
     this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
   }

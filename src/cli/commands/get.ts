@@ -64,6 +64,7 @@ Options:
   --max-download-rate R bytes per second fetched from all peers together (default: no limit)
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there while running
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
+  --log-requests        log each REQUEST sent (event 'request', chunk and peer): the picker's order
   -f, --force           replace an existing output that does not match the package
   -h, --help            show this help
 
@@ -88,6 +89,7 @@ progress is saved in every case.`,
       "max-download-rate": { type: "string" },
       metrics: { type: "string" },
       "retry-for": { type: "string" },
+      "log-requests": { type: "boolean" },
       force: { type: "boolean", short: "f" },
       ...LIMIT_FLAGS,
       ...SECURITY_FLAGS,
@@ -136,6 +138,7 @@ progress is saved in every case.`,
       logger,
       uploadLimit,
       downloadLimit: downloadBucket(rateFlag("get", "max-download-rate", args.flags["max-download-rate"]), pkg.chunkSize),
+      logRequests: args.flags["log-requests"] === true,
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: output.verified.count }),
     });
     const listener = listen({ host: listenAt.host, port: listenAt.port, nodes: new Map([[node.rootHex, node]]), logger, network });
