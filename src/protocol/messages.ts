@@ -1,4 +1,3 @@
-import { isIP } from "node:net";
 import { ProtocolError, WIRE_ERRORS } from "./codes.ts";
 import { encodeFrame, type Frame, HEADER_LENGTH, writeHeader } from "./frame.ts";
 
@@ -34,7 +33,11 @@ export const MAX_ERROR_MESSAGE_BYTES = 1024;
 /** Addresses in one PEERS message. */
 export const MAX_PEERS_PER_MESSAGE = 200;
 
-/** A peer's listening address: an IPv4 or IPv6 literal and a port. */
+/**
+ * A peer's listening address as PEERS carries it: an IPv4 or IPv6 literal and a port from a
+ * well-behaved sender. The codec checks only the framing; what a receiver can dial is its
+ * own decision (swarm/peer-exchange.ts), so one odd entry does not cost the connection.
+ */
 export interface PeerAddressEntry {
   host: string;
   port: number;
@@ -145,7 +148,6 @@ function decodePeers(p: Uint8Array): PeerAddressEntry[] {
     const n = p[at]!;
     if (at + 3 + n > p.length) throw bad("payload truncated");
     const host = new TextDecoder().decode(p.subarray(at + 1, at + 1 + n));
-    if (isIP(host) === 0) throw bad(`address ${JSON.stringify(host)} is not an IP literal`);
     peers.push({ host, port: v.getUint16(at + 1 + n, true) });
     at += 3 + n;
   }

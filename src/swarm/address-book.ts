@@ -1,5 +1,3 @@
-import { MAX_PEERS_PER_MESSAGE, type PeerAddressEntry } from "../protocol/messages.ts";
-
 export interface PeerAddress {
   host: string;
   port: number;
@@ -20,9 +18,9 @@ interface Entry {
 const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
 
 /**
- * The listening addresses a node knows for its package, from --peer and from PEERS and
- * HELLO messages, and what became of each: the basis for dialling, redialling with
- * back-off, and telling other peers whom to connect to. Bounded in size.
+ * The listening addresses a node knows for its package, from --peer (IP literals or host
+ * names) and from PEERS and HELLO messages (IP literals), and what became of each: the
+ * basis for dialling and redialling with back-off. Bounded in size.
  */
 export class AddressBook {
   private readonly entries = new Map<string, Entry>();
@@ -117,20 +115,6 @@ export class AddressBook {
   /** The address is our own. */
   markSelf(label: string): void {
     this.update(label, (e) => this.setState(e, "self"));
-  }
-
-  /**
-   * Addresses worth passing on to a peer: those we are connected to right now (not its
-   * own). Peers that left are not passed on, so newcomers do not chase them.
-   */
-  shareable(except: string): PeerAddressEntry[] {
-    const out: PeerAddressEntry[] = [];
-    for (const [label, e] of this.entries) {
-      if (label === except || e.state !== "connected") continue;
-      out.push({ host: e.address.host, port: e.address.port });
-      if (out.length === MAX_PEERS_PER_MESSAGE) break;
-    }
-    return out;
   }
 
   describe(): string {

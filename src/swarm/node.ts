@@ -18,7 +18,9 @@ import type { Logger } from "../util/log.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import { toHex } from "../util/units.ts";
 import { ChunkBuffers } from "./buffers.ts";
+import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
+import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
 import { defaultSchedulerConfig, Scheduler } from "./scheduler.ts";
 import { shouldServe } from "./superseed.ts";
 
@@ -59,6 +61,8 @@ interface Link {
   conn: PeerConnection;
   /** The peer's listening address when it has one, else its socket address. */
   name: string;
+  /** Where the peer accepts connections (its socket's IP and its HELLO's port), if it does. */
+  listenAddress: PeerAddress | null;
   uploader: Uploader;
   assemblies: Map<number, { buffer: Uint8Array; received: number }>;
   /** Chunks we cancelled: late PIECEs of them are expected and dropped. */
@@ -236,31 +240,48 @@ export class SwarmNode {
     }
   }
 
+  /** Resolves the address afresh (a name may have moved), then tries each of its addresses in turn. */
   private dial(address: PeerAddress): void {
     const label = peerLabel(address);
     this.book.markConnecting(label);
+    resolveHost(address.host).then(
+      (hosts) => this.connectToFirst(label, hosts, address.port, []),
+      (err) => this.onDialFailed(label, resolveFailure(address.host, err)),
+    );
+  }
+
+  private connectToFirst(label: string, hosts: string[], port: number, failures: string[]): void {
+    const [host, ...rest] = hosts;
+    if (host === undefined) return this.onDialFailed(label, failures.join("; ") || `${label}: the name has no addresses`);
+    if (this.closed) return;
+    const target = peerLabel({ host, port });
     const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
     conn.context = { initiated: true, address: label };
-    let opened = false;
-    const timer = setTimeout(() => !opened && this.onDialFailed(label, `no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);
+    let settled = false;
+    const failed = (reason: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // A name's failures say which of its addresses failed how; an IP literal's, just how.
+      this.connectToFirst(label, rest, port, [...failures, target === label ? reason : `${reason} (${target})`]);
+    };
+    const timer = setTimeout(() => failed(`no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);
     Bun.connect<PeerConnection>({
-      hostname: address.host,
-      port: address.port,
+      hostname: host,
+      port,
       data: conn,
       ...(this.options.network.tls ? { tls: clientTls(this.options.network.tls) } : {}),
       socket: {
         ...connectionSocketHandlers,
         open: (socket) => {
-          opened = true;
+          if (settled) return void socket.terminate();
+          settled = true;
           clearTimeout(timer);
           if (this.closed) return void socket.terminate();
           conn.attach(socket as Socket<PeerConnection>);
         },
       },
-    }).catch((err: Error) => {
-      clearTimeout(timer);
-      if (!opened) this.onDialFailed(label, err.message);
-    });
+    }).catch((err: Error) => failed(err.message));
   }
 
   private onDialFailed(label: string, reason: string): void {
@@ -290,11 +311,13 @@ export class SwarmNode {
       return conn.bye(WIRE_ERRORS.NONE, "connection limit reached");
     }
     const host = normalizeHost(conn.remoteAddress ?? "");
-    const name = remote.listenPort > 0 && host ? peerLabel({ host, port: remote.listenPort }) : conn.label;
+    const listenAddress = remote.listenPort > 0 && host ? { host, port: remote.listenPort } : null;
+    const name = listenAddress ? peerLabel(listenAddress) : conn.label;
     const link: Link = {
       key: `${name}#${this.nextKey++}`,
       conn,
       name,
+      listenAddress,
       // Through `currentStore`, so a finished download serves from its final location.
       // The hooks run only once requests arrive, by when `link` is set.
       uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(() => link)),
@@ -309,14 +332,16 @@ export class SwarmNode {
     this.links.set(conn, link);
     this.scheduler.addPeer(link.key);
     if (context.address) this.book.markConnected(context.address);
-    const learned = remote.listenPort > 0 && host ? this.book.learn({ host, port: remote.listenPort }, true) : false;
-    this.options.logger.event("peer-connected", { peer: name, direction: initiated ? "out" : "in" });
+    const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
+    this.options.logger.event("peer-connected", { peer: name, direction: initiated ? "out" : "in", ...(context.address && context.address !== name ? { via: context.address } : {}) });
     conn.sendMessage({ type: "BITFIELD", bits: this.store.have.bytes });
-    const known = this.book.shareable(name);
+    const others = [...this.links.values()].flatMap((l) => (l !== link && l.listenAddress ? [l.listenAddress] : []));
+    const known = addressesToShare(others, listenAddress);
     if (known.length > 0) conn.sendMessage({ type: "PEERS", peers: known });
     // Tell everyone else about a newcomer that accepts connections.
-    if (learned) {
-      for (const other of this.links.values()) if (other !== link) other.conn.sendMessage({ type: "PEERS", peers: [{ host, port: remote.listenPort }] });
+    const newcomer = learned && listenAddress ? addressesToShare([listenAddress], null) : [];
+    if (newcomer.length > 0) {
+      for (const other of this.links.values()) if (other !== link) other.conn.sendMessage({ type: "PEERS", peers: newcomer });
     }
     this.report();
   }
@@ -422,9 +447,12 @@ export class SwarmNode {
         return link.uploader.request(message.index);
       case "CANCEL":
         return link.uploader.cancel(message.index);
-      case "PEERS":
-        for (const p of message.peers) this.book.learn(p);
+      case "PEERS": {
+        const { usable, skipped } = usableAddresses(message.peers);
+        if (skipped.length > 0) this.options.logger.event("peers-skipped", { peer: link.name, addresses: skipped.join(","), reason: "not an IP literal and port" });
+        for (const p of usable) this.book.learn(p);
         return this.dialMore();
+      }
     }
   }
 

@@ -16,16 +16,6 @@ test("learns each address once, refuses port 0, and stays within its capacity", 
   expect(book.dialable().map((e) => peerLabel(e.address))).toEqual(["10.0.0.1:1", "10.0.0.3:1"]);
 });
 
-test("shares only peers connected now: not banned ones, not departed ones, not the recipient itself", () => {
-  const book = new AddressBook(10);
-  for (const port of [1, 2, 3, 4, 5]) book.learn({ host: "10.0.0.1", port }, true);
-  book.markBanned("10.0.0.1:1", "bad data");
-  book.markGone("10.0.0.1:2", "unknown package");
-  book.markFailed("10.0.0.1:5", "connection closed", () => {});
-  book.stopAll();
-  expect(book.shareable("10.0.0.1:3")).toEqual([{ host: "10.0.0.1", port: 4 }]);
-});
-
 test("a failed address is dialled again after a back-off, and not at all once stopped", async () => {
   const book = new AddressBook(10);
   book.learn({ host: "10.0.0.1", port: 1 });
