@@ -16,6 +16,15 @@ export const EXIT_CODES = {
 
 export type ErrorCode = keyof typeof EXIT_CODES;
 
+/** Exit codes a command can return, each with what it means there (for --help). */
+export type ExitMeanings = Partial<Record<ErrorCode, string>>;
+
+/** Every command can fail these ways; a command may word them its own way (Command.exitCodes). */
+export const COMMON_EXIT_CODES: ExitMeanings = {
+  BT_E_INTERNAL: "a bug: please report it (BYTETIDE_DEBUG=1 adds a stack trace)",
+  BT_E_USAGE: "bad arguments: unknown flag, missing or bad value",
+};
+
 export class BtError extends Error {
   constructor(
     readonly code: ErrorCode,

@@ -29,16 +29,47 @@ function fromEnvironment(command: string, flag: string, kind: FlagSpec[string], 
   return kind.multiple ? raw.split(/[\s,]+/).filter(Boolean) : raw;
 }
 
+/** A value that parseArgs would take for a flag rather than for a string option's value. */
+const looksLikeFlag = (value: string): boolean => value.length > 1 && value.startsWith("-");
+
+/**
+ * The first problem with the command line, in bytetide's words rather than Node's:
+ * an unknown flag, a string flag without its value, a value given to a boolean flag.
+ */
+function commandLineProblem(command: string, argv: string[], spec: FlagSpec): string | null {
+  const seeHelp = `(see 'bytetide ${command} --help')`;
+  const { tokens } = parseNodeArgs({ args: argv, options: spec, allowPositionals: true, strict: false, tokens: true });
+  for (const token of tokens) {
+    if (token.kind !== "option") continue;
+    const kind = spec[token.name];
+    if (!kind) {
+      const typed = argv[token.index]!;
+      const within = typed !== token.rawName && !typed.startsWith(`${token.rawName}=`) ? ` (in ${typed})` : "";
+      return `${command}: unknown flag ${token.rawName}${within} ${seeHelp}`;
+    }
+    if (kind.type === "boolean" && token.value !== undefined) return `${command}: ${token.rawName} takes no value (got ${token.rawName}=${token.value})`;
+    if (kind.type === "string" && token.value === undefined) return `${command}: ${token.rawName} needs a value ${seeHelp}`;
+    if (kind.type === "string" && !token.inlineValue && looksLikeFlag(token.value!)) {
+      return `${command}: ${token.rawName} needs a value, but ${token.value} looks like a flag (write --${token.name}=${token.value} if it is the value)`;
+    }
+  }
+  return null;
+}
+
 /**
  * Strict parsing: an unknown flag or a missing value is a usage error naming the flag.
  * A flag not on the command line is taken from its BYTETIDE_* variable, if set.
  */
 export function parseArgs(command: string, argv: string[], spec: FlagSpec, env: Record<string, string | undefined> = process.env): ParsedArgs {
+  const options: FlagSpec = { ...spec, help: { type: "boolean", short: "h" } };
+  const problem = commandLineProblem(command, argv, options);
+  if (problem) throw new BtError("BT_E_USAGE", problem);
   let parsed: ParsedArgs;
   try {
-    const { values, positionals } = parseNodeArgs({ args: argv, options: { ...spec, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseNodeArgs({ args: argv, options, allowPositionals: true, strict: true });
     parsed = { positionals, flags: values as ParsedArgs["flags"] };
   } catch (err) {
+    // Only for a case commandLineProblem does not foresee: Node's words, on one line.
     const message = (err as Error).message.split("\n")[0]!.replace(/\.$/, "");
     throw new BtError("BT_E_USAGE", `${command}: ${message} (see 'bytetide ${command} --help')`);
   }
@@ -57,8 +88,8 @@ export function expectPositionals(command: string, args: ParsedArgs, min: number
 export function chunkSizeFlag(command: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   const size = parseSize(String(value));
-  const problem = size === null ? `cannot read '${value}' as a size` : chunkSizeProblem(size);
-  if (problem) throw new BtError("BT_E_USAGE", `${command}: --chunk-size: ${problem}`);
+  const problem = size === null ? "expected a size such as 4MiB" : chunkSizeProblem(size);
+  if (problem) throw new BtError("BT_E_USAGE", `${command}: --chunk-size ${value}: ${problem}`);
   return size!;
 }
 

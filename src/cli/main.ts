@@ -2,6 +2,7 @@ import packageJson from "../../package.json" with { type: "json" };
 import { BtError, EXIT_CODES } from "../errors.ts";
 import { hasher } from "../hash/index.ts";
 import type { Command } from "./command.ts";
+import { helpOf } from "./help.ts";
 import { inspect } from "./commands/inspect.ts";
 import { make } from "./commands/make.ts";
 import { verify } from "./commands/verify.ts";
@@ -9,11 +10,6 @@ import { get } from "./commands/get.ts";
 import { serve } from "./commands/serve.ts";
 
 const COMMANDS: Command[] = [make, inspect, verify, serve, get];
-
-const ENVIRONMENT_NOTE = `Every option can also be set in the environment: --max-upload-rate 100M as
-BYTETIDE_MAX_UPLOAD_RATE=100M, --seed as BYTETIDE_SEED=1. The command line wins.`;
-
-const helpOf = (c: Command): string => `${c.help}\n\n${ENVIRONMENT_NOTE}`;
 
 function versionLine(): string {
   return `bytetide ${packageJson.version} (hasher: ${hasher().description}; bun ${Bun.version})`;

@@ -30,7 +30,7 @@ export function readSecret(command: string, flags: ParsedArgs["flags"]): Uint8Ar
   try {
     bytes = readFileSync(String(path));
   } catch (err) {
-    throw fsError("BT_E_USAGE", err, String(path));
+    throw fsError("BT_E_USAGE", err, `${command}: --secret-file ${path}`);
   }
   let end = bytes.length;
   while (end > 0 && /\s/.test(String.fromCharCode(bytes[end - 1]!))) end--;
@@ -49,7 +49,7 @@ export function readTls(command: string, flags: ParsedArgs["flags"]): TlsConfig 
     try {
       text = readFileSync(path, "utf8");
     } catch (err) {
-      throw fsError("BT_E_USAGE", err, path);
+      throw fsError("BT_E_USAGE", err, `${command}: --${flag} ${path}`);
     }
     if (!text.includes("-----BEGIN")) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${path}: not a PEM file`);
     return text;

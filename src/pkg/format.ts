@@ -19,9 +19,10 @@ export class FormatError extends Error {}
 
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
+/** What is wrong with a chunk size, worded to follow the value: "3MiB: must be ...". */
 export function chunkSizeProblem(n: number): string | null {
   if (!isPowerOfTwo(n) || n < LIMITS.minChunkSize || n > LIMITS.maxChunkSize) {
-    return `chunk size ${n} is not a power of two between 64 KiB and 64 MiB`;
+    return "must be a power of two from 64KiB to 64MiB";
   }
   return null;
 }
@@ -101,7 +102,7 @@ export function decodePackage(bytes: Uint8Array): Package {
   if (flags !== 0) throw new FormatError(`unsupported flags 0x${flags.toString(16)}`);
   const chunkSize = view.getUint32(12, true);
   const sizeProblem = chunkSizeProblem(chunkSize);
-  if (sizeProblem) throw new FormatError(`corrupt: ${sizeProblem}`);
+  if (sizeProblem) throw new FormatError(`corrupt: chunk size ${chunkSize}: ${sizeProblem}`);
   const totalSize = Number(view.getBigUint64(16, true));
   const entryCount = view.getUint32(24, true);
   const chunkCount = view.getUint32(28, true);

@@ -1,5 +1,7 @@
-import { link, open, rename, stat, unlink, writeFile } from "node:fs/promises";
-import { BtError, fsError } from "../errors.ts";
+import { constants } from "node:fs";
+import { access, link, open, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { BtError, describeFsError, fsError } from "../errors.ts";
 import { decodePackage, encodePackage, expectedLength, FormatError, HEADER_LENGTH } from "./format.ts";
 import type { Package } from "./model.ts";
 
@@ -38,6 +40,25 @@ export async function refuseExisting(path: string, force: boolean): Promise<void
   if (force) return;
   const exists = await stat(path).then(() => true, () => false);
   if (exists) throw new BtError("BT_E_EXISTS", `${path}: already exists (use --force to overwrite)`);
+}
+
+/**
+ * Fails early, before hours of hashing, when the package could not be written: its
+ * directory is missing, not a directory, or not writable. The same code as a failed write.
+ */
+export async function refuseUnwritable(path: string): Promise<void> {
+  const dir = dirname(resolve(path));
+  let problem: string;
+  try {
+    if ((await stat(dir)).isDirectory()) {
+      await access(dir, constants.W_OK);
+      return;
+    }
+    problem = `${dir}: not a directory`;
+  } catch (err) {
+    problem = describeFsError(err, dir);
+  }
+  throw new BtError("BT_E_IO", `${path}: cannot be written: ${problem}`);
 }
 
 /**

@@ -8,6 +8,8 @@ import { Bitset } from "../util/bitset.ts";
 import type { Logger } from "../util/log.ts";
 import { PackageFiles } from "./files.ts";
 import { hashJobs, planHashJobs } from "./hash-files.ts";
+import { appliedMode, octalMode } from "./modes.ts";
+import { payloadPathOf } from "./payload.ts";
 import { decodeState, encodeState } from "./state.ts";
 
 export interface OutputPaths {
@@ -149,9 +151,10 @@ export class Output {
 
   /**
    * All chunks are in: check the Merkle root over the digests computed here, sync, give
-   * entries their recorded modes and links, and only then rename into place.
+   * entries their recorded modes (setuid/setgid only if allowed: storage/modes.ts) and
+   * links, and only then rename into place.
    */
-  async finalize(): Promise<void> {
+  async finalize(options: { allowSetuid: boolean; logger: Logger }): Promise<void> {
     if (!this.complete) throw new BtError("BT_E_INTERNAL", "finalize before every chunk was verified");
     if (!equalBytes(hasher().merkleRoot(this.digests), this.pkg.root)) {
       throw new BtError("BT_E_VERIFY", `${this.paths.part}: Merkle root of the received chunks does not match the package`);
@@ -176,7 +179,13 @@ export class Output {
     });
     // New directory entries are durable only once their directories are synced.
     each(["directory"], syncDirectory);
-    each(["file", "directory"], (path, i) => chmodSync(path, this.pkg.entries[i]!.mode));
+    const finalPathOf = payloadPathOf(this.pkg, this.paths.final);
+    each(["file", "directory"], (path, i) => {
+      const recorded = this.pkg.entries[i]!.mode;
+      const { mode, stripped } = appliedMode(recorded, options.allowSetuid);
+      if (stripped) options.logger.event("mode-stripped", { file: finalPathOf(i), recorded: octalMode(recorded), applied: octalMode(mode), hint: "--allow-setuid keeps setuid/setgid bits" });
+      chmodSync(path, mode);
+    });
     try {
       renameSync(this.paths.part, this.paths.final);
       syncDirectory(dirname(this.paths.final));

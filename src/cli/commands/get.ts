@@ -38,6 +38,34 @@ const exists = (path: string): boolean => {
 export const get: Command = {
   name: "get",
   summary: "download a package from peers, verifying every chunk, and share it meanwhile",
+  flags: {
+    peer: { type: "string", multiple: true },
+    output: { type: "string", short: "o" },
+    listen: { type: "string" },
+    linger: { type: "string" },
+    seed: { type: "boolean" },
+    concurrency: { type: "string" },
+    "max-upload-rate": { type: "string" },
+    "max-download-rate": { type: "string" },
+    metrics: { type: "string" },
+    "retry-for": { type: "string" },
+    "log-requests": { type: "boolean" },
+    force: { type: "boolean", short: "f" },
+    "allow-setuid": { type: "boolean" },
+    ...LIMIT_FLAGS,
+    ...SECURITY_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  exitCodes: {
+    BT_E_USAGE: "bad arguments: unknown flag, bad value, unreadable --secret-file or --tls-* file",
+    BT_E_INPUT: "the .bpkg is missing or unreadable",
+    BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
+    BT_E_VERIFY: "a chunk that only bad peers could supply, or a Merkle root that does not check out",
+    BT_E_EXISTS: "the output exists and does not match the package (use --force)",
+    BT_E_IO: "the output cannot be written: a disk error, no space, a read-only directory",
+    BT_E_NO_PEERS: "no peer could supply the missing chunks (unreachable, lacking them, or refusing us)",
+    BT_E_INTERRUPTED: "interrupted by Ctrl-C or SIGTERM",
+  },
   help: `Usage: bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH] [options]
 
 Downloads the package's data from the peers, many requests in flight to each, rarest
@@ -66,6 +94,8 @@ Options:
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   --log-requests        log each REQUEST sent (event 'request', chunk and peer): the picker's order
   -f, --force           replace an existing output that does not match the package
+  --allow-setuid        keep the setuid/setgid bits the package records (default: cleared,
+                        with a 'mode-stripped' log line per entry)
   -h, --help            show this help
 
 ${LIMIT_HELP}
@@ -74,27 +104,10 @@ ${SECURITY_HELP}
 
 ${OUTPUT_HELP}
 
-Exit codes: 5 verification failed, 8 no peer could supply the data, 130 interrupted;
-progress is saved in every case.`,
+Whatever the exit code, progress is saved.`,
 
   async run(argv) {
-    const args = parseArgs("get", argv, {
-      peer: { type: "string", multiple: true },
-      output: { type: "string", short: "o" },
-      listen: { type: "string" },
-      linger: { type: "string" },
-      seed: { type: "boolean" },
-      concurrency: { type: "string" },
-      "max-upload-rate": { type: "string" },
-      "max-download-rate": { type: "string" },
-      metrics: { type: "string" },
-      "retry-for": { type: "string" },
-      "log-requests": { type: "boolean" },
-      force: { type: "boolean", short: "f" },
-      ...LIMIT_FLAGS,
-      ...SECURITY_FLAGS,
-      ...OUTPUT_FLAGS,
-    });
+    const args = parseArgs("get", argv, get.flags);
     const mode = outputMode("get", args.flags);
     const logger = loggerFor("get", mode);
     const network = networkPolicy("get", args.flags);
@@ -176,7 +189,7 @@ progress is saved in every case.`,
     }
     progress.finish();
     try {
-      await output.finalize();
+      await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, logger });
       node.useStore(
         completeStore(new PackageFiles(pkg, paths.final, false), (chunk, file) =>
           logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),

@@ -57,6 +57,8 @@ function summary(path: string, pkg: Package): string {
 
 export const inspect: Command = {
   name: "inspect",
+  flags: { json: { type: "boolean" } },
+  exitCodes: { BT_E_INPUT: "the .bpkg is missing or unreadable", BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format" },
   summary: "describe a .bpkg package",
   help: `Usage: bytetide inspect <pkg.bpkg> [--json]
 
@@ -69,7 +71,7 @@ Options:
   -h, --help   show this help`,
 
   async run(argv) {
-    const args = parseArgs("inspect", argv, { json: { type: "boolean" } });
+    const args = parseArgs("inspect", argv, inspect.flags);
     const [path] = expectPositionals("inspect", args, 1, 1, "one .bpkg file");
     const pkg = await readPackage(path!);
     console.log(args.flags.json ? JSON.stringify(packageJson(pkg), null, 2) : summary(path!, pkg));

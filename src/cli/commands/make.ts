@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { LIMITS } from "../../config.ts";
 import { buildPackage, scanInput } from "../../pkg/build.ts";
-import { refuseExisting, writePackage } from "../../pkg/io.ts";
+import { refuseExisting, refuseUnwritable, writePackage } from "../../pkg/io.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { chunkSizeFlag, expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
@@ -12,11 +12,23 @@ import { createProgress } from "../progress.ts";
 export const make: Command = {
   name: "make",
   summary: "hash a file or directory into a .bpkg package",
-  help: `Usage: bytetide make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force]
+  flags: {
+    output: { type: "string", short: "o" },
+    "chunk-size": { type: "string" },
+    force: { type: "boolean", short: "f" },
+    ...OUTPUT_FLAGS,
+  },
+  exitCodes: {
+    BT_E_INPUT: "the input is missing, unreadable, or holds a special file or an outside symlink",
+    BT_E_EXISTS: "the output already exists (use --force)",
+    BT_E_IO: "the package cannot be written: a missing or read-only directory, a disk error",
+  },
+  help: `Usage: bytetide make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --quiet]
 
 Cuts the input into chunks, hashes every chunk with SHA-256 on every core, and writes
 a .bpkg holding the file table, the chunk hashes and their Merkle root. Prints the root,
-which is the package's identity.
+which is the package's identity. Modes are recorded as they are, setuid and setgid bits
+included; 'get' strips those unless told --allow-setuid.
 
 Options:
   -o, --output PATH     where to write the package (default: <input>.bpkg beside the input)
@@ -27,12 +39,7 @@ Options:
 ${OUTPUT_HELP}`,
 
   async run(argv) {
-    const args = parseArgs("make", argv, {
-      output: { type: "string", short: "o" },
-      "chunk-size": { type: "string" },
-      force: { type: "boolean", short: "f" },
-      ...OUTPUT_FLAGS,
-    });
+    const args = parseArgs("make", argv, make.flags);
     const mode = outputMode("make", args.flags);
     const logger = loggerFor("make", mode);
     const [input] = expectPositionals("make", args, 1, 1, "one file or directory to package");
@@ -43,6 +50,8 @@ ${OUTPUT_HELP}`,
     await refuseExisting(output, force);
     const started = performance.now();
     const scanned = await scanInput(input!);
+    // After the scan, so a missing input is reported as such; before hours of hashing.
+    await refuseUnwritable(output);
     const total = scanned.entries.reduce((n, e) => n + e.size, 0);
     const files = scanned.entries.filter((e) => e.kind === "file").length;
     if (mode === "json") logger.event("start", { input: input!, total_bytes: total, files });
@@ -57,6 +66,7 @@ ${OUTPUT_HELP}`,
       logger.event("done", { root: toHex(pkg.root), package: output, bytes: pkg.totalSize, files, chunks, chunk_size: chunkSize, seconds: Number(seconds.toFixed(3)) });
       return 0;
     }
+    if (mode === "quiet") return 0;
     console.log(`wrote ${output} (${files} file${files === 1 ? "" : "s"}, ${formatBytes(pkg.totalSize)}, ${chunks} chunks of ${formatBytes(chunkSize)}, ${seconds.toFixed(2)} s)`);
     console.log(`root ${toHex(pkg.root)}`);
     return 0;

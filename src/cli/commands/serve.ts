@@ -60,6 +60,20 @@ function checkPayload(pkg: Package, files: PackageFiles): void {
 export const serve: Command = {
   name: "serve",
   summary: "seed packages to peers",
+  flags: {
+    data: { type: "string" },
+    listen: { type: "string" },
+    "max-upload-rate": { type: "string" },
+    metrics: { type: "string" },
+    ...LIMIT_FLAGS,
+    ...SECURITY_FLAGS,
+    ...OUTPUT_FLAGS,
+  },
+  exitCodes: {
+    BT_E_USAGE: "bad arguments: unknown flag, bad value, unreadable --secret-file or --tls-* file",
+    BT_E_INPUT: "a .bpkg, or the data it describes, is missing, unreadable or of the wrong size",
+    BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
+  },
   help: `Usage: bytetide serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT]
 
 Serves the chunks of one or more packages to any peer that asks for them by root.
@@ -88,15 +102,7 @@ ${SECURITY_HELP}
 Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 
   async run(argv) {
-    const args = parseArgs("serve", argv, {
-      data: { type: "string" },
-      listen: { type: "string" },
-      "max-upload-rate": { type: "string" },
-      metrics: { type: "string" },
-      ...LIMIT_FLAGS,
-      ...SECURITY_FLAGS,
-      ...OUTPUT_FLAGS,
-    });
+    const args = parseArgs("serve", argv, serve.flags);
     const mode = outputMode("serve", args.flags);
     const network = networkPolicy("serve", args.flags);
     const maxUploadRate = rateFlag("serve", "max-upload-rate", args.flags["max-upload-rate"]);

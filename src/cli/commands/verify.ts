@@ -2,17 +2,24 @@ import { BtError } from "../../errors.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { defaultPayloadPath } from "../../storage/payload.ts";
 import { verifyPayload } from "../../storage/verify.ts";
-import { formatRanges } from "../../util/ranges.ts";
+import { formatRanges, ranges } from "../../util/ranges.ts";
 import { toHex } from "../../util/units.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { loggerFor } from "../../util/log.ts";
+import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { createProgress } from "../progress.ts";
 
 export const verify: Command = {
   name: "verify",
   summary: "re-hash local data against a .bpkg",
-  help: `Usage: bytetide verify <pkg.bpkg> [path]
+  flags: { ...OUTPUT_FLAGS },
+  exitCodes: {
+    BT_E_INPUT: "the .bpkg is missing or unreadable",
+    BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
+    BT_E_VERIFY: "the data does not match the package: bad or missing chunks, entries that differ",
+  },
+  help: `Usage: bytetide verify <pkg.bpkg> [path] [--json | --quiet]
 
 Re-hashes every chunk of the local data and checks it against the package, then
 recomputes the Merkle root. The data is looked for beside the .bpkg under the name the
@@ -21,24 +28,49 @@ package records, or at [path] when given (the file, or the directory, itself).
 Prints 'VERIFY OK <root>' and exits 0 when everything matches. Otherwise lists the bad
 and missing chunk indexes and the entries that differ, and exits 5.
 
+With --json, prints one 'result' event: ok, root, package, path, chunk_count,
+bad_chunks and missing_chunks (runs of indexes, [first, last]), their counts, and
+entry_problems (one line per entry that differs). A failure is followed by the usual
+'error' event.
+
 Options:
-  -h, --help   show this help`,
+  -h, --help            show this help
+
+${OUTPUT_HELP}`,
 
   async run(argv) {
-    const args = parseArgs("verify", argv, {});
+    const args = parseArgs("verify", argv, verify.flags);
+    const mode = outputMode("verify", args.flags);
+    const logger = loggerFor("verify", mode);
     const [packagePath, dataPath] = expectPositionals("verify", args, 1, 2, "a .bpkg file and optionally the data's path");
     const pkg = await readPackage(packagePath!);
     const root = dataPath ?? defaultPayloadPath(packagePath!, pkg);
-    const progress = createProgress("verifying", pkg.totalSize, 0, "text", loggerFor("verify", "text"));
+    const progress = createProgress("verifying", pkg.totalSize, 0, mode, logger);
     const report = await verifyPayload(pkg, root, (done) => progress.update({ done }));
     progress.finish();
+    if (mode === "json") {
+      logger.event("result", {
+        ok: report.ok,
+        root: toHex(pkg.root),
+        package: packagePath,
+        path: root,
+        chunk_count: report.chunkCount,
+        bad_chunk_count: report.badChunks.length,
+        missing_chunk_count: report.missingChunks.length,
+        bad_chunks: ranges(report.badChunks),
+        missing_chunks: ranges(report.missingChunks),
+        entry_problems: report.problems,
+      });
+    }
     if (report.ok) {
-      console.log(`VERIFY OK ${toHex(pkg.root)}`);
+      if (mode === "text") console.log(`VERIFY OK ${toHex(pkg.root)}`);
       return 0;
     }
-    for (const problem of report.problems) console.log(`problem  ${problem}`);
-    if (report.badChunks.length) console.log(`bad      chunks ${formatRanges(report.badChunks)}`);
-    if (report.missingChunks.length) console.log(`missing  chunks ${formatRanges(report.missingChunks)}`);
+    if (mode === "text") {
+      for (const problem of report.problems) console.log(`problem  ${problem}`);
+      if (report.badChunks.length) console.log(`bad      chunks ${formatRanges(report.badChunks)}`);
+      if (report.missingChunks.length) console.log(`missing  chunks ${formatRanges(report.missingChunks)}`);
+    }
     const failed = report.badChunks.length + report.missingChunks.length;
     throw new BtError(
       "BT_E_VERIFY",
