@@ -11,7 +11,9 @@ export const EXIT_CODES = {
   BT_E_EXISTS: 6,
   BT_E_IO: 7,
   BT_E_NO_PEERS: 8,
+  BT_E_LOCKED: 9,
   BT_E_INTERRUPTED: 130,
+  BT_E_TERMINATED: 143,
 } as const;
 
 export type ErrorCode = keyof typeof EXIT_CODES;
@@ -53,6 +55,15 @@ export function describeFsError(err: unknown, path: string): string {
     : code === "EIO" ? "input/output error"
     : ((err as Error)?.message ?? String(err));
   return reason.startsWith(`${path}: `) ? reason : `${path}: ${reason}`;
+}
+
+/** Why a listening socket could not be opened, in words. */
+export function describeBindError(err: unknown): string {
+  const code = (err as { code?: string })?.code;
+  return code === "EADDRINUSE" ? "address already in use"
+    : code === "EADDRNOTAVAIL" ? "not an address of this machine"
+    : code === "EACCES" || code === "EPERM" ? "permission denied (ports below 1024 need privileges)"
+    : ((err as Error)?.message ?? String(err));
 }
 
 export function fsError(code: ErrorCode, err: unknown, path: string): BtError {

@@ -58,6 +58,11 @@ export function networkPolicy(command: string, flags: ParsedArgs["flags"]): Netw
 export function startMetrics(command: string, value: unknown, nodes: () => Iterable<SwarmNode>): { url: string; stop(): void } | null {
   if (value === undefined) return null;
   const at = addressFlag(command, "metrics", String(value), "127.0.0.1");
-  const server = serveMetrics(at.host, at.port, nodes);
+  let server: ReturnType<typeof serveMetrics>;
+  try {
+    server = serveMetrics(at.host, at.port, nodes);
+  } catch (err) {
+    throw err instanceof BtError ? new BtError(err.code, `${command}: ${err.message}`) : err;
+  }
   return { url: `http://${peerLabel({ host: at.host, port: server.port })}/metrics`, stop: server.stop };
 }

@@ -1,4 +1,5 @@
-import { BtError } from "../errors.ts";
+import { BtError, describeBindError } from "../errors.ts";
+import { peerLabel } from "../swarm/address-book.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 
 /**
@@ -41,6 +42,6 @@ export function serveMetrics(host: string, port: number, nodes: () => Iterable<S
     });
     return { port: server.port!, stop: () => void server.stop(true) };
   } catch (err) {
-    throw new BtError("BT_E_USAGE", `--metrics ${host}:${port}: ${(err as Error).message}`);
+    throw new BtError("BT_E_USAGE", `--metrics ${peerLabel({ host, port })}: ${describeBindError(err)}`);
   }
 }

@@ -1,17 +1,25 @@
 import type { Socket, TCPSocketListener } from "bun";
 import type { NetworkPolicy } from "../config.ts";
-import { BtError } from "../errors.ts";
+import { BtError, describeBindError } from "../errors.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
 import { serverTls } from "../peer/tls.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import type { Logger } from "../util/log.ts";
+import { resolveFailure, resolveHost } from "../util/address.ts";
 import { toHex } from "../util/units.ts";
+import { peerLabel } from "../swarm/address-book.ts";
 
 export interface ListenerOptions {
+  /** An IP literal or a name; a name is bound on every address it resolves to. */
   host: string;
   port: number;
-  /** The packages served here, by root hex. */
+  /** Who asked, for errors: "get". */
+  command: string;
+  /**
+   * The packages served here, by root hex. A get adds its node once its output is open;
+   * until then a HELLO is answered BUSY, which peers retry, rather than UNKNOWN_PACKAGE.
+   */
   nodes: Map<string, SwarmNode>;
   logger: Logger;
   /** maxConnections counts handshaking connections too; more are answered ERROR(BUSY). */
@@ -32,7 +40,7 @@ const nodeOf = (conn: PeerConnection): SwarmNode | null => (conn.context as { no
  * Accepts peers and hands each, once its HELLO names a package served here, to that
  * package's SwarmNode. A HELLO for anything else gets ERROR UNKNOWN_PACKAGE.
  */
-export function listen(options: ListenerOptions): Listener {
+export async function listen(options: ListenerOptions): Promise<Listener> {
   const connections = new Set<PeerConnection>();
   const { logger, network } = options;
 
@@ -50,46 +58,55 @@ export function listen(options: ListenerOptions): Listener {
 
   const accept = (conn: PeerConnection, root: Uint8Array) => {
     const node = options.nodes.get(toHex(root));
+    if (!node && options.nodes.size === 0) throw new ProtocolError(WIRE_ERRORS.BUSY, "starting up");
     if (!node) throw new ProtocolError(WIRE_ERRORS.UNKNOWN_PACKAGE, `no package with root ${toHex(root)} here`);
     conn.context = { node, initiated: false };
     return node.hello();
   };
 
-  let server: TCPSocketListener<PeerConnection>;
+  const socketHandlers = {
+    ...connectionSocketHandlers,
+    open(socket: Socket<PeerConnection>) {
+      const label = `${socket.remoteAddress}:${socket.remotePort}`;
+      const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret }, handler, network.limits);
+      socket.data = conn;
+      const full = connections.size >= network.maxConnections;
+      connections.add(conn);
+      conn.attach(socket);
+      if (full) conn.fail(WIRE_ERRORS.BUSY, `this node already has ${network.maxConnections} connections`);
+    },
+  };
+  const where = `${options.command}: --listen ${peerLabel({ host: options.host, port: options.port })}`;
+  let hosts: string[];
   try {
-    server = Bun.listen<PeerConnection>({
-      hostname: options.host,
-      port: options.port,
-      ...(network.tls ? { tls: serverTls(network.tls) } : {}),
-      socket: {
-        ...connectionSocketHandlers,
-        open(socket) {
-          const label = `${socket.remoteAddress}:${socket.remotePort}`;
-          const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret }, handler, network.limits);
-          socket.data = conn;
-          const full = connections.size >= network.maxConnections;
-          connections.add(conn);
-          conn.attach(socket as Socket<PeerConnection>);
-          if (full) conn.fail(WIRE_ERRORS.BUSY, `this node already has ${network.maxConnections} connections`);
-        },
-      },
-    });
+    hosts = await resolveHost(options.host);
   } catch (err) {
-    throw new BtError("BT_E_USAGE", `--listen ${options.host}:${options.port}: ${(err as Error).message}`);
+    throw new BtError("BT_E_USAGE", `${where}: ${resolveFailure(options.host, err)}`);
+  }
+  // Every address of a name, on one port: the first bind picks it when the port is 0.
+  const servers: TCPSocketListener<PeerConnection>[] = [];
+  for (const hostname of hosts) {
+    try {
+      servers.push(Bun.listen<PeerConnection>({ hostname, port: servers[0]?.port ?? options.port, ...(network.tls ? { tls: serverTls(network.tls) } : {}), socket: socketHandlers }));
+    } catch (err) {
+      for (const server of servers) server.stop(true);
+      const address = hostname === options.host ? "" : ` (${peerLabel({ host: hostname, port: servers[0]?.port ?? options.port })})`;
+      throw new BtError("BT_E_USAGE", `${where}${address}: ${describeBindError(err)}`);
+    }
   }
 
   return {
     get port() {
-      return server.port;
+      return servers[0]!.port;
     },
     connections,
     async stop(graceMs) {
-      server.stop(false);
+      for (const server of servers) server.stop(false);
       for (const conn of connections) conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
       const deadline = Date.now() + graceMs;
       while (connections.size > 0 && Date.now() < deadline) await Bun.sleep(20);
       for (const conn of connections) conn.destroy("shutdown grace period over");
-      server.stop(true);
+      for (const server of servers) server.stop(true);
     },
   };
 }

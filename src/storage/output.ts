@@ -10,6 +10,7 @@ import { PackageFiles } from "./files.ts";
 import { hashJobs, planHashJobs } from "./hash-files.ts";
 import { appliedMode, octalMode } from "./modes.ts";
 import { payloadPathOf } from "./payload.ts";
+import { lockExclusive } from "./lock.ts";
 import { decodeState, encodeState } from "./state.ts";
 
 export interface OutputPaths {
@@ -73,15 +74,32 @@ export class Output {
     this.digests = digests;
   }
 
-  /** Creates the .part layout, or takes up an earlier one, deciding which chunks are already good. */
+  /**
+   * Takes the output for this process (a lock on the progress file), then creates the
+   * .part layout or takes up an earlier one, deciding which chunks are already good.
+   */
   static async open(pkg: Package, paths: OutputPaths, logger: Logger): Promise<Output> {
-    const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
-    const resuming = lstatSafe(paths.part) !== null;
     try {
       mkdirSync(dirname(paths.final), { recursive: true });
     } catch (err) {
       throw fsError("BT_E_IO", err, dirname(paths.final));
     }
+    const stateFd = openLocked(paths, logger);
+    try {
+      const output = await Output.prepare(pkg, paths, stateFd, logger);
+      output.stateFd = stateFd;
+      // Unclean until proven otherwise: a crash from here on leaves this flag unset.
+      output.saveState(false);
+      return output;
+    } catch (err) {
+      closeSync(stateFd);
+      throw err;
+    }
+  }
+
+  private static async prepare(pkg: Package, paths: OutputPaths, stateFd: number, logger: Logger): Promise<Output> {
+    const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
+    const resuming = lstatSafe(paths.part) !== null;
     const probe = new PackageFiles(pkg, paths.part, true);
     for (const [i, e] of pkg.entries.entries()) {
       if (e.kind === "directory") ensureDirectory(probe.pathOf(i));
@@ -91,7 +109,7 @@ export class Output {
     const digests = new Uint8Array(chunkCount * DIGEST_LENGTH);
     let verified = new Bitset(chunkCount);
     if (resuming) {
-      const saved = readState(paths.state, pkg);
+      const saved = readState(stateFd, pkg);
       if ("problem" in saved) {
         logger.event("resume-check", { state: paths.state, problem: saved.problem, action: "re-verifying all data" });
         verified = await verifyChunks(pkg, probe, () => true, digests);
@@ -103,15 +121,13 @@ export class Output {
         for (const c of verified.members()) digests.set(pkg.chunkHashes.subarray(c * DIGEST_LENGTH, (c + 1) * DIGEST_LENGTH), c * DIGEST_LENGTH);
       }
     }
-    const output = new Output(pkg, paths, verified, digests);
     try {
-      output.stateFd = openSync(paths.state, "w", 0o644);
+      // What was read is decided on; a shorter record must not keep the old one's tail.
+      ftruncateSync(stateFd, 0);
     } catch (err) {
       throw fsError("BT_E_IO", err, paths.state);
     }
-    // Unclean until proven otherwise: a crash from here on leaves this flag unset.
-    output.saveState(false);
-    return output;
+    return new Output(pkg, paths, verified, digests);
   }
 
   get complete(): boolean {
@@ -211,13 +227,34 @@ function lstatSafe(path: string) {
   }
 }
 
-function readState(path: string, pkg: Package): ReturnType<typeof decodeState> {
+/**
+ * Opens (creating) the progress file and locks it: one download per output. The lock
+ * lives as long as the descriptor, so it ends with the process, however it ends.
+ */
+function openLocked(paths: OutputPaths, logger: Logger): number {
+  let fd: number;
+  try {
+    fd = openSync(paths.state, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+  } catch (err) {
+    throw fsError("BT_E_IO", err, paths.state);
+  }
+  const lock = lockExclusive(fd);
+  if (lock === "held-elsewhere") {
+    closeSync(fd);
+    throw new BtError("BT_E_LOCKED", `${paths.final}: another bytetide get is downloading to this output (${paths.state} is locked); wait for it, or stop it`);
+  }
+  if (lock === "unsupported") logger.event("lock-unavailable", { state: paths.state, reason: "this system or filesystem offers no file locks; two gets on one output would clash" });
+  return fd;
+}
+
+function readState(fd: number, pkg: Package): ReturnType<typeof decodeState> {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readFileSync(fd);
   } catch (err) {
-    return { problem: (err as { code?: string }).code === "ENOENT" ? "missing" : `unreadable (${(err as Error).message})` };
+    return { problem: `unreadable (${(err as Error).message})` };
   }
+  if (bytes.length === 0) return { problem: "missing" };
   return decodeState(bytes, pkg.root, pkg.chunkHashes.length / DIGEST_LENGTH);
 }
 

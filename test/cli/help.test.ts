@@ -60,7 +60,7 @@ describe("each command's --help lists the exit codes it can return", () => {
     ["inspect", [0, 1, 2, 3, 4]],
     ["verify", [0, 1, 2, 3, 4, 5]],
     ["serve", [0, 1, 2, 3, 4]],
-    ["get", [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]],
+    ["get", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143]],
   ])("%s: %p", async (command, codes) => {
     expect(exitCodesIn(await helpOf(command))).toEqual(codes as number[]);
   });

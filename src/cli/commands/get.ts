@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { lstatSync, rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { lstatSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError } from "../../errors.ts";
 import { readPackage } from "../../pkg/io.ts";
@@ -25,15 +25,6 @@ import { untilSignal } from "../signals.ts";
 import { downloadBucket, uploadBucket } from "./serve.ts";
 
 const SHUTDOWN_GRACE_MS = 2_000;
-
-const exists = (path: string): boolean => {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export const get: Command = {
   name: "get",
@@ -64,7 +55,9 @@ export const get: Command = {
     BT_E_EXISTS: "the output exists and does not match the package (use --force)",
     BT_E_IO: "the output cannot be written: a disk error, no space, a read-only directory",
     BT_E_NO_PEERS: "no peer could supply the missing chunks (unreachable, lacking them, or refusing us)",
-    BT_E_INTERRUPTED: "interrupted by Ctrl-C or SIGTERM",
+    BT_E_LOCKED: "another get is downloading to the same output",
+    BT_E_INTERRUPTED: "interrupted by Ctrl-C (SIGINT) before completing",
+    BT_E_TERMINATED: "stopped by SIGTERM before completing (after VERIFY OK, a signal ends lingering with 0)",
   },
   help: `Usage: bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH] [options]
 
@@ -107,6 +100,8 @@ ${OUTPUT_HELP}
 Whatever the exit code, progress is saved.`,
 
   async run(argv) {
+    // Every flag is read and checked, the package read and the ports bound before the
+    // output is touched: a start that fails leaves the output directory as it was.
     const args = parseArgs("get", argv, get.flags);
     const mode = outputMode("get", args.flags);
     const logger = loggerFor("get", mode);
@@ -118,26 +113,35 @@ Whatever the exit code, progress is saved.`,
     const requestsPerPeer = integerFlag("get", "concurrency", args.flags.concurrency, NET.defaultRequestsPerPeer, 1, NET.maxRequestsPerPeer);
     const retryForMs = durationFlag("get", "retry-for", args.flags["retry-for"], NET.defaultRetryForMs);
     const uploadLimit = uploadBucket(rateFlag("get", "max-upload-rate", args.flags["max-upload-rate"]));
+    const downloadRate = rateFlag("get", "max-download-rate", args.flags["max-download-rate"]);
     const pkg = await readPackage(packagePath!);
-    const paths = outputPaths(resolve((args.flags.output as string | undefined) ?? packageName(pkg)));
+    const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
     const root = toHex(pkg.root);
 
-    if (exists(paths.final)) {
-      const report = await verifyPayload(pkg, paths.final);
-      if (report.ok) {
-        if (mode === "json") logger.event("done", { root, verified: true, already_complete: true, bytes: pkg.totalSize, output: paths.final });
-        else console.log(`VERIFY OK ${root}`);
-        return 0;
-      }
-      if (args.flags.force !== true) {
-        const bad = report.badChunks.length + report.missingChunks.length;
-        throw new BtError("BT_E_EXISTS", `get: ${paths.final} exists and does not match the package (${bad} of ${report.chunkCount} chunks differ); move it away or use --force`);
-      }
-      rmSync(paths.final, { recursive: true, force: true });
+    const existing = await existingOutput(pkg, paths.final);
+    if (existing === "complete") {
+      if (mode === "json") logger.event("done", { root, verified: true, already_complete: true, bytes: pkg.totalSize, output: paths.final });
+      else console.log(`VERIFY OK ${root}`);
+      return 0;
+    }
+    if (existing !== "absent" && args.flags.force !== true) {
+      throw new BtError("BT_E_EXISTS", `get: ${paths.final} exists and does not match the package (${existing}); move it away or use --force`);
     }
     if (peers.length === 0) throw new BtError("BT_E_USAGE", "get: no peers given (use --peer HOST:PORT)");
 
-    const output = await Output.open(pkg, paths, logger);
+    const nodes = new Map<string, SwarmNode>();
+    const listener = await listen({ command: "get", host: listenAt.host, port: listenAt.port, nodes, logger, network });
+    let metrics: ReturnType<typeof startMetrics> = null;
+    let output: Output;
+    try {
+      metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
+      if (existing !== "absent") rmSync(paths.final, { recursive: true, force: true });
+      output = await Output.open(pkg, paths, logger);
+    } catch (err) {
+      await listener.stop(0);
+      metrics?.stop();
+      throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
+    }
     logger.event("start", { root, total_bytes: pkg.totalSize, chunk_count: output.verified.size, chunks_verified: output.verified.count, output: paths.final });
     const progress = createProgress("downloading", pkg.totalSize, output.verified.size, mode, logger);
     const node = new SwarmNode({
@@ -150,17 +154,16 @@ Whatever the exit code, progress is saved.`,
       network,
       logger,
       uploadLimit,
-      downloadLimit: downloadBucket(rateFlag("get", "max-download-rate", args.flags["max-download-rate"]), pkg.chunkSize),
+      downloadLimit: downloadBucket(downloadRate, pkg.chunkSize),
       logRequests: args.flags["log-requests"] === true,
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: output.verified.count }),
     });
-    const listener = listen({ host: listenAt.host, port: listenAt.port, nodes: new Map([[node.rootHex, node]]), logger, network });
+    nodes.set(node.rootHex, node);
     node.listenPort = listener.port;
     logger.event("listening", { address: peerLabel({ host: listenAt.host, port: listener.port }), package: node.rootHex.slice(0, 16) });
-    const metrics = startMetrics("get", args.flags.metrics, () => [node]);
     if (metrics) logger.event("metrics", { url: metrics.url });
     const interrupted = untilSignal();
-    void interrupted.then(() => node.close());
+    void interrupted.then((signal) => node.close(interruption(signal)));
     node.start();
     // Whatever happens from here on, the listener, metrics and peers are let go, or the
     // process would stay alive on their sockets and timers.
@@ -181,8 +184,8 @@ Whatever the exit code, progress is saved.`,
       await stopNetwork();
       await output.suspend();
       const saved = `${output.verified.count} of ${output.verified.size} chunks`;
-      if (err instanceof BtError && err.code === "BT_E_INTERRUPTED") {
-        throw new BtError("BT_E_INTERRUPTED", `get: interrupted; progress saved (${saved}); run the same command to resume`);
+      if (err instanceof BtError && (err.code === "BT_E_INTERRUPTED" || err.code === "BT_E_TERMINATED")) {
+        throw new BtError(err.code, `get: ${err.message}; progress saved (${saved}); run the same command to resume`);
       }
       if (err instanceof BtError) throw new BtError(err.code, `get: ${err.message}`);
       throw err;
@@ -208,6 +211,44 @@ Whatever the exit code, progress is saved.`,
     return 0;
   },
 };
+
+/** SIGINT (Ctrl-C) and SIGTERM (a service manager) end a download with their own exit codes, 130 and 143. */
+const interruption = (signal: string): BtError =>
+  signal === "SIGTERM" ? new BtError("BT_E_TERMINATED", "terminated (SIGTERM)") : new BtError("BT_E_INTERRUPTED", "interrupted");
+
+/**
+ * -o read as cp and rsync read a destination: a trailing slash, or an existing directory
+ * where the package is a single file, means "inside it, under the package's name". A
+ * directory package's -o names the directory itself, so the same command run twice
+ * finds its own output rather than nesting a copy inside it.
+ */
+function outputPathFor(pkg: Package, given: string | undefined): string {
+  const name = packageName(pkg);
+  if (given === undefined) return resolve(name);
+  const inside = given.endsWith("/") || (pkg.entries[0]!.kind === "file" && statOrNull(given)?.isDirectory() === true);
+  return resolve(inside ? join(given, name) : given);
+}
+
+/**
+ * What the output path holds already: nothing to keep (absent, or an empty directory where
+ * a directory package goes), the package's data, or other data (described).
+ */
+async function existingOutput(pkg: Package, path: string): Promise<"absent" | "complete" | string> {
+  const found = statOrNull(path, lstatSync);
+  if (!found) return "absent";
+  if (found.isDirectory() && pkg.entries[0]!.kind === "directory" && readdirSync(path).length === 0) return "absent";
+  const report = await verifyPayload(pkg, path);
+  if (report.ok) return "complete";
+  return `${report.badChunks.length + report.missingChunks.length} of ${report.chunkCount} chunks differ`;
+}
+
+function statOrNull(path: string, stat: typeof statSync = statSync) {
+  try {
+    return stat(path);
+  } catch {
+    return null;
+  }
+}
 
 function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string): void {
   if (!logger.json) for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });

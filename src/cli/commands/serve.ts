@@ -139,7 +139,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       served.push({ root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
-    const listener = listen({ host: address.host, port: address.port, nodes, logger, network });
+    const listener = await listen({ command: "serve", host: address.host, port: address.port, nodes, logger, network });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();

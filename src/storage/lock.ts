@@ -1,0 +1,43 @@
+import { dlopen, FFIType, read } from "bun:ffi";
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = 11;
+
+type Libc = ReturnType<typeof openLibc>;
+let libc: Libc | null | undefined;
+
+function openLibc() {
+  return dlopen("libc.so.6", {
+    flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  });
+}
+
+function libcOrNull(): Libc | null {
+  if (libc === undefined) {
+    try {
+      libc = openLibc();
+    } catch {
+      libc = null;
+    }
+  }
+  return libc;
+}
+
+export type LockResult = "locked" | "held-elsewhere" | "unsupported";
+
+/**
+ * An exclusive flock(2) on an open file, without waiting. The kernel drops it when the
+ * process ends however it ends (kill -9 included), so a crashed run never blocks the next,
+ * which a lock file with a PID in it cannot promise (PIDs are reused, and differ across
+ * containers sharing a volume). "unsupported": no glibc to call, or a filesystem without
+ * locks; the caller goes on unlocked rather than refusing to work.
+ */
+export function lockExclusive(fd: number): LockResult {
+  const c = libcOrNull();
+  if (!c) return "unsupported";
+  if (c.symbols.flock(fd, LOCK_EX | LOCK_NB) === 0) return "locked";
+  const errno = read.i32(c.symbols.__errno_location()!, 0);
+  return errno === EWOULDBLOCK ? "held-elsewhere" : "unsupported";
+}
