@@ -18,6 +18,8 @@ export const LIMITS = {
    * shares it, so more jobs only queue and pin more input buffers.
    */
   hashJobsInFlight: Math.max(1, availableParallelism()),
+  /** Block reads for uploads in flight, all connections together: the pool is shared with hashing. */
+  uploadReadsInFlight: Math.max(2, availableParallelism()),
   /** One hashing job covers at most this many bytes of one file: enough to keep a core busy, small enough for steady progress. */
   hashJobBytes: 64 * 1024 * 1024,
 } as const;

@@ -1,4 +1,5 @@
-import { NET } from "../config.ts";
+import { LIMITS, NET } from "../config.ts";
+import { Limiter } from "../util/bounded.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { HEADER_LENGTH } from "../protocol/frame.ts";
 import { PIECE_PREFIX_LENGTH, writePieceHeader } from "../protocol/messages.ts";
@@ -10,8 +11,8 @@ export interface ChunkSource {
   readonly chunkCount: number;
   has(chunk: number): boolean;
   chunkLength(chunk: number): number;
-  /** Reads bytes of a chunk from `offset` into `into`; returns how many were read. */
-  read(chunk: number, offset: number, into: Uint8Array): number;
+  /** Reads bytes of a chunk from `offset` into `into`, off the JS thread; resolves with how many were read. */
+  read(chunk: number, offset: number, into: Uint8Array): Promise<number>;
   /**
    * Called before a chunk is sent: true when its bytes are known good, otherwise a check
    * in progress (false: the bytes on disk are no longer the package's).
@@ -20,6 +21,9 @@ export interface ChunkSource {
 }
 
 const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
+
+/** Block reads in flight across every connection of the process (they share the thread pool with hashing). */
+const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
 
 /** What the owner of an uploader wants to decide or hear about. */
 export interface UploadHooks {
@@ -40,9 +44,10 @@ const NO_HOOKS: UploadHooks = { mayServe: () => true, requested() {}, granted() 
 
 /**
  * Answers one peer's REQUESTs: a bounded queue, streamed as PIECE frames of at most
- * NET.blockSize bytes, read straight into one reused frame buffer. The next block is read
- * only when the socket has taken everything before it, so memory per connection is one
- * block and the socket's backpressure paces the disk.
+ * NET.blockSize bytes, read (off the JS thread) straight into one reused frame buffer. The
+ * next block is read only when the socket has taken everything before it, so memory per
+ * connection is one block and the socket's backpressure paces the disk. Requests that
+ * arrive while a block is being read wait in the queue, which is what the flood rule counts.
  */
 export class Uploader {
   private readonly queue: number[] = [];
@@ -50,6 +55,8 @@ export class Uploader {
   private frame: Uint8Array | null = null;
   private waitingForTokens = false;
   private preparing = false;
+  private reading = false;
+  private closed = false;
   /** Requests declined (not here, or get it elsewhere) in the current one-second window. */
   private declined = 0;
   private declineWindowStart = 0;
@@ -135,6 +142,7 @@ export class Uploader {
 
   /** The connection is gone: a chunk part-sent will never finish. */
   close(): void {
+    this.closed = true;
     for (const chunk of this.queue.splice(0)) this.hooks.ended(chunk);
     if (this.current) this.endCurrent();
     this.frame = null;
@@ -146,52 +154,60 @@ export class Uploader {
     this.hooks.ended(chunk);
   }
 
-  /** Sends blocks while the socket keeps up. Called on request and on drain. */
+  /** Sends the next block if the socket keeps up. Called on request, on drain and after each block. */
   pump(): void {
-    while (this.conn.ready && this.conn.backlog === 0 && !this.waitingForTokens && !this.preparing) {
-      if (!this.current) {
-        const chunk = this.queue[0];
-        if (chunk === undefined) {
-          this.frame = null;
-          return;
-        }
-        const ready = this.source.prepare?.(chunk) ?? true;
-        if (ready !== true) return this.awaitCheck(chunk, ready);
-        this.queue.shift();
-        this.current = { chunk, offset: 0, length: this.source.chunkLength(chunk) };
-      }
-      const { chunk, offset, length } = this.current;
-      const size = Math.min(NET.blockSize, length - offset);
-      const wait = this.uploadLimit?.take(size) ?? 0;
-      if (wait > 0) {
-        this.waitingForTokens = true;
-        setTimeout(() => {
-          this.waitingForTokens = false;
-          this.pump();
-        }, wait);
+    if (this.closed || !this.conn.ready || this.conn.backlog > 0 || this.waitingForTokens || this.preparing || this.reading) return;
+    if (!this.current) {
+      const chunk = this.queue[0];
+      if (chunk === undefined) {
+        this.frame = null;
         return;
       }
-      this.frame ??= new Uint8Array(FRAME_PREFIX + NET.blockSize);
-      let got: number;
-      try {
-        got = this.source.read(chunk, offset, this.frame.subarray(FRAME_PREFIX, FRAME_PREFIX + size));
-      } catch {
-        got = -1;
-      }
-      if (got !== size) {
-        // The payload changed or vanished under us: say so rather than send a short chunk.
-        this.endCurrent();
-        this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.READ_FAILED });
-        continue;
-      }
-      writePieceHeader(this.frame, chunk, offset, size);
-      this.current.offset += size;
-      if (this.current.offset === length) {
-        this.endCurrent();
-        this.hooks.served(chunk);
-      }
-      this.hooks.sent(size);
-      this.conn.send(this.frame.subarray(0, FRAME_PREFIX + size));
+      const ready = this.source.prepare?.(chunk) ?? true;
+      if (ready !== true) return this.awaitCheck(chunk, ready);
+      this.queue.shift();
+      this.current = { chunk, offset: 0, length: this.source.chunkLength(chunk) };
     }
+    const size = Math.min(NET.blockSize, this.current.length - this.current.offset);
+    const wait = this.uploadLimit?.take(size) ?? 0;
+    if (wait > 0) {
+      this.waitingForTokens = true;
+      setTimeout(() => {
+        this.waitingForTokens = false;
+        this.pump();
+      }, wait);
+      return;
+    }
+    this.frame ??= new Uint8Array(FRAME_PREFIX + NET.blockSize);
+    this.readBlock(this.current, this.frame, size);
+  }
+
+  /** Reads the current chunk's next block into the frame, then sends it and carries on. */
+  private readBlock(current: { chunk: number; offset: number; length: number }, frame: Uint8Array, size: number): void {
+    this.reading = true;
+    const { chunk, offset } = current;
+    void diskReads
+      .run(() => this.source.read(chunk, offset, frame.subarray(FRAME_PREFIX, FRAME_PREFIX + size)))
+      .catch(() => -1)
+      .then((got) => {
+        this.reading = false;
+        // Cancelled or closed while reading: the block is dropped unsent.
+        if (this.closed || this.current !== current) return this.pump();
+        if (got !== size) {
+          // The payload changed or vanished under us: say so rather than send a short chunk.
+          this.endCurrent();
+          this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.READ_FAILED });
+          return this.pump();
+        }
+        writePieceHeader(frame, chunk, offset, size);
+        current.offset += size;
+        if (current.offset === current.length) {
+          this.endCurrent();
+          this.hooks.served(chunk);
+        }
+        this.hooks.sent(size);
+        this.conn.send(frame.subarray(0, FRAME_PREFIX + size));
+        this.pump();
+      });
   }
 }

@@ -1,10 +1,11 @@
-import { closeSync, fdatasync, openSync, readSync, write } from "node:fs";
+import { closeSync, fdatasync, openSync, read, write } from "node:fs";
 import { promisify } from "node:util";
 import { NET } from "../config.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
 import type { Package } from "../pkg/model.ts";
 import { payloadPathOf } from "./payload.ts";
 
+const readAsync = promisify(read);
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -16,8 +17,8 @@ interface OpenFile {
 
 /**
  * Chunk-addressed access to a package's files under `rootPath`, with a bounded set of
- * open descriptors (least recently used first out). Reads are synchronous preads into
- * the caller's buffer (page-cache speed, no pool round trip); writes go to the pool.
+ * open descriptors (least recently used first out). Reads and writes go to the thread
+ * pool: a slow disk must not stall the event loop that every peer's messages share.
  */
 export class PackageFiles {
   readonly layout: ChunkLayout;
@@ -60,18 +61,23 @@ export class PackageFiles {
     }
   }
 
-  /** Reads up to into.length bytes of chunk `index` from `offset`; returns the count read. */
-  read(index: number, offset: number, into: Uint8Array): number {
+  /** Reads up to into.length bytes of chunk `index` from `offset`; resolves with the count read. */
+  async read(index: number, offset: number, into: Uint8Array): Promise<number> {
     const at = this.layout.locate(index);
     const want = Math.min(into.length, at.length - offset);
-    let got = 0;
-    const { fd } = this.file(at.entryIndex);
-    while (got < want) {
-      const n = readSync(fd, into, got, want - got, at.offset + offset + got);
-      if (n === 0) break;
-      got += n;
+    const f = this.file(at.entryIndex);
+    f.pins++;
+    try {
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await readAsync(f.fd, into, got, want - got, at.offset + offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got;
+    } finally {
+      f.pins--;
     }
-    return got;
   }
 
   /** Writes a whole chunk at its place. */

@@ -1,9 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "../helpers/cli.ts";
+import { makePackage as make, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { spawnCli, startSeed, verifiedChunks } from "../helpers/peers.ts";
+import { fakeSeed } from "../helpers/fake-seed.ts";
+import { readPackage } from "../../src/pkg/io.ts";
+import { encodePiece } from "../../src/protocol/messages.ts";
 
 const dir = tempDir("bytetide-transfer");
 const CHUNK = "64KiB";
@@ -11,8 +14,7 @@ const CHUNK = "64KiB";
 async function makePackage(name: string, bytes: Uint8Array): Promise<string> {
   const path = join(dir, name);
   writeFileSync(path, bytes);
-  const r = await runCli(["make", path, "--chunk-size", CHUNK]);
-  expect(r.code).toBe(0);
+  await make(path, ["--chunk-size", CHUNK]);
   return `${path}.bpkg`;
 }
 
@@ -94,15 +96,33 @@ describe("faulty peers", () => {
   const flippedPath = join(dir, "flipped-data.bin");
   writeFileSync(flippedPath, flipped);
 
-  test("a serve with one flipped byte: get names the chunk and the peer, and never says VERIFY OK", async () => {
+  test("a serve whose data does not match its package finds out before sending: it names the file and chunk, sends nothing wrong, and the get exits 8", async () => {
     const bad = await startSeed([await singlePkg, "--data", flippedPath]);
     const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", bad.address, "-o", join(dir, "from-bad.bin"), "--retry-for", "2s"]);
-    expect(r.code).toBe(5);
+    const seedLog = (await bad.stop()).stderr;
+    expect(r.code).toBe(8);
     expect(r.stdout).not.toContain("VERIFY OK");
-    const last = r.stderr.trim().split("\n").at(-1)!;
-    expect(last).toContain(`chunk ${flippedChunk} from peer ${bad.address} failed verification`);
-    expect(r.stderr).toContain(`chunk-error chunk=${flippedChunk} peer=${bad.address}`);
-    await bad.stop();
+    expect(r.stderr).not.toContain("chunk-error");
+    expect(r.stderr.trim().split("\n").at(-1)).toContain("no peer could supply the 1 missing chunks");
+    expect(seedLog).toContain(`chunk-error chunk=${flippedChunk} file=${flippedPath} reason="the data on disk does not match the package"`);
+  });
+
+  test("a peer that sends a corrupted chunk: get names the chunk and the peer, exits 5, and never says VERIFY OK", async () => {
+    const pkg = await readPackage(await singlePkg);
+    const liar = fakeSeed(pkg, (chunk, write) => {
+      const length = Math.min(pkg.chunkSize, single.length - chunk * pkg.chunkSize);
+      const source = chunk === flippedChunk ? flipped : single;
+      write(encodePiece(chunk, 0, source.subarray(chunk * pkg.chunkSize, chunk * pkg.chunkSize + length)));
+    });
+    try {
+      const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", `127.0.0.1:${liar.port}`, "-o", join(dir, "from-liar.bin"), "--retry-for", "2s"]);
+      expect(r.code).toBe(5);
+      expect(r.stdout).not.toContain("VERIFY OK");
+      expect(r.stderr.trim().split("\n").at(-1)).toContain(`chunk ${flippedChunk} from peer 127.0.0.1:${liar.port} failed verification`);
+      expect(r.stderr).toContain(`chunk-error chunk=${flippedChunk} peer=127.0.0.1:${liar.port}`);
+    } finally {
+      liar.stop(true);
+    }
   });
 
   test("beside a good serve, the bad one is worked around and the get completes", async () => {

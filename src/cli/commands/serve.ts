@@ -122,9 +122,10 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       checkPayload(pkg, files);
       const node = new SwarmNode({
         pkg,
-        store: completeStore(files, (chunk, file) =>
-          logger.event("chunk-error", { chunk, file, reason: "payload changed on disk and no longer matches the package", action: "no longer offered" }),
-        ),
+        store: completeStore(files, {
+          trusted: false,
+          onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "the data on disk does not match the package", action: "no longer offered" }),
+        }),
         peerId,
         bootstrap: [],
         requestsPerPeer: NET.defaultRequestsPerPeer,
