@@ -1,0 +1,85 @@
+import { expect, test } from "bun:test";
+import { NET } from "../../src/config.ts";
+import type { PeerConnection } from "../../src/peer/connection.ts";
+import { type ChunkSource, Uploader } from "../../src/peer/uploader.ts";
+import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
+import type { Message } from "../../src/protocol/messages.ts";
+
+const CHUNKS = 32;
+const CHUNK = 64 * 1024;
+
+/** The parts of a connection an uploader uses, recording what it is told to do. */
+function fakeConnection() {
+  const sent: Uint8Array[] = [];
+  const messages: Message[] = [];
+  let failure: { code: number; reason: string } | null = null;
+  const conn = {
+    get ready() {
+      return failure === null;
+    },
+    backlog: 0,
+    send: (bytes: Uint8Array) => void sent.push(bytes.slice()),
+    sendMessage: (m: Message) => void messages.push(m),
+    fail: (code: number, reason: string) => void (failure ??= { code, reason }),
+  };
+  return { conn: conn as unknown as PeerConnection, sent, messages, failure: () => failure };
+}
+
+/** A source whose reads complete as fast as the machine allows. */
+const instantSource: ChunkSource = {
+  chunkCount: CHUNKS,
+  has: () => true,
+  chunkLength: () => CHUNK,
+  read: async (_chunk, _offset, into) => into.length,
+};
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+test("a flood of REQUESTs in one read ends in TOO_MANY_REQUESTS, however fast the source answers", () => {
+  const { conn, failure } = fakeConnection();
+  const uploader = new Uploader(conn, instantSource);
+  for (let i = 0; i < NET.maxQueuedRequestsPerPeer + 10; i++) uploader.request(i % CHUNKS);
+  expect(failure()?.code).toBe(WIRE_ERRORS.TOO_MANY_REQUESTS);
+});
+
+test("a flood of requests for chunks it lacks ends the same way, counted as declined", () => {
+  const { conn, messages, failure } = fakeConnection();
+  const uploader = new Uploader(conn, { ...instantSource, has: () => false });
+  for (let i = 0; i < NET.maxQueuedRequestsPerPeer + 10; i++) uploader.request(i % CHUNKS);
+  expect(messages.filter((m) => m.type === "REJECT")).toHaveLength(NET.maxQueuedRequestsPerPeer);
+  expect(failure()?.code).toBe(WIRE_ERRORS.TOO_MANY_REQUESTS);
+});
+
+test("a peer that keeps its pipeline at the deepest a get uses is served in full and never taken for a flood", async () => {
+  const { conn, sent, failure } = fakeConnection();
+  const uploader = new Uploader(conn, instantSource);
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < NET.maxRequestsPerPeer; i++) uploader.request((round * NET.maxRequestsPerPeer + i) % CHUNKS);
+    for (let waited = 0; uploader.queued > 0 && waited < 500; waited++) await settle();
+  }
+  expect(failure()).toBeNull();
+  const blocksPerChunk = Math.ceil(CHUNK / NET.blockSize);
+  expect(sent).toHaveLength(4 * NET.maxRequestsPerPeer * blocksPerChunk);
+});
+
+test("a chunk cancelled while its block is being read is dropped unsent", async () => {
+  const { conn, sent } = fakeConnection();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const uploader = new Uploader(conn, { ...instantSource, read: async (_c, _o, into) => (await gate, into.length) });
+  uploader.request(3);
+  uploader.cancel(3);
+  release();
+  await settle();
+  expect(sent).toHaveLength(0);
+  expect(uploader.queued).toBe(0);
+});
+
+test("a read that comes back short is answered READ_FAILED, not a short chunk", async () => {
+  const { conn, sent, messages } = fakeConnection();
+  const uploader = new Uploader(conn, { ...instantSource, read: async (_c, _o, into) => into.length - 1 });
+  uploader.request(5);
+  await settle();
+  expect(sent).toHaveLength(0);
+  expect(messages).toContainEqual({ type: "REJECT", index: 5, code: WIRE_ERRORS.READ_FAILED });
+});
