@@ -8,6 +8,10 @@ import type { SwarmNode } from "../swarm/node.ts";
 import { addressFlag, durationFlag, type FlagSpec, integerFlag, type ParsedArgs } from "./args.ts";
 import { readSecret, readTls } from "./security.ts";
 
+/** What exit 2 means for a command that meets peers. */
+export const NETWORK_USAGE_ERRORS =
+  "bad arguments: unknown flag, bad value, unreadable --secret-file or --tls-* file, a --listen or --metrics address in use or unresolvable";
+
 /** Resource bounds shared by serve and get: documented defaults, each changeable. */
 export const LIMIT_FLAGS: FlagSpec = {
   "max-connections": { type: "string" },

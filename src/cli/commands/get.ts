@@ -17,7 +17,7 @@ import { type Logger, loggerFor } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../network.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { createProgress } from "../progress.ts";
@@ -48,7 +48,7 @@ export const get: Command = {
     ...OUTPUT_FLAGS,
   },
   exitCodes: {
-    BT_E_USAGE: "bad arguments: unknown flag, bad value, unreadable --secret-file or --tls-* file",
+    BT_E_USAGE: NETWORK_USAGE_ERRORS,
     BT_E_INPUT: "the .bpkg is missing or unreadable",
     BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
     BT_E_VERIFY: "a chunk that only bad peers could supply, or a Merkle root that does not check out",

@@ -17,7 +17,7 @@ import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, networkPolicy, startMetrics } from "../network.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
@@ -70,7 +70,7 @@ export const serve: Command = {
     ...OUTPUT_FLAGS,
   },
   exitCodes: {
-    BT_E_USAGE: "bad arguments: unknown flag, bad value, unreadable --secret-file or --tls-* file",
+    BT_E_USAGE: NETWORK_USAGE_ERRORS,
     BT_E_INPUT: "a .bpkg, or the data it describes, is missing, unreadable or of the wrong size",
     BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
   },
