@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
-import { spawnCli, startSeed, verifiedChunks } from "../helpers/peers.ts";
+import { spawnCli, startSeed, verifiedChunks, waitForVerified } from "../helpers/peers.ts";
 
 const dir = tempDir("bytetide-disk");
 chmodSync(dir, 0o755);
@@ -74,7 +74,7 @@ describe("disk and filesystem faults", () => {
     const slow = await startSeed([pkg, "--max-upload-rate", "4M"]);
     const out = join(dir, "taken-later");
     const get = spawnCli(["get", pkg, "--peer", slow.address, "-o", out, "--linger", "0"]);
-    while ((await verifiedChunks(pkg, `${out}.btstate`)).count < 2) await Bun.sleep(10);
+    await waitForVerified(get, pkg, `${out}.btstate`, 2);
     // Someone puts a directory where the file is about to be renamed.
     mkdirSync(join(out, "occupied"), { recursive: true });
     const r = await get.done;

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "../helpers/cli.ts";
+import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
-import { spawnCli, startSeed } from "../helpers/peers.ts";
+import { type Seed, spawnCli, startSeed } from "../helpers/peers.ts";
 
 const dir = tempDir("bytetide-tls");
 const openssl = (...args: string[]) => {
@@ -21,20 +21,26 @@ function makeNode(ca: string, node: string): void {
   writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth,clientAuth\n");
   openssl("x509", "-req", "-in", `${node}.csr`, "-CA", `${ca}-ca.pem`, "-CAkey", `${ca}-ca.key`, "-CAcreateserial", "-out", `${node}.pem`, "-days", "1", "-extfile", "ext.cnf");
 }
-makeCa("cluster");
-makeCa("rogue");
-for (const n of ["seed", "node-a", "node-b"]) makeNode("cluster", n);
-makeNode("rogue", "intruder");
 const tlsArgs = (node: string, ca = "cluster") => ["--tls-cert", join(dir, `${node}.pem`), "--tls-key", join(dir, `${node}.key`), "--tls-ca", join(dir, `${ca}-ca.pem`)];
 
 const payload = seededBytes(4_000_000, 8);
 writeFileSync(join(dir, "p.bin"), payload);
-await runCli(["make", join(dir, "p.bin"), "--chunk-size", "256KiB"]);
+await makePackage(join(dir, "p.bin"), ["--chunk-size", "256KiB"]);
 const pkg = join(dir, "p.bin.bpkg");
-const seed = await startSeed([pkg, "--max-upload-rate", "2M", ...tlsArgs("seed")]);
-afterAll(() => seed.stop());
+const haveOpenssl = Bun.which("openssl") !== null;
+let seed: Seed;
 
-describe.skipIf(!Bun.which("openssl"))("TLS (--tls-cert, --tls-key, --tls-ca)", () => {
+describe.skipIf(!haveOpenssl)("TLS (--tls-cert, --tls-key, --tls-ca) (needs openssl, to make the certificates)", () => {
+  // Inside the describe, so that without openssl nothing here runs and the tests are reported as skipped.
+  beforeAll(async () => {
+    makeCa("cluster");
+    makeCa("rogue");
+    for (const n of ["seed", "node-a", "node-b"]) makeNode("cluster", n);
+    makeNode("rogue", "intruder");
+    seed = await startSeed([pkg, "--max-upload-rate", "2M", ...tlsArgs("seed")]);
+  });
+  afterAll(() => seed?.stop());
+
   test("nodes with certificates from the cluster CA swarm over TLS", async () => {
     const gets = ["node-a", "node-b"].map((n) => spawnCli(["get", pkg, "--peer", seed.address, "--listen", "127.0.0.1:0", "-o", join(dir, `${n}.bin`), "--linger", "5s", ...tlsArgs(n)]));
     const results = await Promise.all(gets.map((g) => g.done));

@@ -94,7 +94,7 @@ for (const h of backends) {
   });
 }
 
-describe.if(native !== null)("native addon arguments", () => {
+describe.if(native !== null)("native addon arguments (needs the native addon: ./scripts/bootstrap.sh with a Rust toolchain)", () => {
   test("a non-Uint8Array input throws BT_E_ARG instead of crashing", () => {
     expect(() => native!.hashChunks("abc" as unknown as Uint8Array, 64)).toThrow("must be a Uint8Array");
   });

@@ -52,7 +52,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s Merkle root", (_, h
   });
 });
 
-test.if(native !== null)("native and JS roots agree for every size from 0 to 300 chunks", () => {
+test.if(native !== null)("native and JS roots agree for every size from 0 to 300 chunks (needs the native addon: ./scripts/bootstrap.sh with a Rust toolchain)", () => {
   const digests = seededBytes(32 * 300, 11);
   for (let n = 0; n <= 300; n++) {
     const slice = digests.subarray(0, 32 * n);

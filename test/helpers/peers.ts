@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readPackage } from "../../src/pkg/io.ts";
 import { decodeState } from "../../src/storage/state.ts";
+import { timeoutNote } from "./cli.ts";
 import { REPO_ROOT } from "./fixtures.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
@@ -31,6 +32,7 @@ async function collect(stream: ReadableStream<Uint8Array>, append: (text: string
 
 /** Starts bytetide as a real process; it is killed when the test file ends if still running. */
 export function spawnCli(args: string[], timeoutMs = 90_000): Running {
+  const started = performance.now();
   const proc = Bun.spawn([BUN, MAIN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   live.add(proc);
   let stdout = "";
@@ -38,6 +40,7 @@ export function spawnCli(args: string[], timeoutMs = 90_000): Running {
   const streams = Promise.all([collect(proc.stdout, (t) => (stdout += t)), collect(proc.stderr, (t) => (stderr += t))]);
   const done = Promise.all([proc.exited, streams]).then(([code]) => {
     live.delete(proc);
+    stderr += timeoutNote(started, args, timeoutMs);
     return { code, stdout, stderr };
   });
   let exited = false;
@@ -87,6 +90,24 @@ export async function startSeed(args: string[], host = "127.0.0.1"): Promise<See
       return { code, stderr };
     },
   };
+}
+
+/**
+ * Polls a running get's progress file until it records at least `target` verified chunks,
+ * and returns the count seen. Throws, saying what it waited for, if the get exits first or
+ * timeoutMs passes.
+ */
+export async function waitForVerified(get: Running, pkgPath: string, statePath: string, target: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  const ended: { code?: number } = {};
+  void get.done.then((r) => (ended.code = r.code));
+  for (;;) {
+    const { count } = await verifiedChunks(pkgPath, statePath);
+    if (count >= target) return count;
+    const gaveUp = ended.code !== undefined ? `the get exited (code ${ended.code}) first` : performance.now() > deadline ? `${timeoutMs} ms passed` : null;
+    if (gaveUp) throw new Error(`waited for ${statePath} to record ${target} verified chunks; it has ${count} and ${gaveUp}. get's log:\n${get.stderr}`);
+    await Bun.sleep(3);
+  }
 }
 
 /** How many chunks a download's progress file records as verified (0 when there is none yet). */

@@ -1,14 +1,14 @@
 import { expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "../helpers/cli.ts";
+import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { spawnCli } from "../helpers/peers.ts";
 
 test("serve --metrics exposes Prometheus counters that follow a transfer, and /healthz", async () => {
   const dir = tempDir("bytetide-metrics");
   writeFileSync(join(dir, "p.bin"), seededBytes(2_000_000, 3));
-  await runCli(["make", join(dir, "p.bin"), "--chunk-size", "256KiB"]);
+  await makePackage(join(dir, "p.bin"), ["--chunk-size", "256KiB"]);
   const pkg = join(dir, "p.bin.bpkg");
   const seed = spawnCli(["serve", pkg, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"]);
   const port = (await seed.waitFor(/ on 127\.0\.0\.1:(\d+)\n/))[1];

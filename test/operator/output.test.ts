@@ -1,13 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "../helpers/cli.ts";
+import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { spawnCli, startSeed } from "../helpers/peers.ts";
 
 const dir = tempDir("bytetide-output");
 writeFileSync(join(dir, "p.bin"), seededBytes(6 * 1024 * 1024, 17));
-const made = await runCli(["make", join(dir, "p.bin"), "--chunk-size", "256KiB", "--json"]);
+const made = await makePackage(join(dir, "p.bin"), ["--chunk-size", "256KiB", "--json"]);
 const pkg = join(dir, "p.bin.bpkg");
 const events = (stdout: string) => stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown> & { event: string });
 

@@ -11,7 +11,7 @@ let lab: Lab | null = null;
 afterAll(() => lab?.down());
 
 test.skipIf(!netlabAvailable)(
-  "1 seed and 8 peers at 100 Mbit/s, told only the seed's address: all verify, the seed sends at most 1.5 copies, every peer uploads",
+  "1 seed and 8 peers at 100 Mbit/s, told only the seed's address: all verify, the seed sends at most 1.5 copies, every peer uploads (needs root, ip and tc for network namespaces)",
   async () => {
     const dir = tempDir("bytetide-netlab");
     const payload = seededBytes(SIZE, 808);

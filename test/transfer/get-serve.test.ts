@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSy
 import { join } from "node:path";
 import { makePackage as make, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
-import { spawnCli, startSeed, verifiedChunks } from "../helpers/peers.ts";
+import { spawnCli, startSeed, verifiedChunks, waitForVerified } from "../helpers/peers.ts";
 import { fakeSeed } from "../helpers/fake-seed.ts";
 import { readPackage } from "../../src/pkg/io.ts";
 import { encodePiece } from "../../src/protocol/messages.ts";
@@ -141,7 +141,7 @@ describe("faulty peers", () => {
     const steady = await startSeed([big, "--max-upload-rate", "8M"]);
     const out = join(dir, "survivor.bin");
     const get = spawnCli(["get", "--linger", "0", big, "--peer", doomed.address, "--peer", steady.address, "-o", out]);
-    while ((await verifiedChunks(big, `${out}.btstate`)).count < 20) await Bun.sleep(20);
+    await waitForVerified(get, big, `${out}.btstate`, 20);
     doomed.proc.kill("SIGKILL");
     const r = await get.done;
     expect(r.stdout).toStartWith("VERIFY OK");
@@ -165,7 +165,7 @@ describe("interruption and resume", () => {
       const before = (await verifiedChunks(await pkg, state)).count;
       const target = before + 8 + Math.floor(Math.random() * ((total - before) / 4));
       const get = spawnCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
-      while ((await verifiedChunks(await pkg, state)).count < target) await Bun.sleep(5);
+      await waitForVerified(get, await pkg, state, target);
       get.proc.kill("SIGKILL");
       await get.done;
       const after = await verifiedChunks(await pkg, state);
@@ -185,7 +185,7 @@ describe("interruption and resume", () => {
     const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);
     const out = join(dir, "interrupted.bin");
     const get = spawnCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
-    while ((await verifiedChunks(await pkg, `${out}.btstate`)).count < 40) await Bun.sleep(10);
+    await waitForVerified(get, await pkg, `${out}.btstate`, 40);
     get.proc.kill("SIGINT");
     const r = await get.done;
     expect(r.code).toBe(130);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli } from "../helpers/cli.ts";
+import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { readPackage } from "../../src/pkg/io.ts";
 import { fakeSeed } from "../helpers/fake-seed.ts";
@@ -11,7 +11,7 @@ const dir = tempDir("bytetide-swarm");
 const SIZE = 16 * 1024 * 1024;
 const payload = seededBytes(SIZE, 404);
 writeFileSync(join(dir, "shared.bin"), payload);
-await runCli(["make", join(dir, "shared.bin"), "--chunk-size", "256KiB"]);
+await makePackage(join(dir, "shared.bin"), ["--chunk-size", "256KiB"]);
 const pkg = join(dir, "shared.bin.bpkg");
 
 /** Bytes a get received from each peer, from its `received` log lines. */
