@@ -214,8 +214,8 @@ export class SwarmNode {
   start(): void {
     for (const address of this.options.bootstrap) this.book.learn(address);
     this.ticker = setInterval(() => this.tick(), TICK_MS);
-    if (this.complete) return this.succeed();
     this.dialMore();
+    if (this.complete) return this.succeed();
     this.report();
   }
 
@@ -232,8 +232,13 @@ export class SwarmNode {
 
   // ---- connections ------------------------------------------------------------------
 
+  /**
+   * Dials known addresses up to the peer limit. A complete node dials only while it has no
+   * peer at all: a seed restarted with its data in place must still be found, and peers
+   * learn of one another only through the peers they are connected to.
+   */
   private dialMore(): void {
-    if (this.closed || this.complete) return;
+    if (this.closed || (this.complete && this.links.size > 0)) return;
     for (const entry of this.book.dialable()) {
       if (this.links.size + this.book.connecting >= this.options.network.maxPeers) return;
       this.dial(entry.address);
@@ -251,9 +256,9 @@ export class SwarmNode {
   }
 
   private connectToFirst(label: string, hosts: string[], port: number, failures: string[]): void {
+    if (this.closed) return;
     const [host, ...rest] = hosts;
     if (host === undefined) return this.onDialFailed(label, failures.join("; ") || `${label}: the name has no addresses`);
-    if (this.closed) return;
     const target = peerLabel({ host, port });
     const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
     conn.context = { initiated: true, address: label };
@@ -285,6 +290,8 @@ export class SwarmNode {
   }
 
   private onDialFailed(label: string, reason: string): void {
+    // A dial that ends after the node stopped is of no interest: the outcome is already told.
+    if (this.closed) return;
     this.options.logger.event("peer-unreachable", { peer: label, reason });
     this.book.markFailed(label, reason, () => this.dialMore());
   }

@@ -1,6 +1,6 @@
-import type { Subprocess } from "bun";
 import { join } from "node:path";
 import { REPO_ROOT } from "./fixtures.ts";
+import type { PipedProcess, ProcessResult } from "./process.ts";
 
 const NETLAB = join(REPO_ROOT, "scripts", "netlab.sh");
 export const BINARY = join(REPO_ROOT, "dist", "bytetide");
@@ -8,31 +8,70 @@ export const BINARY = join(REPO_ROOT, "dist", "bytetide");
 /** Namespaces need root and iproute2; CI runs as root. */
 export const netlabAvailable = process.getuid?.() === 0 && Bun.which("ip") !== null && Bun.which("tc") !== null;
 
+export type HostProcess = PipedProcess;
+export { watch, type Watched } from "./process.ts";
+
+export interface HostOptions {
+  /** The whole environment of the process (default: the test's own). */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
 export interface Lab {
   addr(i: number): string;
+  /** Host i's name, as every host's /etc/hosts knows it; throws for an unnamed host. */
+  name(i: number): string;
   /** Runs the compiled bytetide on host i. */
-  spawn(i: number, args: string[], timeoutMs?: number): Subprocess<"ignore", "pipe", "pipe">;
+  spawn(i: number, args: string[], timeoutMs?: number, options?: HostOptions): HostProcess;
+  /** Runs any program on host i (curl, sh, ...). */
+  exec(i: number, argv: string[], timeoutMs?: number, options?: HostOptions): HostProcess;
+  /** Host i is now names[i], on every host at once: a name moves, as a Service or a restarted pod's does. */
+  rename(names: string[]): void;
   down(): void;
 }
 
-function netlab(prefix: string, ...args: string[]): string {
-  const r = Bun.spawnSync([NETLAB, ...args], { env: { ...process.env, NETLAB_PREFIX: prefix }, timeout: 60_000 });
+function netlab(prefix: string, subnet: string, ...args: string[]): string {
+  const r = Bun.spawnSync([NETLAB, ...args], { env: { ...process.env, NETLAB_PREFIX: prefix, NETLAB_SUBNET: subnet }, timeout: 60_000 });
   if (r.exitCode !== 0) throw new Error(`netlab ${args.join(" ")} failed: ${r.stderr.toString()}`);
   return r.stdout.toString().trim();
 }
 
-/** Creates `hosts` emulated hosts shaped to `mbit` each way; call down() when done. */
-export function createLab(prefix: string, hosts: number, mbit: number): Lab {
-  netlab(prefix, "up", String(hosts), String(mbit));
+/**
+ * Creates `hosts` emulated hosts shaped to `mbit` each way; call down() when done.
+ * names[i] names host i on every host (through /etc/netns/<ns>/hosts), so commands can
+ * say `--peer seed:7654`; subnet picks the /24 inside the lab (default 10.77.0).
+ */
+export function createLab(prefix: string, hosts: number, mbit: number, initialNames: string[] = [], subnet = "10.77.0"): Lab {
+  netlab(prefix, subnet, "up", String(hosts), String(mbit), ...initialNames);
+  let names = initialNames;
+  const exec = (i: number, argv: string[], timeoutMs = 180_000, options: HostOptions = {}): HostProcess =>
+    Bun.spawn(["ip", "netns", "exec", `${prefix}-h${i}`, ...argv], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: timeoutMs,
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
   return {
-    addr: (i) => `10.77.0.${i + 1}`,
-    spawn: (i, args, timeoutMs = 180_000) =>
-      Bun.spawn(["ip", "netns", "exec", `${prefix}-h${i}`, BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs }),
-    down: () => netlab(prefix, "down"),
+    addr: (i) => `${subnet}.${i + 1}`,
+    name: (i) => {
+      const name = names[i];
+      if (name === undefined) throw new Error(`netlab host ${i} has no name`);
+      return name;
+    },
+    spawn: (i, args, timeoutMs, options) => exec(i, [BINARY, ...args], timeoutMs, options),
+    exec,
+    rename: (next) => {
+      netlab(prefix, subnet, "names", ...next);
+      names = next;
+    },
+    down: () => netlab(prefix, subnet, "down"),
   };
 }
 
-export async function outputOf(proc: Subprocess<"ignore", "pipe", "pipe">): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function outputOf(proc: HostProcess): Promise<ProcessResult> {
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
 }
+

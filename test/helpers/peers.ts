@@ -6,6 +6,7 @@ import { readPackage } from "../../src/pkg/io.ts";
 import { decodeState } from "../../src/storage/state.ts";
 import { timeoutNote } from "./cli.ts";
 import { REPO_ROOT } from "./fixtures.ts";
+import { watch, type Watched } from "./process.ts";
 
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 const MAIN = join(REPO_ROOT, "src", "cli", "main.ts");
@@ -14,56 +15,17 @@ afterAll(() => {
   for (const p of live) p.kill("SIGKILL");
 });
 
-export interface Running {
-  proc: Subprocess<"ignore", "pipe", "pipe">;
-  /** Everything printed so far. */
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Waits until stdout (or stderr) matches, or fails after timeoutMs or if the process ends first. */
-  waitFor(pattern: RegExp, timeoutMs?: number, stream?: "stdout" | "stderr"): Promise<RegExpExecArray>;
-  /** Resolves with exit code and everything printed. */
-  done: Promise<{ code: number; stdout: string; stderr: string }>;
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, append: (text: string) => void): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) append(decoder.decode(chunk, { stream: true }));
-}
+/** A bytetide process started by a test. */
+export type Running = Watched;
 
 /** Starts bytetide as a real process; it is killed when the test file ends if still running. */
 export function spawnCli(args: string[], timeoutMs = 90_000): Running {
   const started = performance.now();
   const proc = Bun.spawn([BUN, MAIN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
   live.add(proc);
-  let stdout = "";
-  let stderr = "";
-  const streams = Promise.all([collect(proc.stdout, (t) => (stdout += t)), collect(proc.stderr, (t) => (stderr += t))]);
-  const done = Promise.all([proc.exited, streams]).then(([code]) => {
-    live.delete(proc);
-    stderr += timeoutNote(started, args, timeoutMs);
-    return { code, stdout, stderr };
-  });
-  let exited = false;
-  void done.then(() => (exited = true));
-  return {
-    proc,
-    get stdout() {
-      return stdout;
-    },
-    get stderr() {
-      return stderr;
-    },
-    async waitFor(pattern, waitMs = 20_000, stream = "stdout") {
-      const deadline = Date.now() + waitMs;
-      for (;;) {
-        const m = pattern.exec(stream === "stdout" ? stdout : stderr);
-        if (m) return m;
-        if (exited || Date.now() > deadline) throw new Error(`no ${pattern} in output of bytetide ${args.join(" ")}:\n${stdout}\n${stderr}`);
-        await Bun.sleep(10);
-      }
-    },
-    done,
-  };
+  const running = watch(proc, `bytetide ${args.join(" ")}`, () => timeoutNote(started, args, timeoutMs));
+  void running.done.then(() => live.delete(proc));
+  return running;
 }
 
 export interface Seed {

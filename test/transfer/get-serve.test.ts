@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { makePackage as make, runCli } from "../helpers/cli.ts";
-import { seededBytes, tempDir } from "../helpers/fixtures.ts";
+import { replayable, seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { spawnCli, startSeed, verifiedChunks, waitForVerified } from "../helpers/peers.ts";
 import { fakeSeed } from "../helpers/fake-seed.ts";
 import { readPackage } from "../../src/pkg/io.ts";
@@ -155,7 +155,7 @@ describe("interruption and resume", () => {
   const payload = seededBytes(32 * 1024 * 1024, 99);
   const pkg = makePackage("resume.bin", payload);
 
-  test("kill -9 at five random points, resuming each time: the final bytes are identical", async () => {
+  test("kill -9 at five random points, resuming each time: the final bytes are identical", () => replayable(async (random) => {
     const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);
     const out = join(dir, "resumed.bin");
     const state = `${out}.btstate`;
@@ -163,7 +163,7 @@ describe("interruption and resume", () => {
     const kills: number[] = [];
     for (let k = 0; k < 5; k++) {
       const before = (await verifiedChunks(await pkg, state)).count;
-      const target = before + 8 + Math.floor(Math.random() * ((total - before) / 4));
+      const target = before + 8 + Math.floor(random() * ((total - before) / 4));
       const get = spawnCli(["get", "--linger", "0", await pkg, "--peer", seed.address, "-o", out]);
       await waitForVerified(get, await pkg, state, target);
       get.proc.kill("SIGKILL");
@@ -179,7 +179,7 @@ describe("interruption and resume", () => {
     expect(last.stderr).toContain("resume-check");
     expect(readFileSync(out)).toEqual(Buffer.from(payload));
     await seed.stop();
-  });
+  }));
 
   test("Ctrl-C saves a clean state; the rerun trusts it and completes", async () => {
     const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);

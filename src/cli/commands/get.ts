@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError } from "../../errors.ts";
 import { readPackage } from "../../pkg/io.ts";
-import { type Package, packageName } from "../../pkg/model.ts";
+import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
 import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
@@ -13,6 +13,7 @@ import { completeStore, downloadStore } from "../../storage/store.ts";
 import { verifyPayload } from "../../storage/verify.ts";
 import { peerLabel } from "../../swarm/address-book.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
+import { Bitset } from "../../util/bitset.ts";
 import { type Logger, loggerFor } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
@@ -119,12 +120,18 @@ Whatever the exit code, progress is saved.`,
     const root = toHex(pkg.root);
 
     const existing = await existingOutput(pkg, paths.final);
-    if (existing === "complete") {
+    const alreadyComplete = existing === "complete";
+    const reportComplete = () => {
       if (mode === "json") logger.event("done", { root, verified: true, already_complete: true, bytes: pkg.totalSize, output: paths.final });
       else console.log(`VERIFY OK ${root}`);
+    };
+    // Already there: nothing to fetch, but a node that would have served after fetching
+    // (a DaemonSet pod restarted with --seed, say) serves all the same.
+    if (alreadyComplete && (lingerMs <= 0 || peers.length === 0)) {
+      reportComplete();
       return 0;
     }
-    if (existing !== "absent" && args.flags.force !== true) {
+    if (!alreadyComplete && existing !== "absent" && args.flags.force !== true) {
       throw new BtError("BT_E_EXISTS", `get: ${paths.final} exists and does not match the package (${existing}); move it away or use --force`);
     }
     if (peers.length === 0) throw new BtError("BT_E_USAGE", "get: no peers given (use --peer HOST:PORT)");
@@ -132,21 +139,24 @@ Whatever the exit code, progress is saved.`,
     const nodes = new Map<string, SwarmNode>();
     const listener = await listen({ command: "get", host: listenAt.host, port: listenAt.port, nodes, logger, network });
     let metrics: ReturnType<typeof startMetrics> = null;
-    let output: Output;
+    let output: Output | null = null;
     try {
       metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
-      if (existing !== "absent") rmSync(paths.final, { recursive: true, force: true });
-      output = await Output.open(pkg, paths, logger);
+      if (!alreadyComplete) {
+        if (existing !== "absent") rmSync(paths.final, { recursive: true, force: true });
+        output = await Output.open(pkg, paths, logger);
+      }
     } catch (err) {
       await listener.stop(0);
       metrics?.stop();
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     }
-    logger.event("start", { root, total_bytes: pkg.totalSize, chunk_count: output.verified.size, chunks_verified: output.verified.count, output: paths.final });
-    const progress = createProgress("downloading", pkg.totalSize, output.verified.size, mode, logger);
+    const verified = output?.verified ?? Bitset.full(chunkCountOf(pkg));
+    logger.event("start", { root, total_bytes: pkg.totalSize, chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
+    const progress = createProgress("downloading", pkg.totalSize, verified.size, mode, logger);
     const node = new SwarmNode({
       pkg,
-      store: downloadStore(output),
+      store: output ? downloadStore(output) : finishedStore(pkg, paths.final, logger),
       peerId: randomBytes(PEER_ID_LENGTH),
       bootstrap: peers,
       requestsPerPeer,
@@ -156,7 +166,7 @@ Whatever the exit code, progress is saved.`,
       uploadLimit,
       downloadLimit: downloadBucket(downloadRate, pkg.chunkSize),
       logRequests: args.flags["log-requests"] === true,
-      onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: output.verified.count }),
+      onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: verified.count }),
     });
     nodes.set(node.rootHex, node);
     node.listenPort = listener.port;
@@ -182,8 +192,8 @@ Whatever the exit code, progress is saved.`,
     } catch (err) {
       progress.finish();
       await stopNetwork();
-      await output.suspend();
-      const saved = `${output.verified.count} of ${output.verified.size} chunks`;
+      await output?.suspend();
+      const saved = `${verified.count} of ${verified.size} chunks`;
       if (err instanceof BtError && (err.code === "BT_E_INTERRUPTED" || err.code === "BT_E_TERMINATED")) {
         throw new BtError(err.code, `get: ${err.message}; progress saved (${saved}); run the same command to resume`);
       }
@@ -192,18 +202,15 @@ Whatever the exit code, progress is saved.`,
     }
     progress.finish();
     try {
-      await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, logger });
-      node.useStore(
-        completeStore(new PackageFiles(pkg, paths.final, false), {
-          trusted: true,
-          onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
-        }),
-      );
-      logDone(logger, pkg, result, paths.final);
-      if (mode !== "json") console.log(`VERIFY OK ${root}`);
+      if (output) {
+        await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, logger });
+        node.useStore(finishedStore(pkg, paths.final, logger));
+        logDone(logger, pkg, result, paths.final);
+        if (mode !== "json") console.log(`VERIFY OK ${root}`);
+      } else reportComplete();
       await linger(node, lingerMs, interrupted);
     } catch (err) {
-      output.close();
+      output?.close();
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     } finally {
       await stopNetwork();
@@ -212,6 +219,13 @@ Whatever the exit code, progress is saved.`,
     return 0;
   },
 };
+
+/** The verified output, served from where it now lies. */
+const finishedStore = (pkg: Package, path: string, logger: Logger) =>
+  completeStore(new PackageFiles(pkg, path, false), {
+    trusted: true,
+    onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
+  });
 
 /** SIGINT (Ctrl-C) and SIGTERM (a service manager) end a download with their own exit codes, 130 and 143. */
 const interruption = (signal: string): BtError =>

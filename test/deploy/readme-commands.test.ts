@@ -1,0 +1,351 @@
+/**
+ * README.md as a script: every command its ```sh and ```console blocks show, and every
+ * synopsis in its headings, is run here as written, with only paths moved (/data,
+ * /models) and the compiled dist/bytetide standing for `bytetide`. Console samples are
+ * checked line by line against what the command prints. Network commands run in a netlab
+ * in 10.0.0.0/24 (inside its namespaces only) whose first host is named seed-host, so
+ * both `--peer seed-host:7654` and `--peer 10.0.0.1:7654` work unchanged. A command
+ * added to the README without a runner here, or a runner whose command left the README,
+ * fails the first test.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT, seededBytes, tempDir } from "../helpers/fixtures.ts";
+import { containerEnv, mapPaths, shellWords, treeDigest, writeWeights } from "../helpers/deploy.ts";
+import { documentedCommands, eventMismatch, headingSynopses, lineShape, sampleEvent, section, synopsisFlags } from "../helpers/docs.ts";
+import { BINARY, createLab, type HostProcess, type Lab, netlabAvailable, outputOf, watch } from "../helpers/netlab.ts";
+
+const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+const documented = documentedCommands(README);
+const synopses = headingSynopses(README);
+
+/** Commands the README shows that no test can run, and why. */
+const NOT_RUN: Record<string, string> = {
+  "./scripts/test.sh": "runs the whole suite, this file among it: run from a test, it would run itself",
+};
+
+const runs = new Set<string>();
+/** A command exactly as README.md shows it, recorded as run by this file; its words with `bytetide` as dist/bytetide. */
+function readme(command: string): string[] {
+  runs.add(command);
+  const words = shellWords(command);
+  return words[0] === "bytetide" ? [BINARY, ...words.slice(1)] : words;
+}
+const synopsisRuns = new Map<string, string[][]>();
+/** Concrete command lines for a heading's synopsis (paths as the README would write them), recorded as its runs. */
+function instances(synopsis: string, ...commands: string[][]): string[][] {
+  synopsisRuns.set(synopsis, commands);
+  return commands;
+}
+/** What the README's console blocks show under a command. */
+const samplesOf = (command: string): string[] => documented.filter((d) => d.command === command).flatMap((d) => d.output);
+/** A sample line with its paths moved like the command's. */
+const mapLine = (line: string, mounts: Record<string, string>): string =>
+  line
+    .split(/(\s+)/)
+    .map((t) => mapPaths([t], mounts)[0]!)
+    .join("");
+
+// The step-by-step, its sample output, and the Usage examples.
+const MAKE = readme("bytetide make /data/llama-70b");
+const SERVE = readme("bytetide serve /data/llama-70b.bpkg --metrics 0.0.0.0:9464 --max-upload-rate 500M");
+const GET_BY_NAME = readme("bytetide get llama-70b.bpkg --peer seed-host:7654 -o /models/llama-70b");
+const GET = readme("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b");
+const GET_JSON = readme("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b --json");
+const SERVE_ON = readme("bytetide serve /data/llama-70b.bpkg --listen 10.0.0.1:7654");
+const DEMO = readme("./scripts/demo.sh");
+
+// The synopses. Paths under /data are moved like the README's.
+const MAKE_RUNS = instances(
+  "bytetide make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --quiet]",
+  ["make", "/data/one.bin", "-o", "/data/out.bpkg", "--chunk-size", "4MiB"],
+  ["make", "/data/one.bin", "-o", "/data/out.bpkg", "--chunk-size", "4MiB", "--force"],
+  ["make", "/data/dir"],
+  ["make", "/data/one.bin", "-o", "/data/json.bpkg", "--json"],
+  ["make", "/data/one.bin", "-o", "/data/quiet.bpkg", "--quiet"],
+);
+const INSPECT_RUNS = instances("bytetide inspect <pkg.bpkg> [--json]", ["inspect", "/data/dir.bpkg"], ["inspect", "/data/dir.bpkg", "--json"]);
+const VERIFY_RUNS = instances(
+  "bytetide verify <pkg.bpkg> [path] [--json | --quiet]",
+  ["verify", "/data/dir.bpkg"],
+  ["verify", "/data/dir.bpkg", "/data/copy"],
+  ["verify", "/data/dir.bpkg", "/data/copy", "--json"],
+  ["verify", "/data/dir.bpkg", "/data/copy", "--quiet"],
+);
+const SERVE_RUNS = instances(
+  "bytetide serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload-rate R]",
+  ["serve", "/data/pkgs", "--listen", "127.0.0.1:0", "--max-upload-rate", "100M"],
+  ["serve", "/data/pkgs/one.bin.bpkg", "--data", "/data/elsewhere/one.bin", "--listen", "127.0.0.1:0"],
+);
+const GET_RUNS = instances("bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH] [options]", [
+  "get",
+  "/data/pkgs/one.bin.bpkg",
+  "--peer",
+  "127.0.0.1:PORT_A",
+  "--peer",
+  "127.0.0.1:PORT_B",
+  "-o",
+  "/data/got/one.bin",
+  "--linger",
+  "0",
+]);
+const VERSION_RUNS = instances("bytetide --version", ["--version"]);
+const COMMANDS = [...new Set(synopses.flatMap((s) => /^bytetide ([a-z]+)\b/.exec(s)?.[1] ?? []))].filter((c) => c !== "help");
+const HELP_RUNS = instances("bytetide help [command]", ["help"], ...COMMANDS.map((c) => ["help", c]));
+const COMMAND_HELP_RUNS = instances("bytetide <command> --help", ...COMMANDS.map((c) => [c, "--help"]));
+
+let lab: Lab | null = null;
+afterAll(() => lab?.down());
+
+const run = (argv: string[], options: { env?: Record<string, string>; cwd?: string } = {}) =>
+  outputOf(Bun.spawn([BINARY, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 60_000, env: containerEnv(options.env), cwd: options.cwd }));
+
+test("README.md: every command in its sh and console blocks, and every synopsis in its headings, is run by this file or says why it cannot run here", () => {
+  const shown = [...new Set(documented.map((d) => d.command))];
+  const missing = shown.filter((c) => !runs.has(c) && !(c in NOT_RUN));
+  expect(missing, "commands in README.md that no test runs").toEqual([]);
+  const stale = [...runs, ...Object.keys(NOT_RUN)].filter((c) => !shown.includes(c));
+  expect(stale, "commands run here that README.md no longer shows").toEqual([]);
+  expect(synopses.filter((s) => !synopsisRuns.has(s)), "synopses no test runs").toEqual([]);
+  expect([...synopsisRuns.keys()].filter((s) => !synopses.includes(s)), "synopses README.md no longer shows").toEqual([]);
+  for (const [synopsis, commands] of synopsisRuns) {
+    const used = new Set(commands.flat());
+    expect(synopsisFlags(synopsis).filter((f) => !used.has(f)), `flags of '${synopsis}' no run uses`).toEqual([]);
+  }
+  // Every line of a console block belongs to a command, so no sample output escapes these checks.
+  for (const block of README.matchAll(/```console\n([\s\S]*?)```/g)) {
+    const first = block[1]!.split("\n").find((l) => l.trim() !== "" && !l.startsWith("#"));
+    expect(first, "a console block starts with a $ command").toStartWith("$ ");
+  }
+});
+
+test("make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --quiet]: writes the package, refuses to overwrite it without --force (exit 6), NDJSON or silence on request", async () => {
+  const data = tempDir("bytetide-readme-make");
+  writeFileSync(join(data, "one.bin"), seededBytes(5_000_000, 1));
+  writeWeights(join(data, "dir"), 3 * 1024 * 1024, 2);
+  const at = (argv: string[]) => mapPaths(argv, { "/data": data });
+  const [once, force, dir, json, quiet] = MAKE_RUNS.map(at);
+  const first = await run(once!);
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout).toMatch(/^root [0-9a-f]{64}$/m);
+  const again = await run(once!);
+  expect(again.code).toBe(6);
+  expect(again.stderr).toContain("--force");
+  expect((await run(force!)).code).toBe(0);
+  const ofDir = await run(dir!);
+  expect(ofDir.code, ofDir.stderr).toBe(0);
+  expect(readFileSync(join(data, "dir.bpkg")).length).toBeGreaterThan(0);
+  const events = await run(json!);
+  expect(events.code, events.stderr).toBe(0);
+  const parsed = events.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string });
+  expect(parsed.map((e) => e.event)).toContain("start");
+  expect(parsed.at(-1)!.event).toBe("done");
+  const silent = await run(quiet!);
+  expect([silent.code, silent.stdout, silent.stderr]).toEqual([0, "", ""]);
+});
+
+test("inspect <pkg.bpkg> [--json]: a summary, and JSON with every field the README lists; verify <pkg.bpkg> [path] [--json | --quiet]: VERIFY OK, or exit 5 naming the bad chunks", async () => {
+  const data = tempDir("bytetide-readme-inspect");
+  writeWeights(join(data, "dir"), 9 * 1024 * 1024, 3);
+  expect((await run(["make", join(data, "dir")])).code).toBe(0);
+  const at = (argv: string[]) => mapPaths(argv, { "/data": data });
+
+  const [human, json] = INSPECT_RUNS.map(at);
+  const summary = await run(human!);
+  expect(summary.code).toBe(0);
+  expect(summary.stdout).toMatch(/[0-9a-f]{64}/);
+  const described = JSON.parse((await run(json!)).stdout) as Record<string, unknown> & { files: Record<string, unknown>[]; chunk_hashes: string[]; chunk_count: number };
+  // "one object holding `a`, `b`, `files` (each `x`, `y`), ...": the README's own list.
+  const listed = [...section(README, "### `bytetide inspect").matchAll(/`(\w+)`(?:\s*\(each ([^)]*)\))?/g)];
+  expect(listed.length).toBeGreaterThan(5);
+  for (const [, key, each] of listed) {
+    expect(described, `inspect --json has ${key}`).toHaveProperty(key!);
+    for (const [, sub] of (each ?? "").matchAll(/`(\w+)`/g)) {
+      for (const item of described[key!] as Record<string, unknown>[]) expect(item, `each of ${key} has ${sub}`).toHaveProperty(sub!);
+    }
+  }
+  expect(described.chunk_hashes).toHaveLength(described.chunk_count);
+  for (const h of described.chunk_hashes) expect(h).toMatch(/^[0-9a-f]{64}$/);
+
+  const [beside, elsewhere, verifyJson, verifyQuiet] = VERIFY_RUNS.map(at);
+  const ok = await run(beside!);
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toBe(`VERIFY OK ${described.merkle_root}\n`);
+  Bun.spawnSync(["cp", "-a", join(data, "dir"), join(data, "copy")]);
+  expect((await run(elsewhere!)).stdout).toBe(`VERIFY OK ${described.merkle_root}\n`);
+  const bad = join(data, "copy", "model.bin");
+  const bytes = readFileSync(bad);
+  bytes[100] = bytes[100]! ^ 0xff;
+  writeFileSync(bad, bytes);
+  const corrupt = await run(elsewhere!);
+  expect(corrupt.code).toBe(5);
+  expect(`${corrupt.stdout}${corrupt.stderr}`).toMatch(/bad/);
+  // --json: one `result` event with the fields the README lists, then `error`; --quiet: only the error.
+  const verifySection = section(README, "### `bytetide verify");
+  const resultFields = [.../one `result` event\s+\(([^)]*)\)/.exec(verifySection)![1]!.matchAll(/`(\w+)`/g)].map((m) => m[1]!);
+  expect(resultFields.length).toBeGreaterThan(3);
+  const report = await run(verifyJson!);
+  expect(report.code).toBe(5);
+  const events = report.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(events.map((e) => e.event)).toEqual(["result", "error"]);
+  for (const field of resultFields) expect(events[0], `result has ${field}`).toHaveProperty(field);
+  expect(events[0]!.ok).toBe(false);
+  const quietly = await run(verifyQuiet!);
+  expect(quietly.code).toBe(5);
+  expect(quietly.stdout).toBe("");
+  expect(quietly.stderr.trim().split("\n")).toHaveLength(1);
+});
+
+test("--version names the hasher (BYTETIDE_HASHER=js forces the fallback); help, help <command> and <command> --help cover every command and every flag the README mentions", async () => {
+  const version = await run(VERSION_RUNS[0]!);
+  expect(version.stdout).toMatch(/^bytetide \S+ \(hasher: (native|js)\b/);
+  expect((await run(VERSION_RUNS[0]!, { env: { BYTETIDE_HASHER: "js" } })).stdout).toMatch(/hasher: js\b/);
+
+  const [overview, ...perCommand] = await Promise.all(HELP_RUNS.map((argv) => run(argv)));
+  expect(overview!.code).toBe(0);
+  const listed = [...overview!.stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]!).filter((c) => c !== "help");
+  expect(listed.sort(), "the commands `bytetide help` lists are the ones the README documents").toEqual([...COMMANDS].sort());
+  const viaFlag = await Promise.all(COMMAND_HELP_RUNS.map((argv) => run(argv)));
+  for (const [i, command] of COMMANDS.entries()) {
+    expect(perCommand[i]!.code).toBe(0);
+    expect(perCommand[i]!.stdout).toStartWith(`Usage: bytetide ${command}`);
+    expect(viaFlag[i]!.stdout).toBe(perCommand[i]!.stdout);
+  }
+  const helpText = [overview!, ...perCommand].map((r) => r.stdout).join("\n");
+  // bytetide's flags, that is, not cargo's and bun's in "Building without the scripts".
+  const aboutBytetide = README.replace(section(README, "## Building without the scripts"), "");
+  const flags = [...new Set(aboutBytetide.match(/(?<![\w-])--[a-z][a-z-]*[a-z]/g) ?? [])];
+  expect(flags.filter((f) => !helpText.includes(f)), "flags the README mentions that no --help shows").toEqual([]);
+});
+
+test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload-rate R] and get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH]: on loopback", async () => {
+  const data = tempDir("bytetide-readme-serve");
+  const at = (argv: string[]) => mapPaths(argv, { "/data": data });
+  mkdirSync(join(data, "pkgs"));
+  mkdirSync(join(data, "elsewhere"));
+  writeFileSync(join(data, "pkgs", "one.bin"), seededBytes(3_000_000, 4));
+  writeFileSync(join(data, "pkgs", "two.bin"), seededBytes(1_000_000, 5));
+  for (const name of ["one.bin", "two.bin"]) expect((await run(["make", join(data, "pkgs", name), "--chunk-size", "256KiB"])).code).toBe(0);
+  copyFileSync(join(data, "pkgs", "one.bin"), join(data, "elsewhere", "one.bin"));
+
+  const spawn = (argv: string[]) =>
+    watch(Bun.spawn([BINARY, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 60_000, env: containerEnv() }) as HostProcess, argv.join(" "));
+  const seeds = SERVE_RUNS.map((argv) => spawn(at(argv)));
+  let ends: { code: number; stderr: string }[];
+  try {
+    const [ofDir, withData] = seeds;
+    const portA = (await ofDir!.waitFor(/^serving 2 packages on 127\.0\.0\.1:(\d+)$/m))[1]!;
+    const portB = (await withData!.waitFor(/^serving 1 package on 127\.0\.0\.1:(\d+)$/m))[1]!;
+    const argv = at(GET_RUNS[0]!).map((a) => a.replace("PORT_A", portA).replace("PORT_B", portB));
+    const got = await run(argv);
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toStartWith("VERIFY OK");
+    expect(readFileSync(join(data, "got", "one.bin"))).toEqual(readFileSync(join(data, "pkgs", "one.bin")));
+  } finally {
+    ends = await Promise.all(seeds.map((s) => s.stop("SIGTERM")));
+  }
+  for (const e of ends) expect(e.code, e.stderr).toBe(0);
+});
+
+test.skipIf(!netlabAvailable)(
+  "the step-by-step and its sample output, as written, on a seed-host and 4 nodes in 10.0.0.0/24: make, serve with --metrics, get by name and by address, --json, serve --listen 10.0.0.1:7654 (needs root and iproute2)",
+  async () => {
+    const dir = tempDir("bytetide-readme");
+    const data = join(dir, "seed-host", "data");
+    // 16 MiB at 40 Mbit/s takes over 3 s, so the 2-second progress line and the JSON progress events show.
+    writeWeights(join(data, "llama-70b"), 16 * 1024 * 1024, 61);
+    lab = createLab("btlr", 5, 40, ["seed-host", "node1", "node2", "node3", "node4"], "10.0.0");
+    const l = lab;
+    const seedMounts = { "/data": data };
+    const node = (n: number, sub = "models") => {
+      const home = join(dir, `node${n}`);
+      mkdirSync(join(home, sub), { recursive: true });
+      return { home, mounts: { "/models": join(home, sub) } };
+    };
+    const inHost = (host: number, argv: string[], mounts: Record<string, string>, cwd = "/") =>
+      l.exec(host, mapPaths(argv, mounts), 120_000, { env: containerEnv(), cwd });
+
+    // 1. On the machine that has the data: package it and seed it.
+    const made = await outputOf(inHost(0, MAKE, seedMounts));
+    expect(made.code, made.stderr).toBe(0);
+    for (const sample of samplesOf("bytetide make /data/llama-70b")) expect(made.stdout).toMatch(lineShape(mapLine(sample, seedMounts)));
+    const root = /^root ([0-9a-f]{64})$/m.exec(made.stdout)![1]!;
+    const seed = watch(inHost(0, SERVE, seedMounts), "serve --metrics");
+    let seedEnd: { code: number; stderr: string };
+    try {
+      await seed.waitFor(/^serving 1 package on 0\.0\.0\.0:7654$/m, 20_000);
+      // Prometheus metrics at --metrics HOST:PORT/metrics, /healthz for probes: from another host, by name.
+      const health = await outputOf(l.exec(1, ["curl", "-sS", "--max-time", "5", "http://seed-host:9464/healthz"], 10_000));
+      expect(health.stdout, health.stderr).toBe("ok\n");
+      const metrics = await outputOf(l.exec(1, ["curl", "-sS", "--max-time", "5", "http://seed-host:9464/metrics"], 10_000));
+      expect(metrics.stdout).toContain(`package="${root}"`);
+
+      // 2. Copy the small .bpkg to every node, then on each node: get (by name on two, the samples on the others).
+      const nodes = [1, 2, 3, 4].map((n) => node(n));
+      for (const n of nodes) copyFileSync(join(data, "llama-70b.bpkg"), join(n.home, "llama-70b.bpkg"));
+      const gets = [GET_BY_NAME, GET_BY_NAME, GET, GET_JSON].map((argv, i) => outputOf(inHost(i + 1, argv, nodes[i]!.mounts, nodes[i]!.home)));
+      const results = await Promise.all(gets);
+      const expected = treeDigest(join(data, "llama-70b"));
+      for (const [i, r] of results.entries()) {
+        expect(r.code, `node${i + 1}:\n${r.stdout}${r.stderr}`).toBe(0);
+        expect(treeDigest(join(nodes[i]!.mounts["/models"], "llama-70b")), `node${i + 1}`).toBe(expected);
+      }
+      for (const r of results.slice(0, 3)) expect(r.stdout).toContain(`VERIFY OK ${root}\n`);
+
+      // The sample output, off a terminal: every line it shows has a counterpart.
+      const text = results[2]!;
+      const sampleCommand = "bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b";
+      for (const sample of samplesOf(sampleCommand).filter((s) => s !== "...")) {
+        expect(`${text.stderr}${text.stdout}`, `a line like: ${sample}`).toMatch(lineShape(mapLine(sample, nodes[2]!.mounts)));
+      }
+      expect(text.stderr).toContain(" get peer-connected peer=10.0.0.1:7654 direction=out");
+
+      // And with --json: NDJSON events with every field the sample shows, of the same types.
+      const events = results[3]!.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      for (const sample of samplesOf("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b --json")) {
+        expect(eventMismatch(sampleEvent(sample), events), sample).toBeNull();
+      }
+      expect(events.find((e) => e.event === "done")?.root).toBe(root);
+    } finally {
+      seedEnd = await seed.stop("SIGTERM");
+    }
+    expect(seedEnd.code, seedEnd.stderr).toBe(0);
+
+    // serve --listen 10.0.0.1:7654, and the provisioning script's get against it.
+    const listening = watch(inHost(0, SERVE_ON, seedMounts), "serve --listen");
+    let end: { code: number; stderr: string };
+    try {
+      for (const sample of samplesOf("bytetide serve /data/llama-70b.bpkg --listen 10.0.0.1:7654")) {
+        await listening.waitFor(lineShape(mapLine(sample, seedMounts)), 20_000);
+      }
+      const again = node(1, "models-again");
+      const r = await outputOf(inHost(1, GET, again.mounts, again.home));
+      expect(r.code, r.stderr).toBe(0);
+      for (const sample of samplesOf("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b").filter((s) => s.startsWith("VERIFY"))) {
+        expect(r.stdout).toMatch(lineShape(sample));
+      }
+    } finally {
+      end = await listening.stop("SIGTERM");
+    }
+    // Ctrl-C or SIGTERM says goodbye to every peer and exits 0.
+    expect(end.code, end.stderr).toBe(0);
+  },
+  240_000,
+);
+
+test.skipIf(!netlabAvailable)(
+  "./scripts/demo.sh as written, in a host with no network but its own loopback: a seed and the peers its comment promises all end in VERIFY OK (needs root and iproute2)",
+  async () => {
+    const promised = Number(/a seed and (\d+) peers/.exec(documented.find((d) => d.command === "./scripts/demo.sh")!.comment)?.[1]);
+    expect(promised).toBeGreaterThan(0);
+    lab = createLab("btlr", 1, 1000);
+    const r = await outputOf(lab.exec(0, DEMO, 180_000, { cwd: REPO_ROOT, env: containerEnv() }));
+    expect(r.code, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout.match(/^peer-\d+: VERIFY OK [0-9a-f]{64}$/gm)).toHaveLength(promised);
+  },
+  200_000,
+);
