@@ -5,7 +5,7 @@
  * fetches from it, and SIGTERM (its KillSignal) stops it cleanly within TimeoutStopSec.
  */
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, tempDir } from "../helpers/fixtures.ts";
 import { containerEnv, environmentFile, mapPaths, shellWords, systemdUnit, treeDigest, writeWeights } from "../helpers/deploy.ts";
@@ -47,6 +47,7 @@ function layout(dir: string): Record<string, string> {
     "/srv/bytetide": join(dir, "srv"),
     "/etc/default/bytetide": join(dir, "etc-default-bytetide"),
     "/etc/bytetide/secret": join(dir, "secret"),
+    "/run/credentials/bytetide-serve.service/secret": join(dir, "credentials", "secret"),
   };
 }
 
@@ -76,11 +77,15 @@ test.skipIf(!netlabAvailable || !canDropRoot)(
     const made = Bun.spawnSync([BINARY, "make", join(srv, "weights")], { timeout: 60_000 });
     expect(made.exitCode, made.stderr.toString()).toBe(0);
     chmodSync(srv, 0o755);
-    // The settings file as the comment suggests it. The secret must be readable by the
-    // service's user: with DynamicUser that user only exists while the service runs, so
-    // the file can be neither owned by it nor in its group (see the report on #9).
+    // The settings file as the comment suggests it. The secret stays root-only; what
+    // LoadCredential= does is done by hand: a copy only the service's user can read.
+    expect(unit.comments.join("\n")).toContain("#LoadCredential=secret:/etc/bytetide/secret");
     writeFileSync(paths["/etc/default/bytetide"]!, `${SUGGESTED_SETTINGS.join("\n")}\n`);
-    writeFileSync(paths["/etc/bytetide/secret"]!, "a cluster secret of more than 16 bytes\n", { mode: 0o644 });
+    writeFileSync(paths["/etc/bytetide/secret"]!, "a cluster secret of more than 16 bytes\n", { mode: 0o600 });
+    const credential = paths["/run/credentials/bytetide-serve.service/secret"]!;
+    mkdirSync(join(credential, ".."), { mode: 0o755 });
+    writeFileSync(credential, readFileSync(paths["/etc/bytetide/secret"]!), { mode: 0o400 });
+    chownSync(credential, 65534, 65534);
     const settings = Object.fromEntries(Object.entries(environmentFile(readFileSync(paths["/etc/default/bytetide"]!, "utf8"))).map(([k, v]) => [k, mapPaths([v], paths)[0]!]));
     expect(Object.keys(settings)).toContain("BYTETIDE_SECRET_FILE");
 
