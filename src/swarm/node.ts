@@ -20,9 +20,13 @@ import { toHex } from "../util/units.ts";
 import { ChunkBuffers } from "./buffers.ts";
 import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
+import { admit } from "./admission.ts";
+import { GiveUpRule } from "./give-up.ts";
 import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
+import { pipelineDepth, RateMeter, TICK_MS } from "./pipeline.ts";
 import { defaultSchedulerConfig, Scheduler } from "./scheduler.ts";
-import { shouldServe } from "./superseed.ts";
+import { DEPTH_AFTER_STALL, StallWatch } from "./stall.ts";
+import { shouldServe, UploadLedger } from "./superseed.ts";
 
 export interface SwarmNodeOptions {
   pkg: Package;
@@ -69,27 +73,16 @@ interface Link {
   cancelled: Set<number>;
   /** When each open request was sent. */
   requestedAt: Map<number, number>;
-  /** Last PIECE, or the moment requests were first opened after none: for stall detection. */
-  lastProgressAt: number;
-  bytesThisTick: number;
-  rate: number;
+  stall: StallWatch;
+  meter: RateMeter;
   /** How often we told this peer to fetch a chunk elsewhere. */
   sentElsewhere: Map<number, number>;
 }
 
 const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
 const COLLECTIONS_PER_FULL_COLLECTION = 8;
-const TICK_MS = 250;
-/** A peer with requests open and no data for this long loses them to others. */
-const STALL_MS = 5_000;
-/** Requests worth of data kept in flight to a peer: enough for this long at its rate. */
-const PIPELINE_SECONDS = 1;
-/** After a seed sends a chunk, the recipient's HAVE takes a round trip plus hashing and a write. */
-const SENT_RECENTLY_MS = 3_000;
 /** Peers listed by name in the per-peer upload totals. */
 const MAX_UPLOAD_ROWS = 1024;
-/** How long to leave a chunk alone at a peer that said "get it elsewhere". */
-const ELSEWHERE_BACKOFF_MS = 1_000;
 
 /**
  * One package's place in the swarm: the peers it is connected to (dialled or accepted),
@@ -118,17 +111,14 @@ export class SwarmNode {
   private readonly landing = new Set<Promise<void>>();
   private readonly latency = new Histogram();
   private readonly receivedFrom = new Map<string, number>();
-  /** Per chunk: uploads granted, and those not yet finished (for super-seeding). */
-  private readonly uploadsStarted: Uint32Array;
-  private readonly uploadsInProgress: Uint16Array;
-  private readonly uploadEndedAt: Float64Array;
+  private readonly uploads: UploadLedger;
+  private readonly giveUp: GiveUpRule;
   private readonly started = performance.now();
   private resolveCompletion!: (r: DownloadResult) => void;
   private rejectCompletion!: (e: unknown) => void;
   private settled = false;
   private closed = false;
   private ticker: ReturnType<typeof setInterval> | null = null;
-  private stuckSince: number | null = null;
   private lastBad: { chunk: number; peer: string } | null = null;
   private verifiedBytes = 0;
   private bytesSinceCollection = 0;
@@ -150,9 +140,8 @@ export class SwarmNode {
     );
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
     this.book = new AddressBook(NET.maxKnownPeers);
-    this.uploadsStarted = new Uint32Array(chunkCount);
-    this.uploadsInProgress = new Uint16Array(chunkCount);
-    this.uploadEndedAt = new Float64Array(chunkCount).fill(-Infinity);
+    this.uploads = new UploadLedger(chunkCount);
+    this.giveUp = new GiveUpRule(options.retryForMs);
     for (const c of store.have.members()) this.verifiedBytes += store.chunkLength(c);
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
@@ -185,7 +174,6 @@ export class SwarmNode {
     return [...this.links.values()].some((l) => l.uploader.queued > 0);
   }
 
-  /** Our HELLO for a connection to this package. */
   /** Our HELLO for one connection: a fresh nonce each time. */
   hello(): Hello {
     return {
@@ -300,22 +288,28 @@ export class SwarmNode {
     const remote = conn.remoteHello!;
     const context = (conn.context ?? {}) as { initiated?: boolean; address?: string };
     const initiated = context.initiated === true;
-    if (equalBytes(remote.peerId, this.options.peerId)) {
-      if (context.address) this.book.markSelf(context.address);
-      return conn.bye(WIRE_ERRORS.DUPLICATE, "connected to itself");
-    }
     const twin = [...this.links.values()].find((l) => equalBytes(l.conn.remoteHello!.peerId, remote.peerId));
-    if (twin) {
-      // Both sides dialled each other: keep the connection opened by the smaller peer id,
-      // a rule both sides apply alike, so they drop the same one.
-      const weOpenKeeper = Buffer.compare(this.options.peerId, remote.peerId) < 0;
-      const keepNew = initiated === weOpenKeeper;
-      if (context.address) this.book.markConnected(context.address);
-      if (!keepNew) return conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
-      twin.conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
-    } else if (this.links.size >= this.options.network.maxPeers) {
-      if (context.address) this.book.markFailed(context.address, "connection limit", () => {});
-      return conn.bye(WIRE_ERRORS.NONE, "connection limit reached");
+    const admission = admit({
+      ourId: this.options.peerId,
+      theirId: remote.peerId,
+      weDialled: initiated,
+      twin: twin !== undefined,
+      peers: this.links.size,
+      maxPeers: this.options.network.maxPeers,
+    });
+    switch (admission) {
+      case "self":
+        if (context.address) this.book.markSelf(context.address);
+        return conn.bye(WIRE_ERRORS.DUPLICATE, "connected to itself");
+      case "keep-twin":
+        if (context.address) this.book.markConnected(context.address);
+        return conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
+      case "replace-twin":
+        twin!.conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
+        break;
+      case "full":
+        if (context.address) this.book.markFailed(context.address, "connection limit", () => {});
+        return conn.bye(WIRE_ERRORS.NONE, "connection limit reached");
     }
     const host = normalizeHost(conn.remoteAddress ?? "");
     const listenAddress = remote.listenPort > 0 && host ? { host, port: remote.listenPort } : null;
@@ -331,9 +325,8 @@ export class SwarmNode {
       assemblies: new Map(),
       cancelled: new Set(),
       requestedAt: new Map(),
-      lastProgressAt: performance.now(),
-      bytesThisTick: 0,
-      rate: 0,
+      stall: new StallWatch(performance.now()),
+      meter: new RateMeter(),
       sentElsewhere: new Map(),
     };
     this.links.set(conn, link);
@@ -360,9 +353,7 @@ export class SwarmNode {
         const asked = link.sentElsewhere.get(chunk) ?? 0;
         const serve = shouldServe({
           seeding: this.complete,
-          uploadsStarted: this.uploadsStarted[chunk]!,
-          uploadsInProgress: this.uploadsInProgress[chunk]!,
-          sentRecently: performance.now() - this.uploadEndedAt[chunk]! < SENT_RECENTLY_MS,
+          ...this.uploads.of(chunk, performance.now()),
           othersHaveIt: this.scheduler.availabilityOf(chunk) > 0,
           timesSentElsewhere: asked,
           otherPeers: this.links.size - 1,
@@ -373,14 +364,8 @@ export class SwarmNode {
       requested: () => {
         this.lastRequestAt = performance.now();
       },
-      granted: (chunk: number) => {
-        this.uploadsStarted[chunk]!++;
-        this.uploadsInProgress[chunk]!++;
-      },
-      ended: (chunk: number) => {
-        this.uploadsInProgress[chunk]!--;
-        this.uploadEndedAt[chunk] = performance.now();
-      },
+      granted: (chunk: number) => this.uploads.granted(chunk),
+      ended: (chunk: number) => this.uploads.ended(chunk, performance.now()),
       served: () => {
         this.counters.chunksServed++;
       },
@@ -466,7 +451,7 @@ export class SwarmNode {
   private onReject(link: Link, chunk: number, code: number): void {
     this.dropAssembly(link, chunk);
     link.requestedAt.delete(chunk);
-    if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(link.key, chunk, ELSEWHERE_BACKOFF_MS);
+    if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(link.key, chunk);
     else {
       const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED;
       if (code === WIRE_ERRORS.READ_FAILED) this.options.logger.event("peer-read-failed", { peer: link.name, chunk });
@@ -491,8 +476,8 @@ export class SwarmNode {
     }
     a.buffer.set(data, offset);
     a.received += data.length;
-    link.bytesThisTick += data.length;
-    link.lastProgressAt = performance.now();
+    link.meter.add(data.length);
+    link.stall.progressed(performance.now());
     if (a.received < length) return;
     link.assemblies.delete(index);
     const sentAt = link.requestedAt.get(index);
@@ -529,12 +514,7 @@ export class SwarmNode {
   private onCommitted(link: Link, chunk: number, length: number): void {
     const duplicates = new Set(this.scheduler.committed(chunk));
     for (const other of this.links.values()) {
-      if (duplicates.has(other.key)) {
-        other.cancelled.add(chunk);
-        other.requestedAt.delete(chunk);
-        this.dropAssembly(other, chunk);
-        other.conn.sendMessage({ type: "CANCEL", index: chunk });
-      }
+      if (duplicates.has(other.key)) this.cancel(other, chunk);
       // Every peer hears of it, so it can ask us, and a seed can tell who has what.
       other.conn.sendMessage({ type: "HAVE", index: chunk });
     }
@@ -573,6 +553,14 @@ export class SwarmNode {
     Bun.gc(this.collections % COLLECTIONS_PER_FULL_COLLECTION === 0);
   }
 
+  /** Cancels a request the scheduler already took back: its late PIECEs will be dropped. */
+  private cancel(link: Link, chunk: number): void {
+    link.cancelled.add(chunk);
+    link.requestedAt.delete(chunk);
+    this.dropAssembly(link, chunk);
+    link.conn.sendMessage({ type: "CANCEL", index: chunk });
+  }
+
   private dropAssembly(link: Link, chunk: number): void {
     const a = link.assemblies.get(chunk);
     if (!a) return;
@@ -583,9 +571,9 @@ export class SwarmNode {
   private fill(link: Link): void {
     if (this.closed || this.complete || !link.conn.ready) return;
     const now = performance.now();
-    const hadNone = this.scheduler.requestsOf(link.key).size === 0;
+    const openBefore = this.scheduler.requestsOf(link.key).size;
     const picks = this.scheduler.nextRequests(link.key, this.affordableRequests());
-    if (picks.length > 0 && hadNone) link.lastProgressAt = now;
+    if (picks.length > 0) link.stall.opened(openBefore, now);
     for (const chunk of picks) {
       this.options.downloadLimit?.take(this.store.chunkLength(chunk));
       link.cancelled.delete(chunk);
@@ -619,46 +607,25 @@ export class SwarmNode {
 
   // ---- timers -----------------------------------------------------------------------
 
+  /**
+   * Every TICK_MS: each peer's depth follows its rate (pipeline.ts), stalled peers lose
+   * their requests (stall.ts), and the download may give up (give-up.ts).
+   */
   private tick(): void {
     const now = performance.now();
     for (const link of this.links.values()) {
-      // Rate by exponential smoothing; the pipeline holds about PIPELINE_SECONDS of it.
-      link.rate = 0.7 * link.rate + 0.3 * (link.bytesThisTick / (TICK_MS / 1000));
-      link.bytesThisTick = 0;
-      this.scheduler.setDepth(link.key, Math.ceil((link.rate * PIPELINE_SECONDS) / this.options.pkg.chunkSize) + 1);
-      const open = this.scheduler.requestsOf(link.key).size;
-      if (open > 0 && now - link.lastProgressAt > STALL_MS) {
-        // Stalled: its requests go to faster peers; it keeps one slot to prove itself again.
+      this.scheduler.setDepth(link.key, pipelineDepth(link.meter.tick(), this.options.pkg.chunkSize));
+      if (link.stall.stalled(this.scheduler.requestsOf(link.key).size, now)) {
         const released = this.scheduler.releaseRequests(link.key);
-        for (const chunk of released) {
-          link.cancelled.add(chunk);
-          link.requestedAt.delete(chunk);
-          this.dropAssembly(link, chunk);
-          link.conn.sendMessage({ type: "CANCEL", index: chunk });
-        }
-        this.scheduler.setDepth(link.key, 1);
-        link.lastProgressAt = now;
+        for (const chunk of released) this.cancel(link, chunk);
+        this.scheduler.setDepth(link.key, DEPTH_AFTER_STALL);
         this.options.logger.event("peer-stalled", { peer: link.name, released: released.length });
       }
     }
     this.fillAll();
-    this.checkProgressPossible();
-  }
-
-  /**
-   * Gives up when nothing can move: no peer connected or worth dialling, or for retryForMs
-   * nothing requested or landing.
-   */
-  private checkProgressPossible(): void {
     if (this.settled || this.complete) return;
-    if (this.links.size === 0 && this.book.connecting === 0 && !this.book.anyDialable()) return this.fail(this.noPeersError());
-    const moving = [...this.links.values()].some((l) => this.scheduler.requestsOf(l.key).size > 0) || this.landing.size > 0;
-    if (moving) {
-      this.stuckSince = null;
-      return;
-    }
-    this.stuckSince ??= Date.now();
-    if (Date.now() - this.stuckSince > this.options.retryForMs) this.fail(this.noPeersError());
+    const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0;
+    if (this.giveUp.check({ peers: this.links.size, dialable: this.book.anyDialable(), moving }, now)) this.fail(this.noPeersError());
   }
 
   private noPeersError(): BtError {

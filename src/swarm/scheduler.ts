@@ -13,6 +13,8 @@ export interface SchedulerConfig {
   randomFirstPicks: number;
   /** In endgame, open requests allowed for the same chunk. */
   maxEndgameCopies: number;
+  /** How long to leave a chunk alone at a peer that said "get it elsewhere" (see `deferred`). */
+  elsewhereBackoffMs: number;
   policy: PiecePolicy;
   random: () => number;
   /** Milliseconds; injected so tests control time. */
@@ -26,6 +28,9 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
   maxBadChunksPerPeer: 3,
   randomFirstPicks: 4,
   maxEndgameCopies: 2,
+  // Meanwhile the other holders are asked. Short, because a peer that cannot reach any
+  // holder is served only after asking the seed 8 times (MAX_TIMES_ELSEWHERE, superseed.ts).
+  elsewhereBackoffMs: 1_000,
   policy: rarestFirst,
   random: Math.random,
   now: () => performance.now(),
@@ -211,10 +216,10 @@ export class Scheduler {
     return this.availability[chunk]!;
   }
 
-  /** The peer has the chunk but asked us to get it elsewhere: not from it for `ms`. */
-  deferred(key: string, chunk: number, ms: number): void {
+  /** The peer has the chunk but asked us to get it elsewhere: not from it for `elsewhereBackoffMs`. */
+  deferred(key: string, chunk: number): void {
     this.dropRequest(key, chunk);
-    this.peers.get(key)?.deferredUntil.set(chunk, this.config.now() + ms);
+    this.peers.get(key)?.deferredUntil.set(chunk, this.config.now() + this.config.elsewhereBackoffMs);
   }
 
   /** Takes back every open request to a peer (it stalled); returns them, to CANCEL. */

@@ -17,8 +17,8 @@ export interface ServeContext {
 }
 
 /**
- * Past this (at about one ask a second), the requester apparently cannot reach any other
- * holder: serve it after all.
+ * Past this (at about one ask a second: the asker's `elsewhereBackoffMs`), the requester
+ * apparently cannot reach any other holder: serve it after all.
  */
 const MAX_TIMES_ELSEWHERE = 8;
 
@@ -32,4 +32,41 @@ export function shouldServe(c: ServeContext): boolean {
   if (c.timesSentElsewhere >= MAX_TIMES_ELSEWHERE) return true;
   // Someone has it, or is getting it from us, or just got it: they can pass it on.
   return !(c.othersHaveIt || c.uploadsInProgress > 0 || c.sentRecently);
+}
+
+/** After a seed sends a chunk, the recipient's HAVE takes a round trip plus hashing and a write. */
+export const SENT_RECENTLY_MS = 3_000;
+
+/** Per chunk, what this node's uploads did: the part of a ServeContext only the uploads know. */
+export class UploadLedger {
+  /** Uploads granted, and those not yet finished. */
+  private readonly started: Uint32Array;
+  private readonly inProgress: Uint16Array;
+  private readonly endedAt: Float64Array;
+
+  constructor(chunkCount: number) {
+    this.started = new Uint32Array(chunkCount);
+    this.inProgress = new Uint16Array(chunkCount);
+    this.endedAt = new Float64Array(chunkCount).fill(-Infinity);
+  }
+
+  /** An upload of the chunk was queued. */
+  granted(chunk: number): void {
+    this.started[chunk]!++;
+    this.inProgress[chunk]!++;
+  }
+
+  /** A granted upload finished, or was dropped, at `now` (milliseconds, monotonic). */
+  ended(chunk: number, now: number): void {
+    this.inProgress[chunk]!--;
+    this.endedAt[chunk] = now;
+  }
+
+  of(chunk: number, now: number): Pick<ServeContext, "uploadsStarted" | "uploadsInProgress" | "sentRecently"> {
+    return {
+      uploadsStarted: this.started[chunk]!,
+      uploadsInProgress: this.inProgress[chunk]!,
+      sentRecently: now - this.endedAt[chunk]! < SENT_RECENTLY_MS,
+    };
+  }
 }

@@ -169,6 +169,19 @@ describe("scheduler", () => {
     expect(s.nextRequests("a")).toEqual([]);
   });
 
+  test("a chunk a peer sent elsewhere is left alone at that peer for elsewhereBackoffMs, then asked again", () => {
+    let now = 0;
+    const s = scheduler(1, { requestsPerPeer: 1, elsewhereBackoffMs: 1_000, now: () => now });
+    s.addPeer("seed");
+    s.setBitfield("seed", Bitset.full(1));
+    expect(s.nextRequests("seed")).toEqual([0]);
+    s.deferred("seed", 0);
+    now = 999;
+    expect(s.nextRequests("seed")).toEqual([]);
+    now = 1_000;
+    expect(s.nextRequests("seed")).toEqual([0]);
+  });
+
   test("chunks already had are never requested, and completion is reported", () => {
     const have = bits(3, [0, 2]);
     const s = new Scheduler(defaultSchedulerConfig(3, { randomFirstPicks: 0 }), have);

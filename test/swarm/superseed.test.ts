@@ -1,5 +1,5 @@
-import { expect, test } from "bun:test";
-import { shouldServe } from "../../src/swarm/superseed.ts";
+import { describe, expect, test } from "bun:test";
+import { SENT_RECENTLY_MS, shouldServe, UploadLedger } from "../../src/swarm/superseed.ts";
 
 const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, othersHaveIt: false, timesSentElsewhere: 0, otherPeers: 3 };
 
@@ -29,4 +29,28 @@ test("a peer sent elsewhere eight times is served anyway: it cannot reach a hold
 
 test("a seed with a single peer serves it whatever it asks: there is nowhere else", () => {
   expect(shouldServe({ ...base, sentRecently: true, uploadsInProgress: 1, otherPeers: 0 })).toBe(true);
+});
+
+describe("the upload ledger", () => {
+  test("counts grants per chunk, and uploads in progress until they end", () => {
+    const ledger = new UploadLedger(2);
+    ledger.granted(1);
+    ledger.granted(1);
+    expect(ledger.of(1, 0)).toMatchObject({ uploadsStarted: 2, uploadsInProgress: 2 });
+    ledger.ended(1, 0);
+    expect(ledger.of(1, 0)).toMatchObject({ uploadsStarted: 2, uploadsInProgress: 1 });
+    expect(ledger.of(0, 0)).toEqual({ uploadsStarted: 0, uploadsInProgress: 0, sentRecently: false });
+  });
+
+  test("a copy counts as sent recently for SENT_RECENTLY_MS after its upload ended, and not at exactly that", () => {
+    const ledger = new UploadLedger(1);
+    ledger.granted(0);
+    ledger.ended(0, 10_000);
+    expect(ledger.of(0, 10_000 + SENT_RECENTLY_MS - 1).sentRecently).toBe(true);
+    expect(ledger.of(0, 10_000 + SENT_RECENTLY_MS).sentRecently).toBe(false);
+  });
+
+  test("a chunk never uploaded was not sent recently, even at time zero", () => {
+    expect(new UploadLedger(1).of(0, 0).sentRecently).toBe(false);
+  });
 });
