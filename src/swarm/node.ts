@@ -23,9 +23,8 @@ import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { admit } from "./admission.ts";
 import { GiveUpRule } from "./give-up.ts";
 import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
-import { pipelineDepth, RateMeter, TICK_MS } from "./pipeline.ts";
+import { TICK_MS } from "./pipeline.ts";
 import { defaultSchedulerConfig, Scheduler } from "./scheduler.ts";
-import { DEPTH_AFTER_STALL, StallWatch } from "./stall.ts";
 import { shouldServe, UploadLedger } from "./superseed.ts";
 
 export interface SwarmNodeOptions {
@@ -69,12 +68,6 @@ interface Link {
   listenAddress: PeerAddress | null;
   uploader: Uploader;
   assemblies: Map<number, { buffer: Uint8Array; received: number }>;
-  /** Chunks we cancelled: late PIECEs of them are expected and dropped. */
-  cancelled: Set<number>;
-  /** When each open request was sent. */
-  requestedAt: Map<number, number>;
-  stall: StallWatch;
-  meter: RateMeter;
   /** How often we told this peer to fetch a chunk elsewhere. */
   sentElsewhere: Map<number, number>;
 }
@@ -135,7 +128,7 @@ export class SwarmNode {
     this.currentStore.chunkCount = chunkCount;
     const maxChunksInMemory = Math.max(2, Math.floor(NET.maxBufferedChunkBytes / pkg.chunkSize));
     this.scheduler = new Scheduler(
-      defaultSchedulerConfig(chunkCount, { requestsPerPeer: options.requestsPerPeer, maxChunksInMemory, maxBadChunksPerPeer: NET.maxBadChunksPerPeer }),
+      defaultSchedulerConfig(chunkCount, { chunkSize: pkg.chunkSize, requestsPerPeer: options.requestsPerPeer, maxChunksInMemory, maxBadChunksPerPeer: NET.maxBadChunksPerPeer }),
       store.have,
     );
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
@@ -323,10 +316,6 @@ export class SwarmNode {
       // The hooks run only once requests arrive, by when `link` is set.
       uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(() => link)),
       assemblies: new Map(),
-      cancelled: new Set(),
-      requestedAt: new Map(),
-      stall: new StallWatch(performance.now()),
-      meter: new RateMeter(),
       sentElsewhere: new Map(),
     };
     this.links.set(conn, link);
@@ -450,7 +439,6 @@ export class SwarmNode {
 
   private onReject(link: Link, chunk: number, code: number): void {
     this.dropAssembly(link, chunk);
-    link.requestedAt.delete(chunk);
     if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(link.key, chunk);
     else {
       const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED;
@@ -465,7 +453,7 @@ export class SwarmNode {
     const conn = link.conn;
     if (!this.scheduler.isRequested(link.key, index)) {
       // Blocks of a chunk we cancelled may still be on the way; anything else is a violation.
-      if (link.cancelled.has(index)) return;
+      if (this.scheduler.isCancelled(link.key, index)) return;
       return conn.fail(WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${index}, which was not requested`);
     }
     const length = this.store.chunkLength(index);
@@ -476,15 +464,12 @@ export class SwarmNode {
     }
     a.buffer.set(data, offset);
     a.received += data.length;
-    link.meter.add(data.length);
-    link.stall.progressed(performance.now());
+    this.scheduler.progressed(link.key, data.length);
     if (a.received < length) return;
     link.assemblies.delete(index);
-    const sentAt = link.requestedAt.get(index);
-    link.requestedAt.delete(index);
-    if (sentAt !== undefined) this.latency.add(performance.now() - sentAt);
     const wanted = this.scheduler.wanted(index);
-    this.scheduler.received(link.key, index);
+    const latency = this.scheduler.received(link.key, index);
+    if (latency !== undefined) this.latency.add(latency);
     if (wanted) this.land(link, index, a.buffer);
     else this.buffers.release(a.buffer);
     this.fill(link);
@@ -553,10 +538,8 @@ export class SwarmNode {
     Bun.gc(this.collections % COLLECTIONS_PER_FULL_COLLECTION === 0);
   }
 
-  /** Cancels a request the scheduler already took back: its late PIECEs will be dropped. */
+  /** Cancels a request the scheduler already took back (and marked cancelled, so its late PIECEs are dropped). */
   private cancel(link: Link, chunk: number): void {
-    link.cancelled.add(chunk);
-    link.requestedAt.delete(chunk);
     this.dropAssembly(link, chunk);
     link.conn.sendMessage({ type: "CANCEL", index: chunk });
   }
@@ -570,14 +553,9 @@ export class SwarmNode {
 
   private fill(link: Link): void {
     if (this.closed || this.complete || !link.conn.ready) return;
-    const now = performance.now();
-    const openBefore = this.scheduler.requestsOf(link.key).size;
     const picks = this.scheduler.nextRequests(link.key, this.affordableRequests());
-    if (picks.length > 0) link.stall.opened(openBefore, now);
     for (const chunk of picks) {
       this.options.downloadLimit?.take(this.store.chunkLength(chunk));
-      link.cancelled.delete(chunk);
-      link.requestedAt.set(chunk, now);
       link.conn.sendMessage({ type: "REQUEST", index: chunk });
       if (this.options.logRequests) this.options.logger.event("request", { chunk, peer: link.name });
     }
@@ -608,24 +586,19 @@ export class SwarmNode {
   // ---- timers -----------------------------------------------------------------------
 
   /**
-   * Every TICK_MS: each peer's depth follows its rate (pipeline.ts), stalled peers lose
-   * their requests (stall.ts), and the download may give up (give-up.ts).
+   * Every TICK_MS: the scheduler updates each peer's depth and takes back a stalled peer's
+   * requests (Scheduler.tick), which are cancelled; and the download may give up (give-up.ts).
    */
   private tick(): void {
-    const now = performance.now();
     for (const link of this.links.values()) {
-      this.scheduler.setDepth(link.key, pipelineDepth(link.meter.tick(), this.options.pkg.chunkSize));
-      if (link.stall.stalled(this.scheduler.requestsOf(link.key).size, now)) {
-        const released = this.scheduler.releaseRequests(link.key);
-        for (const chunk of released) this.cancel(link, chunk);
-        this.scheduler.setDepth(link.key, DEPTH_AFTER_STALL);
-        this.options.logger.event("peer-stalled", { peer: link.name, released: released.length });
-      }
+      const released = this.scheduler.tick(link.key);
+      for (const chunk of released) this.cancel(link, chunk);
+      if (released.length > 0) this.options.logger.event("peer-stalled", { peer: link.name, released: released.length });
     }
     this.fillAll();
     if (this.settled || this.complete) return;
     const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0;
-    if (this.giveUp.check({ peers: this.links.size, dialable: this.book.anyDialable(), moving }, now)) this.fail(this.noPeersError());
+    if (this.giveUp.check({ peers: this.links.size, dialable: this.book.anyDialable(), moving }, performance.now())) this.fail(this.noPeersError());
   }
 
   private noPeersError(): BtError {

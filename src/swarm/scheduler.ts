@@ -1,8 +1,13 @@
+import { LIMITS } from "../config.ts";
 import { Bitset } from "../util/bitset.ts";
 import { type PiecePolicy, randomFirst, rarestFirst } from "./picker.ts";
+import { pipelineDepth, RateMeter } from "./pipeline.ts";
+import { DEPTH_AFTER_STALL, StallWatch } from "./stall.ts";
 
 export interface SchedulerConfig {
   chunkCount: number;
+  /** Bytes in a full chunk: a peer's rate in bytes becomes its depth in chunks (pipeline.ts). */
+  chunkSize: number;
   /** Requests in flight to one peer. */
   requestsPerPeer: number;
   /** Chunks held in memory at once: open requests plus chunks being verified and written. */
@@ -23,6 +28,7 @@ export interface SchedulerConfig {
 
 export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => ({
   chunkCount,
+  chunkSize: LIMITS.defaultChunkSize,
   requestsPerPeer: 8,
   maxChunksInMemory: 16,
   maxBadChunksPerPeer: 3,
@@ -39,9 +45,14 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
 
 interface PeerSlot {
   bits: Bitset;
-  requests: Set<number>;
+  /** Open requests to this peer, and when each was sent (for the request latency). */
+  requests: Map<number, number>;
+  /** Chunks cancelled at this peer: late PIECEs of them are expected and dropped. */
+  cancelled: Set<number>;
   /** Requests to keep open to this peer: follows its rate (see setDepth). */
   depth: number;
+  meter: RateMeter;
+  stall: StallWatch;
   badChunks: number;
   /** Chunks this peer sent bad copies of: asked again only when nobody else has them. */
   failedChunks: Set<number>;
@@ -50,8 +61,10 @@ interface PeerSlot {
 }
 
 /**
- * The one owner of download state: which chunks we have, which are requested from whom,
- * which are landing (received, being verified and written), and what each peer has.
+ * The one owner of download state: which chunks we have, which are requested from whom
+ * and since when, which were cancelled (their late PIECEs expected), which are landing
+ * (received, being verified and written), and what each peer has, sends and earns: its
+ * rate, pipeline depth and stall clock.
  * Pure bookkeeping driven by events; the caller does the I/O and sends what it returns.
  * Invariant outside endgame: no chunk is requested from two peers at once.
  */
@@ -89,15 +102,14 @@ export class Scheduler {
     return !this.complete && this.unrequested === 0;
   }
 
-  requestsOf(key: string): ReadonlySet<number> {
-    return this.peers.get(key)?.requests ?? new Set();
-  }
-
   addPeer(key: string): void {
     this.peers.set(key, {
       bits: new Bitset(this.config.chunkCount),
-      requests: new Set(),
+      requests: new Map(),
+      cancelled: new Set(),
       depth: this.config.requestsPerPeer,
+      meter: new RateMeter(),
+      stall: new StallWatch(this.config.now()),
       badChunks: 0,
       failedChunks: new Set(),
       deferredUntil: new Map(),
@@ -123,7 +135,7 @@ export class Scheduler {
   removePeer(key: string): void {
     const peer = this.peers.get(key);
     if (!peer) return;
-    for (const c of peer.requests) this.dropRequest(key, c);
+    for (const c of peer.requests.keys()) this.dropRequest(key, c);
     for (const c of peer.bits.members()) this.availability[c]!--;
     this.peers.delete(key);
   }
@@ -131,6 +143,11 @@ export class Scheduler {
   /** Is a PIECE of this chunk from this peer still wanted? */
   isRequested(key: string, chunk: number): boolean {
     return this.peers.get(key)?.requests.has(chunk) ?? false;
+  }
+
+  /** Was the chunk cancelled at this peer (and not asked again since)? Its late PIECEs are then expected. */
+  isCancelled(key: string, chunk: number): boolean {
+    return this.peers.get(key)?.cancelled.has(chunk) ?? false;
   }
 
   /** Picks what to request from `key` now (at most `maxNew`) and records the requests. */
@@ -155,14 +172,20 @@ export class Scheduler {
         if (!who.has(key) && who.size < this.config.maxEndgameCopies && this.mayAsk(peer, c)) picks.push(c);
       }
     }
+    if (picks.length > 0) peer.stall.opened(peer.requests.size, this.config.now());
     for (const c of picks) this.addRequest(key, peer, c);
     return picks;
   }
 
-  /** All of the chunk arrived from `key`; it is verified and written next. */
-  received(key: string, chunk: number): void {
+  /**
+   * All of the chunk arrived from `key`; it is verified and written next. Returns the
+   * milliseconds since it was requested from `key`, or undefined if it was not.
+   */
+  received(key: string, chunk: number): number | undefined {
+    const sentAt = this.peers.get(key)?.requests.get(chunk);
     this.dropRequest(key, chunk);
     if (this.wanted(chunk)) this.landing.add(chunk);
+    return sentAt === undefined ? undefined : this.config.now() - sentAt;
   }
 
   /** Is the chunk neither ours nor already landing? (A second endgame copy is not needed.) */
@@ -170,13 +193,13 @@ export class Scheduler {
     return !this.have.has(chunk) && !this.landing.has(chunk);
   }
 
-  /** The chunk verified and reached the disk. Returns the peers whose duplicate requests to cancel. */
+  /** The chunk verified and reached the disk. Returns the peers whose duplicate requests to CANCEL (marked cancelled). */
   committed(chunk: number): string[] {
     this.landing.delete(chunk);
     this.have.add(chunk);
     this.missing.delete(chunk);
     const others = [...(this.requesters.get(chunk) ?? [])];
-    for (const key of others) this.dropRequest(key, chunk);
+    for (const key of others) this.cancel(key, chunk);
     return others;
   }
 
@@ -205,6 +228,27 @@ export class Scheduler {
     }
   }
 
+  /** `bytes` of a PIECE arrived from the peer: they count toward its rate, and it has not stalled. */
+  progressed(key: string, bytes: number): void {
+    const peer = this.peers.get(key);
+    if (!peer) return;
+    peer.meter.add(bytes);
+    peer.stall.progressed(this.config.now());
+  }
+
+  /**
+   * Called every TICK_MS for each peer: its depth follows its rate (pipeline.ts). A peer that
+   * stalled (stall.ts) loses its open requests, returned to CANCEL, and keeps DEPTH_AFTER_STALL.
+   */
+  tick(key: string): number[] {
+    const peer = this.peers.get(key);
+    if (!peer) return [];
+    this.setDepth(key, pipelineDepth(peer.meter.tick(), this.config.chunkSize));
+    if (!peer.stall.stalled(peer.requests.size, this.config.now())) return [];
+    this.setDepth(key, DEPTH_AFTER_STALL);
+    return this.releaseRequests(key);
+  }
+
   /** Sets how many requests to keep open to a peer, within 1..requestsPerPeer. */
   setDepth(key: string, depth: number): void {
     const peer = this.peers.get(key);
@@ -222,12 +266,12 @@ export class Scheduler {
     this.peers.get(key)?.deferredUntil.set(chunk, this.config.now() + this.config.elsewhereBackoffMs);
   }
 
-  /** Takes back every open request to a peer (it stalled); returns them, to CANCEL. */
-  releaseRequests(key: string): number[] {
+  /** Takes back every open request to a peer (it stalled); returns them, to CANCEL (marked cancelled). */
+  private releaseRequests(key: string): number[] {
     const peer = this.peers.get(key);
     if (!peer) return [];
-    const released = [...peer.requests];
-    for (const c of released) this.dropRequest(key, c);
+    const released = [...peer.requests.keys()];
+    for (const c of released) this.cancel(key, c);
     return released;
   }
 
@@ -243,11 +287,19 @@ export class Scheduler {
   }
 
   private addRequest(key: string, peer: PeerSlot, chunk: number): void {
-    peer.requests.add(chunk);
+    // Asked again: from now on its PIECEs are wanted, not late copies to drop.
+    peer.cancelled.delete(chunk);
+    peer.requests.set(chunk, this.config.now());
     let who = this.requesters.get(chunk);
     if (!who) this.requesters.set(chunk, (who = new Set()));
     who.add(key);
     this.openRequests++;
+  }
+
+  /** Takes back a request the caller will CANCEL: PIECEs already on the way are then expected. */
+  private cancel(key: string, chunk: number): void {
+    this.dropRequest(key, chunk);
+    this.peers.get(key)?.cancelled.add(chunk);
   }
 
   private dropRequest(key: string, chunk: number): void {

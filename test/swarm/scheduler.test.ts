@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type PickContext, randomFirst, rarestFirst } from "../../src/swarm/picker.ts";
 import { defaultSchedulerConfig, Scheduler } from "../../src/swarm/scheduler.ts";
+import { STALL_MS } from "../../src/swarm/stall.ts";
 import { Bitset } from "../../src/util/bitset.ts";
 
 /** A repeatable stand-in for Math.random. */
@@ -192,6 +193,77 @@ describe("scheduler", () => {
     s.committed(1);
     expect(s.complete).toBe(true);
     expect(s.nextRequests("a")).toEqual([]);
+  });
+});
+
+describe("request state", () => {
+  /** A scheduler on a clock the test sets, with one peer holding every chunk. */
+  function clocked(chunkCount: number, requestsPerPeer: number) {
+    const clock = { now: 0 };
+    const s = scheduler(chunkCount, { requestsPerPeer, now: () => clock.now });
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(chunkCount));
+    return { s, clock };
+  }
+
+  test("the latency of a chunk is measured on the injected clock, from its REQUEST to its last block", () => {
+    const { s, clock } = clocked(2, 1);
+    clock.now = 100;
+    const [c] = s.nextRequests("a");
+    clock.now = 350;
+    expect(s.received("a", c!)).toBe(250);
+    // Received again (a second copy) or from a peer never asked: no request, no latency.
+    expect(s.received("a", c!)).toBeUndefined();
+  });
+
+  test("a copy that lost the endgame race is cancelled at its peer only: its late PIECEs are expected there", () => {
+    const s = scheduler(1, { requestsPerPeer: 1 });
+    for (const p of ["slow", "fast"]) {
+      s.addPeer(p);
+      s.setBitfield(p, Bitset.full(1));
+      expect(s.nextRequests(p)).toEqual([0]);
+    }
+    s.received("fast", 0);
+    expect(s.committed(0)).toEqual(["slow"]);
+    expect(s.isRequested("slow", 0)).toBe(false);
+    expect(s.isCancelled("slow", 0)).toBe(true);
+    expect(s.isCancelled("fast", 0)).toBe(false);
+  });
+
+  test("a peer silent for STALL_MS with requests open loses them: cancelled there, and it keeps one slot", () => {
+    const { s, clock } = clocked(4, 4);
+    const asked = s.nextRequests("a");
+    expect(asked).toHaveLength(4);
+    clock.now = STALL_MS;
+    expect(s.tick("a")).toEqual([]);
+    clock.now = STALL_MS + 1;
+    expect(s.tick("a").sort()).toEqual(asked.sort());
+    expect(asked.every((c) => s.isCancelled("a", c) && !s.isRequested("a", c))).toBe(true);
+    expect(s.nextRequests("a")).toHaveLength(1);
+  });
+
+  test("data from a peer restarts its stall clock", () => {
+    const { s, clock } = clocked(4, 1);
+    s.nextRequests("a");
+    clock.now = 4_000;
+    s.progressed("a", 1024);
+    clock.now = 4_000 + STALL_MS;
+    expect(s.tick("a")).toEqual([]);
+    clock.now = 4_000 + STALL_MS + 1;
+    expect(s.tick("a")).toHaveLength(1);
+  });
+
+  test("asking again for a cancelled chunk clears its mark, and its latency runs from the new REQUEST", () => {
+    const { s, clock } = clocked(1, 1);
+    expect(s.nextRequests("a")).toEqual([0]);
+    clock.now = STALL_MS + 1;
+    expect(s.tick("a")).toEqual([0]);
+    clock.now = STALL_MS + 10;
+    expect(s.nextRequests("a")).toEqual([0]);
+    expect(s.isCancelled("a", 0)).toBe(false);
+    expect(s.isRequested("a", 0)).toBe(true);
+    clock.now = STALL_MS + 30;
+    expect(s.received("a", 0)).toBe(20);
   });
 });
 
