@@ -41,7 +41,12 @@ function netlab(prefix: string, subnet: string, ...args: string[]): string {
  * names[i] names host i on every host (through /etc/netns/<ns>/hosts), so commands can
  * say `--peer seed:7654`; subnet picks the /24 inside the lab (default 10.77.0).
  */
-export function createLab(prefix: string, hosts: number, mbit: number, initialNames: string[] = [], subnet = "10.77.0"): Lab {
+export function createLab(family: string, hosts: number, mbit: number, initialNames: string[] = [], subnet = "10.77.0"): Lab {
+  // Namespace names are machine-wide: two suites on one machine (two CI runs, a developer's
+  // run beside CI) must not tear down each other's labs. So each process owns its own
+  // prefix, and clears what dead processes of the same family left behind.
+  removeOrphanLabs(family, subnet);
+  const prefix = `${family}${process.pid}`;
   netlab(prefix, subnet, "up", String(hosts), String(mbit), ...initialNames);
   let names = initialNames;
   const exec = (i: number, argv: string[], timeoutMs = 180_000, options: HostOptions = {}): HostProcess =>
@@ -68,6 +73,25 @@ export function createLab(prefix: string, hosts: number, mbit: number, initialNa
     },
     down: () => netlab(prefix, subnet, "down"),
   };
+}
+
+/** Labs of `family` whose creating process is gone: a run that was killed before its down(). */
+function removeOrphanLabs(family: string, subnet: string): void {
+  const listing = Bun.spawnSync(["ip", "netns", "list"], { timeout: 10_000 }).stdout.toString();
+  const owners = new Set([...listing.matchAll(new RegExp(`^${family}(\\d+)-(?:core|h\\d+)\\b`, "gm"))].map((m) => Number(m[1])));
+  for (const pid of owners) {
+    if (pid === process.pid || processAlive(pid)) continue;
+    netlab(`${family}${pid}`, subnet, "down");
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function outputOf(proc: HostProcess): Promise<ProcessResult> {
