@@ -95,7 +95,10 @@ export class Scheduler {
 
   /** Chunks neither ours, landing, nor requested from anyone. */
   private get unrequested(): number {
-    return this.config.chunkCount - this.have.count - this.landing.size - this.requesters.size;
+    // A landing chunk may still be requested from another peer (an endgame copy): count it once.
+    let landingAndRequested = 0;
+    for (const c of this.landing) if (this.requesters.has(c)) landingAndRequested++;
+    return this.config.chunkCount - this.have.count - this.landing.size - this.requesters.size + landingAndRequested;
   }
 
   get inEndgame(): boolean {
@@ -169,7 +172,7 @@ export class Scheduler {
     if (picks.length < slots && this.inEndgame) {
       for (const [c, who] of this.requesters) {
         if (picks.length >= slots) break;
-        if (!who.has(key) && who.size < this.config.maxEndgameCopies && this.mayAsk(peer, c)) picks.push(c);
+        if (!who.has(key) && who.size < this.config.maxEndgameCopies && this.wanted(c) && this.mayAsk(peer, c)) picks.push(c);
       }
     }
     if (picks.length > 0) peer.stall.opened(peer.requests.size, this.config.now());

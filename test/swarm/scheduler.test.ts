@@ -124,6 +124,25 @@ describe("scheduler", () => {
     expect(s.isRequested("slow", 1)).toBe(false);
   });
 
+  test("a chunk landing from one peer and still requested from another counts once: a chunk nobody was asked for ends endgame", () => {
+    const s = scheduler(3, { requestsPerPeer: 3 });
+    s.addPeer("slow");
+    s.setBitfield("slow", Bitset.full(3));
+    s.nextRequests("slow");
+    s.addPeer("fast");
+    s.setBitfield("fast", Bitset.full(3));
+    s.nextRequests("fast");
+    // Chunk 1 arrives from "fast" while "slow" still has it requested; "fast" turns out not to have chunk 2.
+    s.received("fast", 1);
+    s.rejected("fast", 2, false);
+    s.rejected("slow", 2, false);
+    expect(s.inEndgame).toBe(false);
+    // Nor is a landing chunk asked for again.
+    s.addPeer("late");
+    s.setBitfield("late", Bitset.full(3));
+    expect(s.nextRequests("late")).toEqual([2]);
+  });
+
   /** "bad" and "good" both have the one chunk; "bad", asked first, sent a copy that failed verification. */
   function afterBadCopy(): Scheduler {
     const s = scheduler(1, { requestsPerPeer: 1 });
