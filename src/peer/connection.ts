@@ -19,6 +19,8 @@ export interface ConnectionHandler {
   onMessage(conn: PeerConnection, message: Message): void;
   /** Everything queued has reached the kernel: a producer may send more. */
   onDrain(conn: PeerConnection): void;
+  /** The connection started closing (it sent ERROR or BYE): nothing more is read from it. */
+  onClosing(conn: PeerConnection): void;
   onClose(conn: PeerConnection, info: CloseInfo): void;
 }
 
@@ -254,6 +256,7 @@ export class PeerConnection {
     this.closeInfo = info;
     this.flushOutbox();
     this.state = "closing";
+    this.handler.onClosing(this);
     // Never end(data): Bun may drop data past a few MiB. Flush, then a bare end().
     if (this.queue.length === 0) this.socket?.end();
     setTimeout(() => this.state !== "closed" && this.socket?.terminate(), NET.closeFlushTimeoutMs).unref();

@@ -48,6 +48,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     onReady: (conn) => nodeOf(conn)?.handler.onReady(conn),
     onMessage: (conn, message) => nodeOf(conn)?.handler.onMessage(conn, message),
     onDrain: (conn) => nodeOf(conn)?.handler.onDrain(conn),
+    onClosing: (conn) => nodeOf(conn)?.handler.onClosing(conn),
     onClose(conn, info) {
       connections.delete(conn);
       const node = nodeOf(conn);

@@ -11,9 +11,8 @@ import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
 import type { ChunkStore } from "../storage/store.ts";
-import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
-import { Histogram } from "../util/histogram.ts";
+import type { Histogram } from "../util/histogram.ts";
 import type { Logger } from "../util/log.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import { toHex } from "../util/units.ts";
@@ -21,10 +20,10 @@ import { ChunkBuffers } from "./buffers.ts";
 import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { admit } from "./admission.ts";
-import { GiveUpRule } from "./give-up.ts";
 import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
 import { TICK_MS } from "./pipeline.ts";
-import { defaultSchedulerConfig, Scheduler } from "./scheduler.ts";
+import { defaultSchedulerConfig } from "./scheduler.ts";
+import { DownloadSession, type SessionAction } from "./session.ts";
 import { shouldServe, UploadLedger } from "./superseed.ts";
 
 export interface SwarmNodeOptions {
@@ -67,7 +66,8 @@ interface Link {
   /** Where the peer accepts connections (its socket's IP and its HELLO's port), if it does. */
   listenAddress: PeerAddress | null;
   uploader: Uploader;
-  assemblies: Map<number, { buffer: Uint8Array; received: number }>;
+  /** Chunks being assembled from this peer's PIECEs; the session says where each block goes. */
+  assemblies: Map<number, Uint8Array>;
   /** How often we told this peer to fetch a chunk elsewhere. */
   sentElsewhere: Map<number, number>;
 }
@@ -79,13 +79,15 @@ const MAX_UPLOAD_ROWS = 1024;
 
 /**
  * One package's place in the swarm: the peers it is connected to (dialled or accepted),
- * what it downloads from them and what it serves them. Every event (a connection ready or
- * closed, a message, a verified chunk, a timer tick) is handled here on the JS thread and
- * applied through the one Scheduler. A seed is a node whose store is already complete.
+ * what it downloads from them and what it serves them. For the download it is the adapter
+ * of the DownloadSession (session.ts): it turns socket messages, hash results, writes and
+ * timer ticks into session events, and the session's actions into socket writes, hash
+ * jobs, disk writes and timers; the session decides. Dialling, admission, peer exchange
+ * and uploads are still handled here. A seed is a node whose store is already complete.
  */
 export class SwarmNode {
   readonly rootHex: string;
-  readonly scheduler: Scheduler;
+  readonly session: DownloadSession;
   readonly handler: ConnectionHandler;
   /** Resolves when every chunk is verified and stored; rejects when the download cannot go on. */
   readonly completion: Promise<DownloadResult>;
@@ -94,29 +96,27 @@ export class SwarmNode {
   lastRequestAt = 0;
   uploadedBytes = 0;
   readonly uploadedTo = new Map<string, number>();
-  /** Counters for --metrics. */
-  readonly counters = { chunksServed: 0, bytesReceived: 0, verificationFailures: 0 };
+  private chunksServed = 0;
   private store: ChunkStore;
   private readonly links = new Map<PeerConnection, Link>();
+  /** The same links by session key, for the session's actions. */
+  private readonly linksByKey = new Map<string, Link>();
   private readonly book: AddressBook;
   private readonly buffers: ChunkBuffers;
   private readonly verifyLimiter = new Limiter(LIMITS.hashJobsInFlight);
+  /** Hash and write jobs in progress: a failing download waits for them, so the state stays true. */
   private readonly landing = new Set<Promise<void>>();
-  private readonly latency = new Histogram();
-  private readonly receivedFrom = new Map<string, number>();
+  /** Verified chunks waiting for the session's `write`. */
+  private readonly verified = new Map<number, { buffer: Uint8Array; digest: Uint8Array }>();
   private readonly uploads: UploadLedger;
-  private readonly giveUp: GiveUpRule;
   private readonly started = performance.now();
   private resolveCompletion!: (r: DownloadResult) => void;
   private rejectCompletion!: (e: unknown) => void;
   private settled = false;
   private closed = false;
   private ticker: ReturnType<typeof setInterval> | null = null;
-  private lastBad: { chunk: number; peer: string } | null = null;
-  private verifiedBytes = 0;
   private bytesSinceCollection = 0;
   private collections = 0;
-  private inFlightPeak = 0;
   private nextKey = 0;
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -127,15 +127,25 @@ export class SwarmNode {
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     this.currentStore.chunkCount = chunkCount;
     const maxChunksInMemory = Math.max(2, Math.floor(NET.maxBufferedChunkBytes / pkg.chunkSize));
-    this.scheduler = new Scheduler(
-      defaultSchedulerConfig(chunkCount, { chunkSize: pkg.chunkSize, requestsPerPeer: options.requestsPerPeer, maxChunksInMemory, maxBadChunksPerPeer: NET.maxBadChunksPerPeer }),
+    this.book = new AddressBook(NET.maxKnownPeers);
+    this.session = new DownloadSession(
+      {
+        scheduler: defaultSchedulerConfig(chunkCount, {
+          chunkSize: pkg.chunkSize,
+          requestsPerPeer: options.requestsPerPeer,
+          maxChunksInMemory,
+          maxBadChunksPerPeer: NET.maxBadChunksPerPeer,
+        }),
+        chunkLength: (c) => store.chunkLength(c),
+        retryForMs: options.retryForMs,
+        downloadLimit: options.downloadLimit,
+        logRequests: options.logRequests ?? false,
+        addresses: this.book,
+      },
       store.have,
     );
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
-    this.book = new AddressBook(NET.maxKnownPeers);
     this.uploads = new UploadLedger(chunkCount);
-    this.giveUp = new GiveUpRule(options.retryForMs);
-    for (const c of store.have.members()) this.verifiedBytes += store.chunkLength(c);
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
       this.rejectCompletion = reject;
@@ -146,12 +156,22 @@ export class SwarmNode {
       onReady: (conn) => this.onReady(conn),
       onMessage: (conn, message) => this.onMessage(conn, message),
       onDrain: (conn) => this.links.get(conn)?.uploader.pump(),
+      onClosing: (conn) => {
+        const link = this.links.get(conn);
+        if (link) this.session.peerLeaving(link.key);
+      },
       onClose: (conn, info) => this.onClose(conn, info),
     };
   }
 
   get complete(): boolean {
-    return this.scheduler.complete;
+    return this.session.complete;
+  }
+
+  /** Counters for --metrics. */
+  get counters(): { chunksServed: number; bytesReceived: number; verificationFailures: number } {
+    const { bytesReceived, verificationFailures } = this.session;
+    return { chunksServed: this.chunksServed, bytesReceived, verificationFailures };
   }
 
   get connectedPeers(): number {
@@ -194,10 +214,11 @@ export class SwarmNode {
 
   start(): void {
     for (const address of this.options.bootstrap) this.book.learn(address);
-    this.ticker = setInterval(() => this.tick(), TICK_MS);
+    // The session's tick: pipeline depth, the stall rule, the give-up rule.
+    this.ticker = setInterval(() => this.apply(this.session.tick()), TICK_MS);
     this.dialMore();
-    if (this.complete) return this.succeed();
-    this.report();
+    this.apply(this.session.start());
+    if (!this.complete) this.report();
   }
 
   /** Stops everything: says BYE to every peer, stops dialling; a pending download fails with `reason`. */
@@ -207,6 +228,7 @@ export class SwarmNode {
     if (this.ticker) clearInterval(this.ticker);
     this.book.stopAll();
     if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.session.stop();
     for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
     this.fail(reason);
   }
@@ -319,7 +341,8 @@ export class SwarmNode {
       sentElsewhere: new Map(),
     };
     this.links.set(conn, link);
-    this.scheduler.addPeer(link.key);
+    this.linksByKey.set(link.key, link);
+    this.session.peerConnected(link.key, name);
     if (context.address) this.book.markConnected(context.address);
     const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
     this.options.logger.event("peer-connected", { peer: name, direction: initiated ? "out" : "in", ...(context.address && context.address !== name ? { via: context.address } : {}) });
@@ -343,7 +366,7 @@ export class SwarmNode {
         const serve = shouldServe({
           seeding: this.complete,
           ...this.uploads.of(chunk, performance.now()),
-          othersHaveIt: this.scheduler.availabilityOf(chunk) > 0,
+          othersHaveIt: this.session.scheduler.availabilityOf(chunk) > 0,
           timesSentElsewhere: asked,
           otherPeers: this.links.size - 1,
         });
@@ -356,7 +379,7 @@ export class SwarmNode {
       granted: (chunk: number) => this.uploads.granted(chunk),
       ended: (chunk: number) => this.uploads.ended(chunk, performance.now()),
       served: () => {
-        this.counters.chunksServed++;
+        this.chunksServed++;
       },
       sent: (bytes: number) => {
         this.uploadedBytes += bytes;
@@ -380,19 +403,18 @@ export class SwarmNode {
       return;
     }
     this.links.delete(conn);
+    this.linksByKey.delete(link.key);
     link.uploader.close();
-    this.scheduler.removePeer(link.key);
     for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
+    const actions = this.session.peerClosed(link.key);
     this.options.logger.event(this.book.isBanned(link.name) ? "peer-banned" : "peer-disconnected", {
       peer: link.name,
       code: info.code ? wireErrorName(info.code) : undefined,
       reason: info.reason,
     });
     if (context.address || this.book.has(link.name)) this.afterDisconnect(context.address ?? link.name, info);
-    if (!this.closed) {
-      this.fillAll();
-      this.dialMore();
-    }
+    this.apply(actions);
+    if (!this.closed) this.dialMore();
     this.report();
   }
 
@@ -403,27 +425,20 @@ export class SwarmNode {
     else if (info.code !== WIRE_ERRORS.DUPLICATE) this.book.markFailed(address, info.reason, () => this.dialMore());
   }
 
-  // ---- messages ---------------------------------------------------------------------
+  // ---- messages and the session's actions -------------------------------------------
 
   private onMessage(conn: PeerConnection, message: Message): void {
     const link = this.links.get(conn);
     if (!link) return;
-    const chunkCount = this.scheduler.config.chunkCount;
     switch (message.type) {
-      case "BITFIELD": {
-        const problem = Bitset.problem(chunkCount, message.bits);
-        if (problem) return conn.fail(WIRE_ERRORS.BAD_FRAME, problem);
-        this.scheduler.setBitfield(link.key, new Bitset(chunkCount, message.bits.slice()));
-        return this.fill(link);
-      }
+      case "BITFIELD":
+        return this.apply(this.session.bitfield(link.key, message.bits));
       case "HAVE":
-        if (message.index >= chunkCount) return conn.fail(WIRE_ERRORS.OUT_OF_RANGE, `HAVE for chunk ${message.index} of ${chunkCount}`);
-        this.scheduler.peerHas(link.key, message.index);
-        return this.fill(link);
+        return this.apply(this.session.have(link.key, message.index));
       case "PIECE":
-        return this.onPiece(link, message);
+        return this.apply(this.session.piece(link.key, message.index, message.offset, message.data.length), message.data);
       case "REJECT":
-        return this.onReject(link, message.index, message.code);
+        return this.apply(this.session.rejected(link.key, message.index, message.code));
       case "REQUEST":
         return link.uploader.request(message.index);
       case "CANCEL":
@@ -437,91 +452,74 @@ export class SwarmNode {
     }
   }
 
-  private onReject(link: Link, chunk: number, code: number): void {
-    this.dropAssembly(link, chunk);
-    if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(link.key, chunk);
-    else {
-      const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED;
-      if (code === WIRE_ERRORS.READ_FAILED) this.options.logger.event("peer-read-failed", { peer: link.name, chunk });
-      this.scheduler.rejected(link.key, chunk, !gone);
+  /** Carries out the session's actions in order; `block` is the PIECE data an `assemble` places. */
+  private apply(actions: SessionAction[], block?: Uint8Array): void {
+    for (const action of actions) {
+      if (action.type === "log") this.options.logger.event(action.event, action.fields);
+      else if (action.type === "wake") this.wakeAfter(action.afterMs);
+      else if (action.type === "write") this.write(action.chunk);
+      else if (action.type === "complete") this.succeed();
+      else if (action.type === "fail") this.fail(action.error);
+      else {
+        const link = this.linksByKey.get(action.peer);
+        if (!link) continue;
+        if (action.type === "send") link.conn.sendMessage(action.message);
+        else if (action.type === "assemble") this.assemble(link, action.chunk, action.offset, block!);
+        else if (action.type === "discard") this.dropAssembly(link, action.chunk);
+        else if (action.type === "verify") this.verify(link, action.chunk);
+        else if (action.type === "close") link.conn.fail(action.code, action.reason);
+        else this.book.markBanned(link.name, action.reason);
+      }
     }
-    this.fillAll();
   }
 
-  private onPiece(link: Link, piece: Extract<Message, { type: "PIECE" }>): void {
-    const { index, offset, data } = piece;
-    const conn = link.conn;
-    if (!this.scheduler.isRequested(link.key, index)) {
-      // Blocks of a chunk we cancelled may still be on the way; anything else is a violation.
-      if (this.scheduler.isCancelled(link.key, index)) return;
-      return conn.fail(WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${index}, which was not requested`);
-    }
-    const length = this.store.chunkLength(index);
-    let a = link.assemblies.get(index);
-    if (!a) link.assemblies.set(index, (a = { buffer: this.buffers.acquire(length), received: 0 }));
-    if (offset !== a.received || a.received + data.length > length) {
-      return conn.fail(WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${index} at offset ${offset} (+${data.length}), expected offset ${a.received} of ${length}`);
-    }
-    a.buffer.set(data, offset);
-    a.received += data.length;
-    this.scheduler.progressed(link.key, data.length);
-    if (a.received < length) return;
-    link.assemblies.delete(index);
-    const wanted = this.scheduler.wanted(index);
-    const latency = this.scheduler.received(link.key, index);
-    if (latency !== undefined) this.latency.add(latency);
-    if (wanted) this.land(link, index, a.buffer);
-    else this.buffers.release(a.buffer);
-    this.fill(link);
+  private assemble(link: Link, chunk: number, offset: number, block: Uint8Array): void {
+    let buffer = link.assemblies.get(chunk);
+    if (!buffer) link.assemblies.set(chunk, (buffer = this.buffers.acquire(this.store.chunkLength(chunk))));
+    buffer.set(block, offset);
   }
 
-  /** Verifies a received chunk off the JS thread, then writes and records it. */
-  private land(link: Link, chunk: number, buffer: Uint8Array): void {
+  private dropAssembly(link: Link, chunk: number): void {
+    const buffer = link.assemblies.get(chunk);
+    if (!buffer) return;
+    link.assemblies.delete(chunk);
+    this.buffers.release(buffer);
+  }
+
+  /** Hashes a whole chunk off the JS thread and tells the session whether it matched. */
+  private verify(link: Link, chunk: number): void {
+    const buffer = link.assemblies.get(chunk)!;
+    link.assemblies.delete(chunk);
     const expected = this.options.pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
-    const task = this.verifyLimiter
-      .run(() => hasher().hashChunksAsync(buffer, buffer.length))
-      .then(async (digest) => {
-        if (!equalBytes(digest, expected)) return this.onBadChunk(link, chunk);
-        await this.store.commit(chunk, buffer, digest);
-        this.onCommitted(link, chunk, buffer.length);
-      })
-      .catch((err) => {
-        this.scheduler.abandoned(chunk);
-        this.fail(err);
-      });
-    this.landing.add(task);
-    void task.finally(() => {
-      this.landing.delete(task);
-      this.buffers.release(buffer);
+    const hashed = this.verifyLimiter.run(() => hasher().hashChunksAsync(buffer, buffer.length));
+    this.track(
+      chunk,
+      hashed.then((digest) => {
+        const good = equalBytes(digest, expected);
+        if (good) this.verified.set(chunk, { buffer, digest });
+        else this.buffers.release(buffer);
+        this.apply(this.session.chunkVerified(link.key, chunk, good));
+      }),
+    );
+  }
+
+  /** Writes a verified chunk (and the progress file), then tells the session. */
+  private write(chunk: number): void {
+    const { buffer, digest } = this.verified.get(chunk)!;
+    this.verified.delete(chunk);
+    const written = this.store.commit(chunk, buffer, digest).then(() => {
+      this.apply(this.session.chunkWritten(chunk));
+      this.collectReceiveGarbage(buffer.length);
+      this.report();
     });
+    this.track(chunk, written.finally(() => this.buffers.release(buffer)));
   }
 
-  private onCommitted(link: Link, chunk: number, length: number): void {
-    const duplicates = new Set(this.scheduler.committed(chunk));
-    for (const other of this.links.values()) {
-      if (duplicates.has(other.key)) this.cancel(other, chunk);
-      // Every peer hears of it, so it can ask us, and a seed can tell who has what.
-      other.conn.sendMessage({ type: "HAVE", index: chunk });
-    }
-    this.receivedFrom.set(link.name, (this.receivedFrom.get(link.name) ?? 0) + length);
-    this.counters.bytesReceived += length;
-    this.verifiedBytes += length;
-    this.collectReceiveGarbage(length);
-    this.report();
-    if (this.complete) return this.succeed();
-    this.fillAll();
-  }
-
-  private onBadChunk(link: Link, chunk: number): void {
-    const drop = this.scheduler.failed(link.key, chunk);
-    this.counters.verificationFailures++;
-    this.lastBad = { chunk, peer: link.name };
-    this.options.logger.event("chunk-error", { chunk, peer: link.name, reason: "failed verification", action: drop ? "dropping peer" : "re-requesting" });
-    if (drop) {
-      this.book.markBanned(link.name, `sent ${NET.maxBadChunksPerPeer} chunks that failed verification`);
-      link.conn.fail(WIRE_ERRORS.BAD_DATA, `chunk ${chunk} failed verification; too many bad chunks`);
-    }
-    this.fillAll();
+  /** A hash or write job: a failing download waits for it; its error is the session's `chunkLost`. */
+  private track(chunk: number, job: Promise<void>): void {
+    const task = job.catch((err) => this.apply(this.session.chunkLost(chunk, err)));
+    this.landing.add(task);
+    void task.finally(() => this.landing.delete(task));
   }
 
   /**
@@ -538,84 +536,18 @@ export class SwarmNode {
     Bun.gc(this.collections % COLLECTIONS_PER_FULL_COLLECTION === 0);
   }
 
-  /** Cancels a request the scheduler already took back (and marked cancelled, so its late PIECEs are dropped). */
-  private cancel(link: Link, chunk: number): void {
-    this.dropAssembly(link, chunk);
-    link.conn.sendMessage({ type: "CANCEL", index: chunk });
-  }
-
-  private dropAssembly(link: Link, chunk: number): void {
-    const a = link.assemblies.get(chunk);
-    if (!a) return;
-    link.assemblies.delete(chunk);
-    this.buffers.release(a.buffer);
-  }
-
-  private fill(link: Link): void {
-    if (this.closed || this.complete || !link.conn.ready) return;
-    const picks = this.scheduler.nextRequests(link.key, this.affordableRequests());
-    for (const chunk of picks) {
-      this.options.downloadLimit?.take(this.store.chunkLength(chunk));
-      link.conn.sendMessage({ type: "REQUEST", index: chunk });
-      if (this.options.logRequests) this.options.logger.event("request", { chunk, peer: link.name });
-    }
-    this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
-  }
-
-  /**
-   * With --max-download-rate, how many chunks may be requested now. Metering requests meters
-   * the data they bring; when none is affordable, try again once one is.
-   */
-  private affordableRequests(): number {
-    const limit = this.options.downloadLimit;
-    if (!limit) return Infinity;
-    const n = limit.affordable(this.options.pkg.chunkSize);
-    if (n === 0 && !this.refillTimer) {
-      this.refillTimer = setTimeout(() => {
-        this.refillTimer = null;
-        this.fillAll();
-      }, Math.max(1, Math.ceil((this.options.pkg.chunkSize / limit.rate) * 1000)));
-    }
-    return n;
-  }
-
-  private fillAll(): void {
-    for (const link of this.links.values()) this.fill(link);
-  }
-
   // ---- timers -----------------------------------------------------------------------
 
-  /**
-   * Every TICK_MS: the scheduler updates each peer's depth and takes back a stalled peer's
-   * requests (Scheduler.tick), which are cancelled; and the download may give up (give-up.ts).
-   */
-  private tick(): void {
-    for (const link of this.links.values()) {
-      const released = this.scheduler.tick(link.key);
-      for (const chunk of released) this.cancel(link, chunk);
-      if (released.length > 0) this.options.logger.event("peer-stalled", { peer: link.name, released: released.length });
-    }
-    this.fillAll();
-    if (this.settled || this.complete) return;
-    const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0;
-    if (this.giveUp.check({ peers: this.links.size, dialable: this.book.anyDialable(), moving }, performance.now())) this.fail(this.noPeersError());
-  }
-
-  private noPeersError(): BtError {
-    const { chunkCount } = this.scheduler.config;
-    const missing = chunkCount - this.scheduler.have.count;
-    const saved = `progress saved: ${this.scheduler.have.count} of ${chunkCount} chunks verified`;
-    if (this.lastBad) {
-      return new BtError(
-        "BT_E_VERIFY",
-        `chunk ${this.lastBad.chunk} from peer ${this.lastBad.peer} failed verification and no other peer could supply it (${missing} chunks missing; ${saved})`,
-      );
-    }
-    return new BtError("BT_E_NO_PEERS", `no peer could supply the ${missing} missing chunks (${this.book.describe() || "no peers known"}); ${saved}`);
+  /** --max-download-rate: the session asks to be woken once a request is affordable again. */
+  private wakeAfter(ms: number): void {
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = null;
+      this.apply(this.session.wake());
+    }, ms);
   }
 
   private report(): void {
-    this.options.onProgress?.(this.verifiedBytes, this.links.size);
+    this.options.onProgress?.(this.session.verifiedBytes, this.links.size);
   }
 
   private succeed(): void {
@@ -623,10 +555,10 @@ export class SwarmNode {
     this.settled = true;
     this.book.stopAll();
     this.resolveCompletion({
-      receivedFrom: this.receivedFrom,
+      receivedFrom: this.session.receivedFrom,
       seconds: (performance.now() - this.started) / 1000,
-      requestLatencyMs: this.latency,
-      inFlightPeak: this.inFlightPeak,
+      requestLatencyMs: this.session.latency,
+      inFlightPeak: this.session.inFlightPeak,
     });
   }
 
@@ -635,6 +567,7 @@ export class SwarmNode {
     if (this.settled) return;
     this.settled = true;
     this.book.stopAll();
+    this.session.stop();
     if (!this.closed) {
       this.closed = true;
       if (this.ticker) clearInterval(this.ticker);

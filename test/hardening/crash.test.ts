@@ -34,24 +34,31 @@ async function killAt(seedAddress: string, out: string, target: number): Promise
 }
 
 describe("crashes", () => {
-  test("kill -9 at 20 random points: each run keeps every chunk recorded before the kill, and the bytes end identical", () =>
+  test("kill -9 at up to 20 random points: each run keeps every chunk recorded before the kill, and the bytes end identical", () =>
     replayable(async (random) => {
       const seed = await startSeed([pkg, "--max-upload-rate", "24M"]);
       const out = join(dir, "killed.bin");
       const points = Array.from({ length: 20 }, () => 2 + Math.floor(random() * (CHUNKS - 4))).sort((a, b) => a - b);
       const runs: { kept: number; recorded: number }[] = [];
-      for (const point of points) runs.push(await killAt(seed.address, out, Math.max(point, (runs.at(-1)?.recorded ?? 0) + 1)));
+      for (const point of points) {
+        // A kill that recorded more than the next point moves that point on; past the last
+        // few chunks the get may finish before it can be killed, so the kills stop there.
+        const target = Math.max(point, (runs.at(-1)?.recorded ?? 0) + 1);
+        if (target > CHUNKS - 3) break;
+        runs.push(await killAt(seed.address, out, target));
+      }
       const last = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0"]);
       expect(last.stdout, `final get failed (exit ${last.code}):\n${last.stderr}`).toStartWith("VERIFY OK");
       expect(readFileSync(out)).toEqual(Buffer.from(payload));
       // Each run re-verified what the killed one recorded and kept all of it: a resume
       // fetches again only what was in flight at the kill. (How much that is depends on
       // how far verification and the disk lag behind the network, so it is not asserted.)
+      expect(runs.length).toBeGreaterThan(0);
       const recorded = runs.map((r) => r.recorded);
       expect([...runs.slice(1).map((r) => r.kept), keptBy(last.stderr)]).toEqual(recorded);
       const uploaded = seedUploaded((await seed.stop()).stderr);
-      const perKill = (uploaded - SIZE) / points.length;
-      console.log(`kills: ${points.length}; in flight per kill: ${(perKill / 1024).toFixed(0)} KiB (requests alone: ${(CONCURRENCY * CHUNK) / 1024} KiB); recorded at each kill: ${recorded.join(",")}`);
+      const perKill = (uploaded - SIZE) / runs.length;
+      console.log(`kills: ${runs.length}; in flight per kill: ${(perKill / 1024).toFixed(0)} KiB (requests alone: ${(CONCURRENCY * CHUNK) / 1024} KiB); recorded at each kill: ${recorded.join(",")}`);
     }));
 
   test.each([

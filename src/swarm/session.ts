@@ -1,0 +1,380 @@
+import { BtError } from "../errors.ts";
+import { WIRE_ERRORS } from "../protocol/codes.ts";
+import type { Message } from "../protocol/messages.ts";
+import { Bitset } from "../util/bitset.ts";
+import { Histogram } from "../util/histogram.ts";
+import { GiveUpRule } from "./give-up.ts";
+import { Scheduler, type SchedulerConfig } from "./scheduler.ts";
+
+/**
+ * What the download session asks of its adapter. `peer` is the key the adapter gave with
+ * `peerConnected`. Actions are returned from each event, in the order to carry them out.
+ */
+export type SessionAction =
+  /** Send a message (REQUEST, CANCEL, HAVE) to a peer. */
+  | { type: "send"; peer: string; message: Message }
+  /** Copy the PIECE just received into the peer's buffer for the chunk, at `offset`. */
+  | { type: "assemble"; peer: string; chunk: number; offset: number }
+  /** Drop whatever of the chunk was assembled from the peer: its request was taken back, or the chunk is no longer wanted. */
+  | { type: "discard"; peer: string; chunk: number }
+  /** The chunk is whole: hash it, then report `chunkVerified`. */
+  | { type: "verify"; peer: string; chunk: number }
+  /** The chunk verified: write it, then report `chunkWritten` (or `chunkLost`). */
+  | { type: "write"; peer: string; chunk: number }
+  /** Close the connection with ERROR(code). */
+  | { type: "close"; peer: string; code: number; reason: string }
+  /** Never dial the peer's address again. */
+  | { type: "ban"; peer: string; reason: string }
+  | { type: "log"; event: string; fields: Record<string, unknown> }
+  /** Report `wake` after this long: a request becomes affordable under --max-download-rate. */
+  | { type: "wake"; afterMs: number }
+  /** Every chunk is verified and written. */
+  | { type: "complete" }
+  /** The download cannot go on. */
+  | { type: "fail"; error: unknown };
+
+/** --max-download-rate as the session sees it: a TokenBucket. */
+export interface RequestBudget {
+  /** Bytes per second. */
+  readonly rate: number;
+  affordable(unit: number): number;
+  take(bytes: number): number;
+}
+
+/** What the session knows of the dialling, which stays with the adapter for now. */
+export interface DialOutlook {
+  /** Some known address may still lead to a peer. */
+  anyDialable(): boolean;
+  /** The known addresses and how each failed, for the give-up error. */
+  describe(): string;
+}
+
+export interface SessionConfig {
+  /** The scheduler's config; its `now` and `random` are the session's clock and randomness. */
+  scheduler: SchedulerConfig;
+  /** Bytes in each chunk (the last may be short). */
+  chunkLength: (chunk: number) => number;
+  /** --retry-for: with no progress possible, keep trying this long before failing. */
+  retryForMs: number;
+  downloadLimit: RequestBudget | null;
+  /** get --log-requests: one `request` event per REQUEST sent. */
+  logRequests: boolean;
+  addresses: DialOutlook;
+}
+
+interface SessionPeer {
+  /** How the peer is named in logs and the per-peer totals. */
+  name: string;
+  /** Its connection is closing: no new requests, though its open ones stay until it closes. */
+  leaving: boolean;
+  /** Bytes received so far of each chunk being assembled from it. */
+  assembling: Map<number, number>;
+}
+
+/**
+ * The download side of one package in the swarm, as a synchronous state machine: events
+ * go in as method calls (a peer connected, a message, a chunk verified or written, a
+ * tick), actions come out as values. It decides what to request from whom and when,
+ * what a received, verified or written chunk leads to, and when the download completes or
+ * gives up; the Scheduler beside it owns the request state and the policies (picker,
+ * pipeline, stall, give-up) make the individual rules. No sockets, timers, files or
+ * hashing: the clock and randomness come in through the scheduler's config.
+ */
+export class DownloadSession {
+  readonly scheduler: Scheduler;
+  /** Most requests open at once, across all peers. */
+  inFlightPeak = 0;
+  /** From REQUEST sent to the chunk's last byte received. */
+  readonly latency = new Histogram();
+  /** Bytes of verified chunks, by the name of the peer that sent them. */
+  readonly receivedFrom = new Map<string, number>();
+  /** Bytes of chunks verified, including those we had at the start. */
+  verifiedBytes = 0;
+  /** Bytes of chunks received and verified in this session. */
+  bytesReceived = 0;
+  verificationFailures = 0;
+  private readonly peers = new Map<string, SessionPeer>();
+  /** Chunks being verified or written, and the name of the peer that sent each. */
+  private readonly landing = new Map<number, string>();
+  private readonly giveUp: GiveUpRule;
+  private lastBad: { chunk: number; peer: string } | null = null;
+  private out: SessionAction[] = [];
+  private wakePending = false;
+  /** No more requests: the download completed, failed or was stopped. */
+  private stopped = false;
+  private done = false;
+
+  constructor(
+    private readonly config: SessionConfig,
+    have: Bitset,
+  ) {
+    this.scheduler = new Scheduler(config.scheduler, have);
+    this.giveUp = new GiveUpRule(config.retryForMs);
+    for (const c of have.members()) this.verifiedBytes += config.chunkLength(c);
+  }
+
+  get complete(): boolean {
+    return this.scheduler.complete;
+  }
+
+  /** A node that already has everything is complete from the start. */
+  start(): SessionAction[] {
+    if (this.complete) this.finish();
+    return this.drain();
+  }
+
+  /** No more requests and no give-up: the adapter is closing the node. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  peerConnected(peer: string, name: string): void {
+    this.peers.set(peer, { name, leaving: false, assembling: new Map() });
+    this.scheduler.addPeer(peer);
+  }
+
+  /** The peer's connection started closing: nothing it sends from now on is read. */
+  peerLeaving(peer: string): void {
+    const p = this.peers.get(peer);
+    if (p) p.leaving = true;
+  }
+
+  /** The connection is gone: its requests go to others. */
+  peerClosed(peer: string): SessionAction[] {
+    this.peers.delete(peer);
+    this.scheduler.removePeer(peer);
+    this.fillAll();
+    return this.drain();
+  }
+
+  bitfield(peer: string, bits: Uint8Array): SessionAction[] {
+    const { chunkCount } = this.scheduler.config;
+    const problem = Bitset.problem(chunkCount, bits);
+    if (problem) this.close(peer, WIRE_ERRORS.BAD_FRAME, problem);
+    else {
+      this.scheduler.setBitfield(peer, new Bitset(chunkCount, bits.slice()));
+      this.fill(peer);
+    }
+    return this.drain();
+  }
+
+  have(peer: string, chunk: number): SessionAction[] {
+    const { chunkCount } = this.scheduler.config;
+    if (chunk >= chunkCount) this.close(peer, WIRE_ERRORS.OUT_OF_RANGE, `HAVE for chunk ${chunk} of ${chunkCount}`);
+    else {
+      this.scheduler.peerHas(peer, chunk);
+      this.fill(peer);
+    }
+    return this.drain();
+  }
+
+  /** A PIECE of `bytes` bytes at `offset` arrived; with the chunk's last block, it goes to be verified. */
+  piece(peer: string, chunk: number, offset: number, bytes: number): SessionAction[] {
+    const p = this.peers.get(peer);
+    // A closing connection's data is not read (PeerConnection stops at ERROR or BYE).
+    if (!p || p.leaving) return [];
+    if (!this.scheduler.isRequested(peer, chunk)) {
+      // Blocks of a chunk we cancelled may still be on the way; anything else is a violation.
+      if (!this.scheduler.isCancelled(peer, chunk)) this.close(peer, WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${chunk}, which was not requested`);
+      return this.drain();
+    }
+    const length = this.config.chunkLength(chunk);
+    const received = p.assembling.get(chunk) ?? 0;
+    if (offset !== received || received + bytes > length) {
+      this.close(peer, WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${chunk} at offset ${offset} (+${bytes}), expected offset ${received} of ${length}`);
+      return this.drain();
+    }
+    this.emit({ type: "assemble", peer, chunk, offset });
+    this.scheduler.progressed(peer, bytes);
+    if (received + bytes < length) {
+      p.assembling.set(chunk, received + bytes);
+      return this.drain();
+    }
+    p.assembling.delete(chunk);
+    const wanted = this.scheduler.wanted(chunk);
+    const latency = this.scheduler.received(peer, chunk);
+    if (latency !== undefined) this.latency.add(latency);
+    if (wanted) {
+      this.landing.set(chunk, p.name);
+      this.emit({ type: "verify", peer, chunk });
+    } else this.emit({ type: "discard", peer, chunk });
+    this.fill(peer);
+    return this.drain();
+  }
+
+  /** The peer refused a request with REJECT(code). */
+  rejected(peer: string, chunk: number, code: number): SessionAction[] {
+    const p = this.peers.get(peer);
+    if (!p) return [];
+    this.discard(peer, chunk);
+    if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(peer, chunk);
+    else {
+      const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED;
+      if (code === WIRE_ERRORS.READ_FAILED) this.log("peer-read-failed", { peer: p.name, chunk });
+      this.scheduler.rejected(peer, chunk, !gone);
+    }
+    this.fillAll();
+    return this.drain();
+  }
+
+  /** The hash of the chunk from `peer` matched (it is written next) or did not. */
+  chunkVerified(peer: string, chunk: number, good: boolean): SessionAction[] {
+    if (good) {
+      this.emit({ type: "write", peer, chunk });
+      return this.drain();
+    }
+    const name = this.landing.get(chunk)!;
+    this.landing.delete(chunk);
+    const drop = this.scheduler.failed(peer, chunk);
+    this.verificationFailures++;
+    this.lastBad = { chunk, peer: name };
+    this.log("chunk-error", { chunk, peer: name, reason: "failed verification", action: drop ? "dropping peer" : "re-requesting" });
+    if (drop) {
+      this.emit({ type: "ban", peer, reason: `sent ${this.scheduler.config.maxBadChunksPerPeer} chunks that failed verification` });
+      this.close(peer, WIRE_ERRORS.BAD_DATA, `chunk ${chunk} failed verification; too many bad chunks`);
+    }
+    this.fillAll();
+    return this.drain();
+  }
+
+  /** The chunk is on disk: duplicates are cancelled, every peer hears of it. */
+  chunkWritten(chunk: number): SessionAction[] {
+    const name = this.landing.get(chunk)!;
+    this.landing.delete(chunk);
+    const duplicates = new Set(this.scheduler.committed(chunk));
+    for (const peer of this.peers.keys()) {
+      if (duplicates.has(peer)) this.cancel(peer, chunk);
+      // Every peer hears of it, so it can ask us, and a seed can tell who has what.
+      this.emit({ type: "send", peer, message: { type: "HAVE", index: chunk } });
+    }
+    const length = this.config.chunkLength(chunk);
+    this.receivedFrom.set(name, (this.receivedFrom.get(name) ?? 0) + length);
+    this.bytesReceived += length;
+    this.verifiedBytes += length;
+    if (this.complete) this.finish();
+    else this.fillAll();
+    return this.drain();
+  }
+
+  /** Hashing or writing the chunk failed for a reason that is not the peer's (a disk error): the download stops. */
+  chunkLost(chunk: number, error: unknown): SessionAction[] {
+    this.landing.delete(chunk);
+    this.scheduler.abandoned(chunk);
+    this.fail(error);
+    return this.drain();
+  }
+
+  /**
+   * Every TICK_MS: each peer's depth follows its rate and a stalled peer's requests are
+   * taken back and cancelled (Scheduler.tick); then the download may give up (give-up.ts).
+   */
+  tick(): SessionAction[] {
+    for (const [peer, p] of this.peers) {
+      const released = this.scheduler.tick(peer);
+      for (const chunk of released) this.cancel(peer, chunk);
+      if (released.length > 0) this.log("peer-stalled", { peer: p.name, released: released.length });
+    }
+    this.fillAll();
+    if (this.stopped || this.done || this.complete) return this.drain();
+    const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0;
+    const outlook = { peers: this.peers.size, dialable: this.config.addresses.anyDialable(), moving };
+    if (this.giveUp.check(outlook, this.config.scheduler.now())) this.fail(this.noPeersError());
+    return this.drain();
+  }
+
+  /** The time a `wake` action asked for has passed. */
+  wake(): SessionAction[] {
+    this.wakePending = false;
+    this.fillAll();
+    return this.drain();
+  }
+
+  private fill(peer: string): void {
+    const p = this.peers.get(peer);
+    if (this.stopped || this.complete || !p || p.leaving) return;
+    const picks = this.scheduler.nextRequests(peer, this.affordableRequests());
+    for (const chunk of picks) {
+      this.config.downloadLimit?.take(this.config.chunkLength(chunk));
+      this.emit({ type: "send", peer, message: { type: "REQUEST", index: chunk } });
+      if (this.config.logRequests) this.log("request", { chunk, peer: p.name });
+    }
+    this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
+  }
+
+  private fillAll(): void {
+    for (const peer of this.peers.keys()) this.fill(peer);
+  }
+
+  /**
+   * With --max-download-rate, how many chunks may be requested now. Metering requests meters
+   * the data they bring; when none is affordable, try again once one is.
+   */
+  private affordableRequests(): number {
+    const limit = this.config.downloadLimit;
+    if (!limit) return Infinity;
+    const { chunkSize } = this.scheduler.config;
+    const n = limit.affordable(chunkSize);
+    if (n === 0 && !this.wakePending) {
+      this.wakePending = true;
+      this.emit({ type: "wake", afterMs: Math.max(1, Math.ceil((chunkSize / limit.rate) * 1000)) });
+    }
+    return n;
+  }
+
+  /** Cancels a request the scheduler already took back (and marked cancelled, so its late PIECEs are dropped). */
+  private cancel(peer: string, chunk: number): void {
+    this.discard(peer, chunk);
+    this.emit({ type: "send", peer, message: { type: "CANCEL", index: chunk } });
+  }
+
+  private discard(peer: string, chunk: number): void {
+    this.peers.get(peer)?.assembling.delete(chunk);
+    this.emit({ type: "discard", peer, chunk });
+  }
+
+  private close(peer: string, code: number, reason: string): void {
+    this.peerLeaving(peer);
+    this.emit({ type: "close", peer, code, reason });
+  }
+
+  private noPeersError(): BtError {
+    const { chunkCount } = this.scheduler.config;
+    const have = this.scheduler.have.count;
+    const missing = chunkCount - have;
+    const saved = `progress saved: ${have} of ${chunkCount} chunks verified`;
+    if (this.lastBad) {
+      return new BtError(
+        "BT_E_VERIFY",
+        `chunk ${this.lastBad.chunk} from peer ${this.lastBad.peer} failed verification and no other peer could supply it (${missing} chunks missing; ${saved})`,
+      );
+    }
+    return new BtError("BT_E_NO_PEERS", `no peer could supply the ${missing} missing chunks (${this.config.addresses.describe() || "no peers known"}); ${saved}`);
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.emit({ type: "complete" });
+  }
+
+  private fail(error: unknown): void {
+    this.stopped = true;
+    if (this.done) return;
+    this.done = true;
+    this.emit({ type: "fail", error });
+  }
+
+  private log(event: string, fields: Record<string, unknown>): void {
+    this.emit({ type: "log", event, fields });
+  }
+
+  private emit(action: SessionAction): void {
+    this.out.push(action);
+  }
+
+  private drain(): SessionAction[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * A DownloadSession driven in-process: a fake clock, scripted peers and instant hashing and
+ * writing. Each peer sends its open requests in order, `bytesPerTick` bytes every TICK_MS;
+ * a dishonest one sends chunks that fail verification. No socket, no timer: a run of
+ * minutes of swarm time takes milliseconds, and the same seed gives the same run.
+ */
+import { TICK_MS } from "../../src/swarm/pipeline.ts";
+import { defaultSchedulerConfig } from "../../src/swarm/scheduler.ts";
+import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts";
+import { Bitset } from "../../src/util/bitset.ts";
+
+export const CHUNK = 1024;
+export const BLOCK = 256;
+
+/** A repeatable stand-in for Math.random. */
+export function seededRandom(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+export interface PeerScript {
+  /** The chunks it has: all of them by default. */
+  has?: number[];
+  /** Its data fails verification. */
+  lies?: boolean;
+  /** Bytes it sends every tick; 0 for a peer that takes requests and never answers. */
+  bytesPerTick?: number;
+}
+
+export interface SwarmOptions {
+  chunks: number;
+  /** Chunks we have at the start. */
+  have?: number[];
+  requestsPerPeer?: number;
+  retryForMs?: number;
+  /** Whether the address book still has an address to (re)dial. */
+  dialable?: boolean;
+  seed?: number;
+  /** Hash results and writes wait for `settle()` instead of coming back at once. */
+  deferLanding?: boolean;
+}
+
+/** Something the session did, with when and what it was checked against. */
+export type Observer = (action: SessionAction, swarm: SessionSwarm) => void;
+
+export class SessionSwarm {
+  now = 0;
+  readonly session: DownloadSession;
+  /** Every action, in order, with the time it came. */
+  readonly actions: { at: number; action: SessionAction }[] = [];
+  /** Per peer, the requests it was sent and has not finished or had cancelled, in order. */
+  readonly open = new Map<string, number[]>();
+  /** Chunks handed to be verified or written and not yet back. */
+  readonly landing = new Set<number>();
+  readonly closed = new Set<string>();
+  readonly banned = new Set<string>();
+  outcome: { complete: true } | { error: unknown } | null = null;
+  dialable: boolean;
+  private readonly scripts = new Map<string, PeerScript>();
+  private readonly liars = new Set<string>();
+  /** Peers the session closed: they send nothing more. */
+  private readonly closing = new Set<string>();
+  /** Bytes of the head request a peer has sent. */
+  private readonly sent = new Map<string, number>();
+  private readonly toVerify: { peer: string; chunk: number }[] = [];
+  private readonly toWrite: number[] = [];
+  private readonly toClose: string[] = [];
+  private observers: Observer[] = [];
+
+  constructor(private readonly options: SwarmOptions) {
+    const have = new Bitset(options.chunks);
+    for (const c of options.have ?? []) have.add(c);
+    this.dialable = options.dialable ?? true;
+    this.session = new DownloadSession(
+      {
+        scheduler: defaultSchedulerConfig(options.chunks, {
+          chunkSize: CHUNK,
+          requestsPerPeer: options.requestsPerPeer ?? 8,
+          maxChunksInMemory: 64,
+          randomFirstPicks: 0,
+          random: seededRandom(options.seed ?? 1),
+          now: () => this.now,
+        }),
+        chunkLength: () => CHUNK,
+        retryForMs: options.retryForMs ?? 60_000,
+        downloadLimit: null,
+        logRequests: false,
+        addresses: { anyDialable: () => this.dialable, describe: () => "scripted peers" },
+      },
+      have,
+    );
+  }
+
+  observe(observer: Observer): this {
+    this.observers.push(observer);
+    return this;
+  }
+
+  start(): void {
+    this.apply(this.session.start());
+  }
+
+  /** A peer connects and sends its BITFIELD. */
+  connect(peer: string, script: PeerScript = {}): void {
+    this.scripts.set(peer, script);
+    if (script.lies) this.liars.add(peer);
+    else this.liars.delete(peer);
+    this.open.set(peer, []);
+    this.sent.set(peer, 0);
+    this.closed.delete(peer);
+    this.closing.delete(peer);
+    this.session.peerConnected(peer, peer);
+    const bits = new Bitset(this.options.chunks);
+    for (const c of script.has ?? Array.from({ length: this.options.chunks }, (_, i) => i)) bits.add(c);
+    this.apply(this.session.bitfield(peer, bits.bytes));
+  }
+
+  /** The peer's connection is gone. */
+  disconnect(peer: string): void {
+    if (!this.open.has(peer)) return;
+    this.open.delete(peer);
+    this.scripts.delete(peer);
+    this.closed.add(peer);
+    this.apply(this.session.peerClosed(peer));
+  }
+
+  /** The peer sends up to `bytes` of its open requests, in order, in blocks of BLOCK. */
+  send(peer: string, bytes: number): void {
+    let budget = bytes;
+    while (budget > 0 && this.open.has(peer) && !this.closing.has(peer)) {
+      const queue = this.open.get(peer);
+      const chunk = queue?.[0];
+      if (chunk === undefined) return;
+      const offset = this.sent.get(peer)!;
+      const n = Math.min(budget, BLOCK, CHUNK - offset);
+      budget -= n;
+      if (offset + n === CHUNK) {
+        queue!.shift();
+        this.sent.set(peer, 0);
+      } else this.sent.set(peer, offset + n);
+      this.apply(this.session.piece(peer, chunk, offset, n));
+    }
+  }
+
+  /** Hash results and writes come back (with `deferLanding`). */
+  settle(): void {
+    while (this.toVerify.length > 0 || this.toWrite.length > 0) {
+      const v = this.toVerify.shift();
+      if (v) this.verified(v.peer, v.chunk);
+      const w = this.toWrite.shift();
+      if (w !== undefined) {
+        this.landing.delete(w);
+        this.apply(this.session.chunkWritten(w));
+      }
+    }
+  }
+
+  /** One TICK_MS: every peer sends its share, connections being closed finish closing, the session ticks. */
+  step(): void {
+    this.now += TICK_MS;
+    for (const [peer, script] of [...this.scripts]) this.send(peer, script.bytesPerTick ?? 4 * CHUNK);
+    if (!this.options.deferLanding) this.settle();
+    for (const peer of this.toClose.splice(0)) this.disconnect(peer);
+    this.apply(this.session.tick());
+  }
+
+  /** Steps until the download completes or fails, or `ms` of swarm time pass. */
+  run(ms: number): void {
+    const until = this.now + ms;
+    while (this.outcome === null && this.now < until) this.step();
+  }
+
+  /** REQUESTs sent to `peer`, in order. */
+  requestsTo(peer: string): { at: number; chunk: number }[] {
+    return this.sent_("REQUEST", peer);
+  }
+
+  cancelsTo(peer: string): { at: number; chunk: number }[] {
+    return this.sent_("CANCEL", peer);
+  }
+
+  logged(event: string): { at: number; fields: Record<string, unknown> }[] {
+    return this.actions.flatMap(({ at, action }) => (action.type === "log" && action.event === event ? [{ at, fields: action.fields }] : []));
+  }
+
+  private sent_(type: "REQUEST" | "CANCEL", peer: string): { at: number; chunk: number }[] {
+    return this.actions.flatMap(({ at, action }) =>
+      action.type === "send" && action.peer === peer && action.message.type === type ? [{ at, chunk: action.message.index }] : [],
+    );
+  }
+
+  /** The hash of the chunk from `peer` comes back: good unless the peer lies. */
+  private verified(peer: string, chunk: number): void {
+    const good = !this.liars.has(peer);
+    if (!good) this.landing.delete(chunk);
+    this.apply(this.session.chunkVerified(peer, chunk, good));
+  }
+
+  apply(actions: SessionAction[]): void {
+    for (const action of actions) {
+      this.actions.push({ at: this.now, action });
+      for (const o of this.observers) o(action, this);
+      this.carryOut(action);
+    }
+  }
+
+  private carryOut(action: SessionAction): void {
+    switch (action.type) {
+      case "send": {
+        const queue = this.open.get(action.peer);
+        const { message } = action;
+        if (!queue) return;
+        if (message.type === "REQUEST") queue.push(message.index);
+        else if (message.type === "CANCEL") {
+          const at = queue.indexOf(message.index);
+          if (at === 0) this.sent.set(action.peer, 0);
+          if (at >= 0) queue.splice(at, 1);
+        }
+        return;
+      }
+      case "verify":
+        this.landing.add(action.chunk);
+        if (this.options.deferLanding) this.toVerify.push(action);
+        else this.verified(action.peer, action.chunk);
+        return;
+      case "write":
+        if (this.options.deferLanding) this.toWrite.push(action.chunk);
+        else {
+          this.landing.delete(action.chunk);
+          this.apply(this.session.chunkWritten(action.chunk));
+        }
+        return;
+      case "close":
+        // Nothing more is read from it; the socket closes at the next step.
+        this.closing.add(action.peer);
+        this.toClose.push(action.peer);
+        return;
+      case "ban":
+        this.banned.add(action.peer);
+        return;
+      case "complete":
+        this.outcome = { complete: true };
+        return;
+      case "fail":
+        this.outcome = { error: action.error };
+        return;
+      default:
+        return;
+    }
+  }
+}

@@ -1,0 +1,226 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { BtError } from "../../src/errors.ts";
+import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
+import { TICK_MS } from "../../src/swarm/pipeline.ts";
+import { DEPTH_AFTER_STALL, STALL_MS } from "../../src/swarm/stall.ts";
+import { CHUNK, type PeerScript, SessionSwarm } from "../helpers/session-swarm.ts";
+
+const all = (n: number) => Array.from({ length: n }, (_, i) => i);
+const errorCode = (swarm: SessionSwarm) => (swarm.outcome && "error" in swarm.outcome ? (swarm.outcome.error as BtError).code : null);
+
+describe("scripted peers", () => {
+  test("a peer that lies is banned after three bad chunks, and what it sent is fetched from another peer", () => {
+    const swarm = new SessionSwarm({ chunks: 32 });
+    swarm.connect("liar", { lies: true, bytesPerTick: 8 * CHUNK });
+    swarm.connect("honest", { bytesPerTick: CHUNK });
+    swarm.run(60_000);
+
+    expect(swarm.outcome).toEqual({ complete: true });
+    const errors = swarm.logged("chunk-error");
+    expect(errors.map((e) => e.fields.action)).toEqual(["re-requesting", "re-requesting", "dropping peer"]);
+    expect(swarm.banned).toEqual(new Set(["liar"]));
+    expect(swarm.actions.some(({ action }) => action.type === "close" && action.peer === "liar" && action.code === WIRE_ERRORS.BAD_DATA)).toBe(true);
+    // Every chunk it lied about was asked of the honest peer afterwards, and all the data came from it.
+    for (const e of errors) {
+      expect(swarm.requestsTo("honest").some((r) => r.chunk === e.fields.chunk && r.at >= e.at)).toBe(true);
+    }
+    expect([...swarm.session.receivedFrom.keys()]).toEqual(["honest"]);
+    expect(swarm.session.verificationFailures).toBe(3);
+  });
+
+  test("a peer being closed gets no more requests, and what it still sends is not read", () => {
+    const swarm = new SessionSwarm({ chunks: 8 });
+    swarm.connect("liar", { lies: true });
+    swarm.send("liar", 3 * CHUNK);
+    expect(swarm.banned).toEqual(new Set(["liar"]));
+    const closedAt = swarm.actions.findIndex(({ action }) => action.type === "close");
+    const [stillOpen] = swarm.open.get("liar")!;
+    expect(swarm.session.piece("liar", stillOpen!, 0, 16)).toEqual([]);
+    swarm.apply(swarm.session.tick());
+    expect(swarm.actions.slice(closedAt).filter(({ action }) => action.type === "send")).toEqual([]);
+  });
+
+  test("a peer that stalls loses its requests after STALL_MS, to another peer, and keeps one slot", () => {
+    const swarm = new SessionSwarm({ chunks: 64 });
+    swarm.connect("stalls", { bytesPerTick: 0 });
+    swarm.connect("works", { bytesPerTick: CHUNK });
+    const held = [...swarm.open.get("stalls")!];
+    expect(held.length).toBe(8);
+
+    swarm.run(STALL_MS);
+    expect(swarm.cancelsTo("stalls")).toEqual([]);
+    swarm.run(2 * TICK_MS);
+    const cancelled = swarm.cancelsTo("stalls").map((c) => c.chunk);
+    expect(cancelled.sort((a, b) => a - b)).toEqual([...held].sort((a, b) => a - b));
+    expect(swarm.logged("peer-stalled")[0]!.fields).toEqual({ peer: "stalls", released: 8 });
+
+    swarm.run(120_000);
+    expect(swarm.outcome).toEqual({ complete: true });
+    for (const c of held) expect(swarm.requestsTo("works").some((r) => r.chunk === c)).toBe(true);
+    // After the stall, it is never asked for more than DEPTH_AFTER_STALL chunks at once.
+    const stalledAt = swarm.logged("peer-stalled")[0]!.at;
+    const later = swarm.requestsTo("stalls").filter((r) => r.at > stalledAt);
+    const perMoment = new Map<number, number>();
+    for (const r of later) perMoment.set(r.at, (perMoment.get(r.at) ?? 0) + 1);
+    expect(Math.max(0, ...perMoment.values())).toBeLessThanOrEqual(DEPTH_AFTER_STALL);
+  });
+
+  test("a peer that vanishes mid-chunk: its requests move to the peers left", () => {
+    const swarm = new SessionSwarm({ chunks: 32 });
+    swarm.connect("vanishes", { bytesPerTick: 0 });
+    swarm.connect("stays", { bytesPerTick: 2 * CHUNK });
+    swarm.send("vanishes", CHUNK / 2);
+    const held = [...swarm.open.get("vanishes")!];
+    expect(held.length).toBeGreaterThan(0);
+
+    swarm.disconnect("vanishes");
+    // "stays" had its pipeline full; it gets the orphans as its slots free up, long before any stall.
+    swarm.run(10 * TICK_MS);
+    for (const c of held) expect(swarm.requestsTo("stays").some((r) => r.chunk === c)).toBe(true);
+    swarm.run(60_000);
+    expect(swarm.outcome).toEqual({ complete: true });
+    expect(swarm.session.receivedFrom).toEqual(new Map([["stays", 32 * CHUNK]]));
+  });
+
+  test("a slow peer gets a shallow pipeline; a fast one, the full depth", () => {
+    const swarm = new SessionSwarm({ chunks: 1_000 });
+    const deepest = new Map<string, number>();
+    swarm.observe((action, s) => {
+      if (action.type !== "send" || action.message.type !== "REQUEST" || s.now < 2_000) return;
+      // The peer's open requests, this one included, right after it is sent.
+      const open = s.open.get(action.peer)!.length + 1;
+      deepest.set(action.peer, Math.max(deepest.get(action.peer) ?? 0, open));
+    });
+    swarm.connect("slow", { bytesPerTick: CHUNK / 16 });
+    swarm.connect("fast", { bytesPerTick: 6 * CHUNK });
+    swarm.run(120_000);
+
+    expect(swarm.outcome).toEqual({ complete: true });
+    // 256 B/s: less than a chunk a second, so one chunk plus the next (pipeline.ts).
+    expect(deepest.get("slow")).toBeLessThanOrEqual(2);
+    expect(deepest.get("fast")).toBe(8);
+    expect(swarm.session.receivedFrom.get("fast")!).toBeGreaterThan(0.95 * 1_000 * CHUNK);
+  });
+
+  test("a seed that leaves and comes back within --retry-for: no give-up, and the download completes", () => {
+    const swarm = new SessionSwarm({ chunks: 32, retryForMs: 30_000 });
+    swarm.connect("seed", { bytesPerTick: CHUNK });
+    swarm.run(2_000);
+    swarm.disconnect("seed");
+    const before = swarm.session.scheduler.have.count;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(32);
+
+    swarm.run(25_000);
+    expect(swarm.outcome).toBeNull();
+    swarm.connect("seed", { bytesPerTick: CHUNK });
+    swarm.run(60_000);
+    expect(swarm.outcome).toEqual({ complete: true });
+  });
+
+  test("a seed that does not come back: the download gives up once --retry-for has passed", () => {
+    const swarm = new SessionSwarm({ chunks: 32, retryForMs: 30_000 });
+    swarm.connect("seed", { bytesPerTick: CHUNK });
+    swarm.run(2_000);
+    swarm.disconnect("seed");
+    const leftAt = swarm.now;
+    swarm.run(29_000);
+    expect(swarm.outcome).toBeNull();
+    swarm.run(2_000);
+    expect(errorCode(swarm)).toBe("BT_E_NO_PEERS");
+    expect(swarm.now - leftAt).toBeGreaterThan(30_000);
+  });
+
+  test("with no peer and no address left to dial, the download gives up at the next tick", () => {
+    const swarm = new SessionSwarm({ chunks: 8, dialable: false });
+    swarm.step();
+    expect(errorCode(swarm)).toBe("BT_E_NO_PEERS");
+  });
+
+  test("when only a liar had the data, the give-up names the bad chunk", () => {
+    const swarm = new SessionSwarm({ chunks: 8, dialable: false });
+    swarm.connect("liar", { lies: true });
+    swarm.run(10_000);
+    expect(errorCode(swarm)).toBe("BT_E_VERIFY");
+  });
+
+  test("a node that has every chunk is complete at start and requests nothing", () => {
+    const swarm = new SessionSwarm({ chunks: 4, have: all(4) });
+    swarm.start();
+    expect(swarm.outcome).toEqual({ complete: true });
+    swarm.connect("seed");
+    expect(swarm.requestsTo("seed")).toEqual([]);
+  });
+
+  test("a PIECE nobody asked for closes the connection; a late PIECE of a cancelled chunk is dropped", () => {
+    const swarm = new SessionSwarm({ chunks: 4, requestsPerPeer: 1 });
+    swarm.connect("a", { bytesPerTick: 0 });
+    const [asked] = swarm.open.get("a")!;
+    const other = (asked! + 1) % 4;
+    expect(swarm.session.piece("a", other, 0, 16)).toEqual([
+      { type: "close", peer: "a", code: WIRE_ERRORS.UNEXPECTED, reason: `PIECE for chunk ${other}, which was not requested` },
+    ]);
+    const swarm2 = new SessionSwarm({ chunks: 4 });
+    swarm2.connect("a", { bytesPerTick: 0 });
+    swarm2.run(STALL_MS + 2 * TICK_MS);
+    const cancelled = swarm2.cancelsTo("a").find((c) => !swarm2.open.get("a")!.includes(c.chunk));
+    expect(swarm2.session.piece("a", cancelled!.chunk, 0, 16)).toEqual([]);
+  });
+});
+
+describe("invariants, over random swarms and event orders", () => {
+  const script: fc.Arbitrary<PeerScript> = fc.record({
+    lies: fc.constantFrom(false, false, false, true),
+    bytesPerTick: fc.constantFrom(0, CHUNK / 8, CHUNK, 4 * CHUNK),
+  });
+  const event = fc.oneof(
+    fc.constant({ kind: "step" as const }),
+    fc.constant({ kind: "settle" as const }),
+    fc.record({ kind: fc.constant("send" as const), peer: fc.nat(4), bytes: fc.integer({ min: 1, max: 3 * CHUNK }) }),
+    fc.record({ kind: fc.constant("leave" as const), peer: fc.nat(4) }),
+    fc.record({ kind: fc.constant("join" as const), peer: fc.nat(4), script, has: fc.array(fc.nat(23), { maxLength: 24 }) }),
+  );
+
+  test("never a request for a chunk we have, never more than the depth open to one peer, endgame only when nothing is unrequested, and a seed finishes it", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), fc.array(fc.nat(23)), fc.array(event, { maxLength: 120 }), fc.integer(), (chunks, haveRaw, events, seed) => {
+        const have = [...new Set(haveRaw.filter((c) => c < chunks))];
+        const swarm = new SessionSwarm({ chunks, have, seed, deferLanding: true, requestsPerPeer: 4 });
+        swarm.observe((action, s) => {
+          if (action.type !== "send" || action.message.type !== "REQUEST") return;
+          const chunk = action.message.index;
+          expect(s.session.scheduler.have.has(chunk)).toBe(false);
+          expect(s.open.get(action.peer)!.length).toBeLessThan(4);
+          const elsewhere = [...s.open].some(([peer, queue]) => peer !== action.peer && queue.includes(chunk));
+          if (elsewhere || s.landing.has(chunk)) {
+            // A second copy: only in endgame, when every missing chunk is already asked for or landing.
+            for (let c = 0; c < chunks; c++) {
+              if (s.session.scheduler.have.has(c) || s.landing.has(c)) continue;
+              expect([...s.open.values()].some((q) => q.includes(c))).toBe(true);
+            }
+          }
+        });
+        swarm.start();
+        for (const e of events) {
+          if (swarm.outcome) break;
+          const peer = `p${"peer" in e ? e.peer : 0}`;
+          if (e.kind === "step") swarm.step();
+          else if (e.kind === "settle") swarm.settle();
+          else if (e.kind === "send") swarm.send(peer, e.bytes);
+          else if (e.kind === "leave") swarm.disconnect(peer);
+          else if (!swarm.open.has(peer)) swarm.connect(peer, { ...e.script, has: e.has.filter((c) => c < chunks) });
+        }
+        if (swarm.outcome) return;
+        // Liveness: an honest seed arrives; whatever state the swarm was left in, the download finishes.
+        swarm.connect("seed", { bytesPerTick: 4 * CHUNK });
+        for (let i = 0; i < 2_000 && !swarm.outcome; i++) {
+          swarm.step();
+          swarm.settle();
+        }
+        expect(swarm.session.complete).toBe(true);
+      }),
+      { numRuns: 300, seed: 10 },
+    );
+  });
+});
