@@ -9,7 +9,7 @@ import type { SwarmNode } from "../swarm/node.ts";
  */
 export function renderMetrics(nodes: Iterable<SwarmNode>): string {
   const series: [name: string, type: "counter" | "gauge", help: string, value: (n: SwarmNode) => number][] = [
-    ["bytetide_bytes_sent_total", "counter", "Chunk data bytes sent to peers.", (n) => n.uploadedBytes],
+    ["bytetide_bytes_sent_total", "counter", "Chunk data bytes sent to peers.", (n) => n.upload.uploadedBytes],
     ["bytetide_bytes_received_total", "counter", "Verified chunk data bytes received from peers.", (n) => n.counters.bytesReceived],
     ["bytetide_chunks_served_total", "counter", "Chunks sent whole to peers.", (n) => n.counters.chunksServed],
     ["bytetide_verification_failures_total", "counter", "Received chunks that failed verification.", (n) => n.counters.verificationFailures],

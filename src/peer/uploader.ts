@@ -25,12 +25,13 @@ const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
 /** Block reads in flight across every connection of the process (they share the thread pool with hashing). */
 const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
 
-/** What the owner of an uploader wants to decide or hear about. */
+/** How a REQUEST is answered: the chunk is served, or REJECT(NOT_AVAILABLE) or REJECT(ELSEWHERE). */
+export type UploadAnswer = "serve" | "not-available" | "elsewhere";
+
+/** What the owner of an uploader (the node's UploadSession) decides and hears about. */
 export interface UploadHooks {
-  /** False: answer REJECT(ELSEWHERE), "get it from another peer" (super-seeding). */
-  mayServe(chunk: number): boolean;
-  /** A REQUEST arrived (the swarm is still busy). */
-  requested(chunk: number): void;
+  /** A REQUEST arrived for a chunk we have (`available`) or not: serve it, or which REJECT to answer. */
+  requested(chunk: number, available: boolean): UploadAnswer;
   /** The chunk was accepted for sending (queued). */
   granted(chunk: number): void;
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
@@ -40,7 +41,9 @@ export interface UploadHooks {
   sent(bytes: number): void;
 }
 
-const NO_HOOKS: UploadHooks = { mayServe: () => true, requested() {}, granted() {}, ended() {}, served() {}, sent() {} };
+const NO_HOOKS: UploadHooks = { requested: (_, available) => (available ? "serve" : "not-available"), granted() {}, ended() {}, served() {}, sent() {} };
+
+const REJECT_CODES = { "not-available": WIRE_ERRORS.NOT_AVAILABLE, elsewhere: WIRE_ERRORS.ELSEWHERE } as const;
 
 /**
  * Answers one peer's REQUESTs: a bounded queue, streamed as PIECE frames of at most
@@ -82,9 +85,8 @@ export class Uploader {
     if (this.queued + this.recentlyDeclined() >= NET.maxQueuedRequestsPerPeer) {
       return this.conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${NET.maxQueuedRequestsPerPeer} requests queued or declined within a second`);
     }
-    this.hooks.requested(chunk);
-    if (!this.source.has(chunk)) return this.decline(chunk, WIRE_ERRORS.NOT_AVAILABLE);
-    if (!this.hooks.mayServe(chunk)) return this.decline(chunk, WIRE_ERRORS.ELSEWHERE);
+    const answer = this.hooks.requested(chunk, this.source.has(chunk));
+    if (answer !== "serve") return this.decline(chunk, REJECT_CODES[answer]);
     this.queue.push(chunk);
     this.hooks.granted(chunk);
     this.pump();

@@ -5,7 +5,7 @@ import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
 import { clientTls } from "../peer/tls.ts";
-import { Uploader } from "../peer/uploader.ts";
+import { type UploadHooks, Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
@@ -24,7 +24,7 @@ import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
 import { TICK_MS } from "./pipeline.ts";
 import { defaultSchedulerConfig } from "./scheduler.ts";
 import { DownloadSession, type SessionAction } from "./session.ts";
-import { shouldServe, UploadLedger } from "./superseed.ts";
+import { UploadSession } from "./upload-session.ts";
 
 export interface SwarmNodeOptions {
   pkg: Package;
@@ -68,35 +68,30 @@ interface Link {
   uploader: Uploader;
   /** Chunks being assembled from this peer's PIECEs; the session says where each block goes. */
   assemblies: Map<number, Uint8Array>;
-  /** How often we told this peer to fetch a chunk elsewhere. */
-  sentElsewhere: Map<number, number>;
 }
 
 const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
 const COLLECTIONS_PER_FULL_COLLECTION = 8;
-/** Peers listed by name in the per-peer upload totals. */
-const MAX_UPLOAD_ROWS = 1024;
 
 /**
  * One package's place in the swarm: the peers it is connected to (dialled or accepted),
  * what it downloads from them and what it serves them. For the download it is the adapter
  * of the DownloadSession (session.ts): it turns socket messages, hash results, writes and
  * timer ticks into session events, and the session's actions into socket writes, hash
- * jobs, disk writes and timers; the session decides. Dialling, admission, peer exchange
- * and uploads are still handled here. A seed is a node whose store is already complete.
+ * jobs, disk writes and timers; the session decides. Each connection's Uploader asks the
+ * UploadSession (upload-session.ts) what to serve and reports what it sent. Dialling,
+ * admission and peer exchange are still handled here. A seed is a node whose store is
+ * already complete.
  */
 export class SwarmNode {
   readonly rootHex: string;
   readonly session: DownloadSession;
+  /** What is served and how much: `lastRequestAt`, `uploadedBytes`, `uploadedTo`. */
+  readonly upload: UploadSession;
   readonly handler: ConnectionHandler;
   /** Resolves when every chunk is verified and stored; rejects when the download cannot go on. */
   readonly completion: Promise<DownloadResult>;
   listenPort = 0;
-  /** performance.now() of the last REQUEST received: lingering ends when this grows old. */
-  lastRequestAt = 0;
-  uploadedBytes = 0;
-  readonly uploadedTo = new Map<string, number>();
-  private chunksServed = 0;
   private store: ChunkStore;
   private readonly links = new Map<PeerConnection, Link>();
   /** The same links by session key, for the session's actions. */
@@ -108,7 +103,6 @@ export class SwarmNode {
   private readonly landing = new Set<Promise<void>>();
   /** Verified chunks waiting for the session's `write`. */
   private readonly verified = new Map<number, { buffer: Uint8Array; digest: Uint8Array }>();
-  private readonly uploads: UploadLedger;
   private readonly started = performance.now();
   private resolveCompletion!: (r: DownloadResult) => void;
   private rejectCompletion!: (e: unknown) => void;
@@ -145,7 +139,7 @@ export class SwarmNode {
       store.have,
     );
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
-    this.uploads = new UploadLedger(chunkCount);
+    this.upload = new UploadSession(this.session);
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
       this.rejectCompletion = reject;
@@ -171,7 +165,7 @@ export class SwarmNode {
   /** Counters for --metrics. */
   get counters(): { chunksServed: number; bytesReceived: number; verificationFailures: number } {
     const { bytesReceived, verificationFailures } = this.session;
-    return { chunksServed: this.chunksServed, bytesReceived, verificationFailures };
+    return { chunksServed: this.upload.chunksServed, bytesReceived, verificationFailures };
   }
 
   get connectedPeers(): number {
@@ -329,20 +323,20 @@ export class SwarmNode {
     const host = normalizeHost(conn.remoteAddress ?? "");
     const listenAddress = remote.listenPort > 0 && host ? { host, port: remote.listenPort } : null;
     const name = listenAddress ? peerLabel(listenAddress) : conn.label;
+    const key = `${name}#${this.nextKey++}`;
     const link: Link = {
-      key: `${name}#${this.nextKey++}`,
+      key,
       conn,
       name,
       listenAddress,
       // Through `currentStore`, so a finished download serves from its final location.
-      // The hooks run only once requests arrive, by when `link` is set.
-      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(() => link)),
+      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(key)),
       assemblies: new Map(),
-      sentElsewhere: new Map(),
     };
     this.links.set(conn, link);
-    this.linksByKey.set(link.key, link);
-    this.session.peerConnected(link.key, name);
+    this.linksByKey.set(key, link);
+    this.session.peerConnected(key, name);
+    this.upload.peerConnected(key, name);
     if (context.address) this.book.markConnected(context.address);
     const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
     this.options.logger.event("peer-connected", { peer: name, direction: initiated ? "out" : "in", ...(context.address && context.address !== name ? { via: context.address } : {}) });
@@ -358,36 +352,15 @@ export class SwarmNode {
     this.report();
   }
 
-  private uploadHooks(linkOf: () => Link) {
+  /** The UploadSession's events, from one connection's Uploader. */
+  private uploadHooks(key: string): UploadHooks {
+    const { upload } = this;
     return {
-      mayServe: (chunk: number) => {
-        const link = linkOf();
-        const asked = link.sentElsewhere.get(chunk) ?? 0;
-        const serve = shouldServe({
-          seeding: this.complete,
-          ...this.uploads.of(chunk, performance.now()),
-          othersHaveIt: this.session.scheduler.availabilityOf(chunk) > 0,
-          timesSentElsewhere: asked,
-          otherPeers: this.links.size - 1,
-        });
-        if (!serve) link.sentElsewhere.set(chunk, asked + 1);
-        return serve;
-      },
-      requested: () => {
-        this.lastRequestAt = performance.now();
-      },
-      granted: (chunk: number) => this.uploads.granted(chunk),
-      ended: (chunk: number) => this.uploads.ended(chunk, performance.now()),
-      served: () => {
-        this.chunksServed++;
-      },
-      sent: (bytes: number) => {
-        this.uploadedBytes += bytes;
-        // A seed runs for days and meets peers without end: past a bound, the rest share a row.
-        const { name } = linkOf();
-        const row = this.uploadedTo.has(name) || this.uploadedTo.size < MAX_UPLOAD_ROWS ? name : "others";
-        this.uploadedTo.set(row, (this.uploadedTo.get(row) ?? 0) + bytes);
-      },
+      requested: (chunk, available) => upload.requested(key, chunk, available),
+      granted: (chunk) => upload.granted(chunk),
+      ended: (chunk) => upload.ended(chunk),
+      served: () => upload.served(),
+      sent: (bytes) => upload.sent(key, bytes),
     };
   }
 
@@ -406,6 +379,7 @@ export class SwarmNode {
     this.linksByKey.delete(link.key);
     link.uploader.close();
     for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
+    this.upload.peerClosed(link.key);
     const actions = this.session.peerClosed(link.key);
     this.options.logger.event(this.book.isBanned(link.name) ? "peer-banned" : "peer-disconnected", {
       peer: link.name,

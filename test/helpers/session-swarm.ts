@@ -1,12 +1,16 @@
 /**
- * A DownloadSession driven in-process: a fake clock, scripted peers and instant hashing and
- * writing. Each peer sends its open requests in order, `bytesPerTick` bytes every TICK_MS;
- * a dishonest one sends chunks that fail verification. No socket, no timer: a run of
- * minutes of swarm time takes milliseconds, and the same seed gives the same run.
+ * Sessions driven in-process, on a fake clock. SessionSwarm: a DownloadSession with
+ * scripted peers and instant hashing and writing; each peer sends its open requests in
+ * order, `bytesPerTick` bytes every TICK_MS, and a dishonest one sends chunks that fail
+ * verification. SeedSession: a seed's UploadSession answering requests. No socket, no
+ * timer: a run of minutes of swarm time takes milliseconds, and the same seed gives the
+ * same run.
  */
 import { TICK_MS } from "../../src/swarm/pipeline.ts";
 import { defaultSchedulerConfig } from "../../src/swarm/scheduler.ts";
 import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts";
+import { UploadSession } from "../../src/swarm/upload-session.ts";
+import type { UploadAnswer } from "../../src/peer/uploader.ts";
 import { Bitset } from "../../src/util/bitset.ts";
 
 export const CHUNK = 1024;
@@ -46,6 +50,72 @@ export interface SwarmOptions {
 /** Something the session did, with when and what it was checked against. */
 export type Observer = (action: SessionAction, swarm: SessionSwarm) => void;
 
+/** A session's config on a fake clock, with chunks of CHUNK bytes and no random first picks. */
+function sessionConfig(chunks: number, now: () => number, dialable: () => boolean, options: Omit<SwarmOptions, "chunks"> = {}) {
+  return {
+    scheduler: defaultSchedulerConfig(chunks, {
+      chunkSize: CHUNK,
+      requestsPerPeer: options.requestsPerPeer ?? 8,
+      maxChunksInMemory: 64,
+      randomFirstPicks: 0,
+      random: seededRandom(options.seed ?? 1),
+      now,
+    }),
+    chunkLength: () => CHUNK,
+    retryForMs: options.retryForMs ?? 60_000,
+    downloadLimit: null,
+    logRequests: false,
+    addresses: { anyDialable: dialable, describe: () => "scripted peers" },
+  };
+}
+
+/**
+ * A seed's sessions driven in-process: it has every chunk, its peers announce nothing at
+ * first, and each REQUEST is answered by its UploadSession on a fake clock. An upload the
+ * seed grants is in progress until `deliver`.
+ */
+export class SeedSession {
+  now = 0;
+  readonly download: DownloadSession;
+  readonly upload: UploadSession;
+  /** Every answer, in order. */
+  readonly answers: { at: number; peer: string; chunk: number; answer: UploadAnswer }[] = [];
+
+  constructor(readonly chunks: number) {
+    const have = new Bitset(chunks);
+    for (let c = 0; c < chunks; c++) have.add(c);
+    this.download = new DownloadSession(sessionConfig(chunks, () => this.now, () => true), have);
+    this.download.start();
+    this.upload = new UploadSession(this.download);
+  }
+
+  connect(peer: string): void {
+    this.download.peerConnected(peer, peer);
+    this.download.bitfield(peer, new Bitset(this.chunks).bytes);
+    this.upload.peerConnected(peer, peer);
+  }
+
+  /** The peer asks for a chunk; a served one is queued until `deliver`. */
+  ask(peer: string, chunk: number): UploadAnswer {
+    const answer = this.upload.requested(peer, chunk, true);
+    if (answer === "serve") this.upload.granted(chunk);
+    this.answers.push({ at: this.now, peer, chunk, answer });
+    return answer;
+  }
+
+  /** A granted chunk is sent whole to `peer`. */
+  deliver(peer: string, chunk: number): void {
+    this.upload.sent(peer, CHUNK);
+    this.upload.ended(chunk);
+    this.upload.served();
+  }
+
+  /** The peer announces a chunk (HAVE). */
+  announce(peer: string, chunk: number): void {
+    this.download.have(peer, chunk);
+  }
+}
+
 export class SessionSwarm {
   now = 0;
   readonly session: DownloadSession;
@@ -75,21 +145,7 @@ export class SessionSwarm {
     for (const c of options.have ?? []) have.add(c);
     this.dialable = options.dialable ?? true;
     this.session = new DownloadSession(
-      {
-        scheduler: defaultSchedulerConfig(options.chunks, {
-          chunkSize: CHUNK,
-          requestsPerPeer: options.requestsPerPeer ?? 8,
-          maxChunksInMemory: 64,
-          randomFirstPicks: 0,
-          random: seededRandom(options.seed ?? 1),
-          now: () => this.now,
-        }),
-        chunkLength: () => CHUNK,
-        retryForMs: options.retryForMs ?? 60_000,
-        downloadLimit: null,
-        logRequests: false,
-        addresses: { anyDialable: () => this.dialable, describe: () => "scripted peers" },
-      },
+      sessionConfig(options.chunks, () => this.now, () => this.dialable, options),
       have,
     );
   }

@@ -4,7 +4,8 @@ import { BtError } from "../../src/errors.ts";
 import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
 import { TICK_MS } from "../../src/swarm/pipeline.ts";
 import { DEPTH_AFTER_STALL, STALL_MS } from "../../src/swarm/stall.ts";
-import { CHUNK, type PeerScript, SessionSwarm } from "../helpers/session-swarm.ts";
+import { MAX_UPLOAD_ROWS, UploadSession } from "../../src/swarm/upload-session.ts";
+import { CHUNK, type PeerScript, SeedSession, SessionSwarm } from "../helpers/session-swarm.ts";
 
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 const errorCode = (swarm: SessionSwarm) => (swarm.outcome && "error" in swarm.outcome ? (swarm.outcome.error as BtError).code : null);
@@ -222,5 +223,106 @@ describe("invariants, over random swarms and event orders", () => {
       }),
       { numRuns: 300, seed: 10 },
     );
+  });
+});
+
+describe("super-seeding, through the upload session", () => {
+  /**
+   * Peers that each want every chunk and take one step a second: each asks the seed for its
+   * next missing chunk (peer i starting at chunk i·chunks/peers); a chunk the seed serves
+   * arrives within the step and the peer announces it; one sent elsewhere is copied from a
+   * peer that has it, or asked again next step.
+   */
+  function swarmOf(peers: number, chunks: number): { seed: SeedSession; holders: Map<number, Set<string>> } {
+    const seed = new SeedSession(chunks);
+    const names = Array.from({ length: peers }, (_, i) => `p${i}`);
+    for (const name of names) seed.connect(name);
+    const holders = new Map<number, Set<string>>(all(chunks).map((c) => [c, new Set()]));
+    const missing = (peer: number) => all(chunks).map((k) => (peer * (chunks / peers) + k) % chunks).filter((c) => !holders.get(c)!.has(names[peer]!));
+    const got = (name: string, chunk: number) => {
+      holders.get(chunk)!.add(name);
+      seed.announce(name, chunk);
+    };
+    for (let step = 0; step < 10 * chunks && names.some((_, i) => missing(i).length > 0); step++) {
+      seed.now += 1_000;
+      const served: [string, number][] = [];
+      names.forEach((name, i) => {
+        const chunk = missing(i)[0];
+        if (chunk === undefined) return;
+        if (seed.ask(name, chunk) === "serve") return served.push([name, chunk]);
+        if (holders.get(chunk)!.size > 0) got(name, chunk);
+      });
+      for (const [name, chunk] of served) {
+        seed.deliver(name, chunk);
+        got(name, chunk);
+      }
+    }
+    return { seed, holders };
+  }
+
+  test("a seed with several peers hands each chunk out once and sends later askers elsewhere", () => {
+    const { seed, holders } = swarmOf(4, 16);
+    for (const h of holders.values()) expect(h.size).toBe(4);
+    // One copy of the package left the seed; the peers traded the other three.
+    expect(seed.upload.chunksServed).toBe(16);
+    expect(seed.upload.uploadedBytes).toBe(16 * CHUNK);
+    for (const c of all(16)) expect(seed.answers.filter((a) => a.chunk === c && a.answer === "serve").length).toBe(1);
+    const elsewhere = seed.answers.filter((a) => a.answer === "elsewhere");
+    expect(elsewhere.length).toBeGreaterThanOrEqual(3 * 16);
+    // Only ever after the chunk was handed out to somebody else.
+    for (const e of elsewhere) expect(seed.answers.some((a) => a.chunk === e.chunk && a.answer === "serve" && a.peer !== e.peer && a.at <= e.at)).toBe(true);
+  });
+
+  test("a seed with one peer serves it whatever it asks, even a chunk it is still sending", () => {
+    const seed = new SeedSession(4);
+    seed.connect("only");
+    expect(seed.ask("only", 0)).toBe("serve");
+    expect(seed.ask("only", 0)).toBe("serve");
+    seed.deliver("only", 0);
+    seed.announce("only", 0);
+    seed.now += 100;
+    expect(all(4).map((c) => seed.ask("only", c))).toEqual(["serve", "serve", "serve", "serve"]);
+  });
+
+  test("a peer sent elsewhere 8 times for the same chunk is served the 9th time; another peer is still sent elsewhere", () => {
+    const seed = new SeedSession(4);
+    for (const p of ["a", "b", "c"]) seed.connect(p);
+    expect(seed.ask("a", 0)).toBe("serve");
+    seed.deliver("a", 0);
+    seed.announce("a", 0);
+    const answers = all(9).map(() => {
+      seed.now += 1_000;
+      return seed.ask("b", 0);
+    });
+    expect(answers).toEqual([...Array(8).fill("elsewhere"), "serve"]);
+    expect(seed.ask("b", 1)).toBe("serve");
+    expect(seed.ask("c", 0)).toBe("elsewhere");
+  });
+
+  test("a chunk not here is not available; a seed still downloading serves freely", () => {
+    const seed = new SeedSession(2);
+    for (const p of ["a", "b"]) seed.connect(p);
+    expect(seed.upload.requested("a", 0, false)).toBe("not-available");
+    const leech = new SessionSwarm({ chunks: 2, have: [0] });
+    const upload = new UploadSession(leech.session);
+    for (const p of ["a", "b"]) upload.peerConnected(p, p);
+    upload.granted(0);
+    expect(upload.requested("b", 0, true)).toBe("serve");
+  });
+
+  test("counts what it sent by peer, past MAX_UPLOAD_ROWS in one row, and when it was last asked, on the session's clock", () => {
+    const seed = new SeedSession(1);
+    const peers = all(MAX_UPLOAD_ROWS + 2).map((i) => `p${i}`);
+    for (const p of peers) {
+      seed.connect(p);
+      seed.now += 1;
+      seed.upload.requested(p, 0, true);
+      seed.deliver(p, 0);
+    }
+    expect(seed.upload.lastRequestAt).toBe(MAX_UPLOAD_ROWS + 2);
+    expect(seed.upload.uploadedTo.size).toBe(MAX_UPLOAD_ROWS + 1);
+    expect(seed.upload.uploadedTo.get("p0")).toBe(CHUNK);
+    expect(seed.upload.uploadedTo.get("others")).toBe(2 * CHUNK);
+    expect(seed.upload.uploadedBytes).toBe((MAX_UPLOAD_ROWS + 2) * CHUNK);
   });
 });

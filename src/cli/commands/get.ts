@@ -215,7 +215,7 @@ Whatever the exit code, progress is saved.`,
     } finally {
       await stopNetwork();
     }
-    logger.event("exit", { uploaded_bytes: node.uploadedBytes, ...Object.fromEntries([...node.uploadedTo].map(([peer, bytes]) => [`to_${peer}`, bytes])) });
+    logger.event("exit", { uploaded_bytes: node.upload.uploadedBytes, ...Object.fromEntries([...node.upload.uploadedTo].map(([peer, bytes]) => [`to_${peer}`, bytes])) });
     return 0;
   },
 };
@@ -292,7 +292,7 @@ async function linger(node: SwarmNode, lingerMs: number, interrupted: Promise<st
   void interrupted.then(() => (stop = true));
   const start = performance.now();
   while (!stop && performance.now() - start < lingerMs) {
-    const lastAsked = Math.max(node.lastRequestAt, start);
+    const lastAsked = Math.max(node.upload.lastRequestAt, start);
     const idle = performance.now() - lastAsked >= NET.lingerIdleMs && !node.uploading;
     if (idle && lingerMs !== Infinity) return;
     await Bun.sleep(100);

@@ -160,7 +160,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     metrics?.stop();
     for (const node of nodes.values()) {
       node.close();
-      logger.event("uploaded", { package: node.rootHex.slice(0, 16), bytes: node.uploadedBytes });
+      logger.event("uploaded", { package: node.rootHex.slice(0, 16), bytes: node.upload.uploadedBytes });
     }
     return 0;
   },

@@ -1,0 +1,91 @@
+import type { UploadAnswer } from "../peer/uploader.ts";
+import type { DownloadSession } from "./session.ts";
+import { shouldServe, UploadLedger } from "./superseed.ts";
+
+/** Peers listed by name in the per-peer upload totals. */
+export const MAX_UPLOAD_ROWS = 1024;
+
+interface UploadPeer {
+  /** How the peer is named in the per-peer totals. */
+  name: string;
+  /** How often we told this peer to fetch each chunk elsewhere. */
+  sentElsewhere: Map<number, number>;
+}
+
+/**
+ * The serving side of one package in the swarm, as a synchronous state machine beside the
+ * DownloadSession: events go in (a peer connected or closed, a REQUEST, an upload granted,
+ * ended or served, bytes sent), answers come out. It decides whether a REQUEST is served
+ * or sent elsewhere (super-seeding, superseed.ts) and keeps the upload counters. It reads
+ * the download session for what the swarm has (whether we seed, who announced a chunk) and
+ * takes its clock from the download's scheduler. Queues, reads, frames and the flood rule
+ * stay per connection, in the Uploader.
+ */
+export class UploadSession {
+  /** When the last REQUEST arrived, on the scheduler's clock: lingering ends when this grows old. */
+  lastRequestAt = 0;
+  uploadedBytes = 0;
+  /** Bytes sent, by peer name; past MAX_UPLOAD_ROWS names the rest share the row "others". */
+  readonly uploadedTo = new Map<string, number>();
+  chunksServed = 0;
+  private readonly peers = new Map<string, UploadPeer>();
+  private readonly ledger: UploadLedger;
+
+  constructor(private readonly download: DownloadSession) {
+    this.ledger = new UploadLedger(download.scheduler.config.chunkCount);
+  }
+
+  peerConnected(peer: string, name: string): void {
+    this.peers.set(peer, { name, sentElsewhere: new Map() });
+  }
+
+  peerClosed(peer: string): void {
+    this.peers.delete(peer);
+  }
+
+  /** A REQUEST arrived from `peer` for a chunk we have (`available`) or not. */
+  requested(peer: string, chunk: number, available: boolean): UploadAnswer {
+    this.lastRequestAt = this.now();
+    if (!available) return "not-available";
+    const { sentElsewhere } = this.peers.get(peer)!;
+    const asked = sentElsewhere.get(chunk) ?? 0;
+    const serve = shouldServe({
+      seeding: this.download.complete,
+      ...this.ledger.of(chunk, this.now()),
+      othersHaveIt: this.download.scheduler.availabilityOf(chunk) > 0,
+      timesSentElsewhere: asked,
+      otherPeers: this.peers.size - 1,
+    });
+    if (serve) return "serve";
+    sentElsewhere.set(chunk, asked + 1);
+    return "elsewhere";
+  }
+
+  /** A served chunk was queued for sending. */
+  granted(chunk: number): void {
+    this.ledger.granted(chunk);
+  }
+
+  /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
+  ended(chunk: number): void {
+    this.ledger.ended(chunk, this.now());
+  }
+
+  /** A chunk was sent whole. */
+  served(): void {
+    this.chunksServed++;
+  }
+
+  /** A block of `bytes` went to `peer`. */
+  sent(peer: string, bytes: number): void {
+    this.uploadedBytes += bytes;
+    // A seed runs for days and meets peers without end: past a bound, the rest share a row.
+    const { name } = this.peers.get(peer)!;
+    const row = this.uploadedTo.has(name) || this.uploadedTo.size < MAX_UPLOAD_ROWS ? name : "others";
+    this.uploadedTo.set(row, (this.uploadedTo.get(row) ?? 0) + bytes);
+  }
+
+  private now(): number {
+    return this.download.scheduler.config.now();
+  }
+}
