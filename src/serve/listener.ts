@@ -61,7 +61,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     const node = options.nodes.get(toHex(root));
     if (!node && options.nodes.size === 0) throw new ProtocolError(WIRE_ERRORS.BUSY, "starting up");
     if (!node) throw new ProtocolError(WIRE_ERRORS.UNKNOWN_PACKAGE, `no package with root ${toHex(root)} here`);
-    conn.context = { node, initiated: false };
+    conn.context = { node };
     return node.hello();
   };
 

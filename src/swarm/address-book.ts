@@ -12,7 +12,8 @@ interface Entry {
   state: State;
   failures: number;
   lastError: string;
-  timer: ReturnType<typeof setTimeout> | null;
+  /** While waiting: when it may be dialled again, on the caller's clock (Infinity: never). */
+  redialAt: number;
 }
 
 const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
@@ -20,7 +21,9 @@ const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
 /**
  * The listening addresses a node knows for its package, from --peer (IP literals or host
  * names) and from PEERS and HELLO messages (IP literals), and what became of each: the
- * basis for dialling and redialling with back-off. Bounded in size.
+ * basis for dialling and redialling with back-off. Bounded in size. No timers: a failed
+ * address records when it is due again, and `due(now)` makes it dialable on the caller's
+ * clock.
  */
 export class AddressBook {
   private readonly entries = new Map<string, Entry>();
@@ -33,11 +36,11 @@ export class AddressBook {
     const label = peerLabel(address);
     const known = this.entries.get(label);
     if (known) {
-      if (connected && (known.state === "idle" || known.state === "waiting")) this.setState(known, "connected");
+      if (connected && (known.state === "idle" || known.state === "waiting")) known.state = "connected";
       return false;
     }
     if (this.entries.size >= this.capacity || address.port === 0) return false;
-    this.entries.set(label, { address, state: connected ? "connected" : "idle", failures: 0, lastError: "", timer: null });
+    this.entries.set(label, { address, state: connected ? "connected" : "idle", failures: 0, lastError: "", redialAt: Infinity });
     return true;
   }
 
@@ -64,39 +67,44 @@ export class AddressBook {
   }
 
   markConnecting(label: string): void {
-    this.update(label, (e) => this.setState(e, "connecting"));
+    this.update(label, (e) => (e.state = "connecting"));
   }
 
   markConnected(label: string): void {
     this.update(label, (e) => {
-      this.setState(e, "connected");
+      e.state = "connected";
       e.failures = 0;
     });
   }
 
-  /** The address failed or its connection ended: dial it again after a back-off. */
-  markFailed(label: string, reason: string, onRetry: () => void): void {
+  /** The address failed or its connection ended at `now`: dial it again after a back-off. */
+  markFailed(label: string, reason: string, now: number): void {
     this.update(label, (e) => {
       if (e.state === "banned" || e.state === "gone" || e.state === "self") return;
       e.lastError = reason;
-      this.setState(e, "waiting");
+      e.state = "waiting";
+      e.redialAt = Infinity;
       if (this.stopped) return;
-      const delay = REDIAL_DELAYS_MS[Math.min(e.failures, REDIAL_DELAYS_MS.length - 1)]!;
+      e.redialAt = now + REDIAL_DELAYS_MS[Math.min(e.failures, REDIAL_DELAYS_MS.length - 1)]!;
       e.failures++;
-      e.timer = setTimeout(() => {
-        e.timer = null;
-        if (e.state === "waiting") {
-          this.setState(e, "idle");
-          onRetry();
-        }
-      }, delay);
     });
+  }
+
+  /** Waiting addresses whose back-off is over by `now` become dialable; returns how many. */
+  due(now: number): number {
+    let n = 0;
+    for (const e of this.entries.values()) {
+      if (e.state !== "waiting" || e.redialAt > now) continue;
+      e.state = "idle";
+      n++;
+    }
+    return n;
   }
 
   markBanned(label: string, reason: string): void {
     this.update(label, (e) => {
       e.lastError = reason;
-      this.setState(e, "banned");
+      e.state = "banned";
     });
   }
 
@@ -108,38 +116,27 @@ export class AddressBook {
   markGone(label: string, reason: string): void {
     this.update(label, (e) => {
       e.lastError = reason;
-      this.setState(e, "gone");
+      e.state = "gone";
     });
   }
 
   /** The address is our own. */
   markSelf(label: string): void {
-    this.update(label, (e) => this.setState(e, "self"));
+    this.update(label, (e) => (e.state = "self"));
   }
 
   describe(): string {
     return [...this.entries].map(([label, e]) => `${label}: ${e.lastError || e.state}`).join("; ");
   }
 
-  /** No more redials (the download is over). */
+  /** No more redials (the download is over): waiting addresses stay waiting. */
   stopAll(): void {
     this.stopped = true;
-    for (const e of this.entries.values()) {
-      if (e.timer) clearTimeout(e.timer);
-      e.timer = null;
-    }
+    for (const e of this.entries.values()) e.redialAt = Infinity;
   }
 
   private update(label: string, change: (e: Entry) => void): void {
     const e = this.entries.get(label);
     if (e) change(e);
-  }
-
-  private setState(e: Entry, state: State): void {
-    if (e.timer && state !== "waiting") {
-      clearTimeout(e.timer);
-      e.timer = null;
-    }
-    e.state = state;
   }
 }

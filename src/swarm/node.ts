@@ -8,7 +8,7 @@ import { clientTls } from "../peer/tls.ts";
 import { type UploadHooks, Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
-import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
+import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
 import type { ChunkStore } from "../storage/store.ts";
 import { Limiter } from "../util/bounded.ts";
@@ -19,8 +19,7 @@ import { toHex } from "../util/units.ts";
 import { ChunkBuffers } from "./buffers.ts";
 import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
-import { admit } from "./admission.ts";
-import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
+import { type PeersAction, PeersSession } from "./peers-session.ts";
 import { TICK_MS } from "./pipeline.ts";
 import { defaultSchedulerConfig } from "./scheduler.ts";
 import { DownloadSession, type SessionAction } from "./session.ts";
@@ -63,8 +62,6 @@ interface Link {
   conn: PeerConnection;
   /** The peer's listening address when it has one, else its socket address. */
   name: string;
-  /** Where the peer accepts connections (its socket's IP and its HELLO's port), if it does. */
-  listenAddress: PeerAddress | null;
   uploader: Uploader;
   /** Chunks being assembled from this peer's PIECEs; the session says where each block goes. */
   assemblies: Map<number, Uint8Array>;
@@ -79,15 +76,18 @@ const COLLECTIONS_PER_FULL_COLLECTION = 8;
  * of the DownloadSession (session.ts): it turns socket messages, hash results, writes and
  * timer ticks into session events, and the session's actions into socket writes, hash
  * jobs, disk writes and timers; the session decides. Each connection's Uploader asks the
- * UploadSession (upload-session.ts) what to serve and reports what it sent. Dialling,
- * admission and peer exchange are still handled here. A seed is a node whose store is
- * already complete.
+ * UploadSession (upload-session.ts) what to serve and reports what it sent. The
+ * PeersSession (peers-session.ts) decides whom to dial, which connections become peers and
+ * what peer exchange sends; the node resolves names and opens the sockets. A seed is a
+ * node whose store is already complete.
  */
 export class SwarmNode {
   readonly rootHex: string;
   readonly session: DownloadSession;
   /** What is served and how much: `lastRequestAt`, `uploadedBytes`, `uploadedTo`. */
   readonly upload: UploadSession;
+  /** Dialling, admission and peer exchange. */
+  readonly peers: PeersSession;
   readonly handler: ConnectionHandler;
   /** Resolves when every chunk is verified and stored; rejects when the download cannot go on. */
   readonly completion: Promise<DownloadResult>;
@@ -111,7 +111,6 @@ export class SwarmNode {
   private ticker: ReturnType<typeof setInterval> | null = null;
   private bytesSinceCollection = 0;
   private collections = 0;
-  private nextKey = 0;
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly options: SwarmNodeOptions) {
@@ -140,6 +139,7 @@ export class SwarmNode {
     );
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
     this.upload = new UploadSession(this.session);
+    this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
       this.rejectCompletion = reject;
@@ -207,10 +207,12 @@ export class SwarmNode {
   };
 
   start(): void {
-    for (const address of this.options.bootstrap) this.book.learn(address);
-    // The session's tick: pipeline depth, the stall rule, the give-up rule.
-    this.ticker = setInterval(() => this.apply(this.session.tick()), TICK_MS);
-    this.dialMore();
+    // The sessions' tick: pipeline depth, the stall rule, the give-up rule; redials.
+    this.ticker = setInterval(() => {
+      this.apply(this.session.tick());
+      this.applyPeers(this.peers.tick());
+    }, TICK_MS);
+    this.applyPeers(this.peers.start(this.options.bootstrap));
     this.apply(this.session.start());
     if (!this.complete) this.report();
   }
@@ -220,7 +222,7 @@ export class SwarmNode {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
-    this.book.stopAll();
+    this.peers.stop();
     if (this.refillTimer) clearTimeout(this.refillTimer);
     this.session.stop();
     for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
@@ -229,23 +231,9 @@ export class SwarmNode {
 
   // ---- connections ------------------------------------------------------------------
 
-  /**
-   * Dials known addresses up to the peer limit. A complete node dials only while it has no
-   * peer at all: a seed restarted with its data in place must still be found, and peers
-   * learn of one another only through the peers they are connected to.
-   */
-  private dialMore(): void {
-    if (this.closed || (this.complete && this.links.size > 0)) return;
-    for (const entry of this.book.dialable()) {
-      if (this.links.size + this.book.connecting >= this.options.network.maxPeers) return;
-      this.dial(entry.address);
-    }
-  }
-
   /** Resolves the address afresh (a name may have moved), then tries each of its addresses in turn. */
   private dial(address: PeerAddress): void {
     const label = peerLabel(address);
-    this.book.markConnecting(label);
     resolveHost(address.host).then(
       (hosts) => this.connectToFirst(label, hosts, address.port, []),
       (err) => this.onDialFailed(label, resolveFailure(address.host, err)),
@@ -258,7 +246,7 @@ export class SwarmNode {
     if (host === undefined) return this.onDialFailed(label, failures.join("; ") || `${label}: the name has no addresses`);
     const target = peerLabel({ host, port });
     const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
-    conn.context = { initiated: true, address: label };
+    conn.context = { address: label };
     let settled = false;
     const failed = (reason: string) => {
       if (settled) return;
@@ -287,48 +275,23 @@ export class SwarmNode {
   }
 
   private onDialFailed(label: string, reason: string): void {
-    // A dial that ends after the node stopped is of no interest: the outcome is already told.
-    if (this.closed) return;
-    this.options.logger.event("peer-unreachable", { peer: label, reason });
-    this.book.markFailed(label, reason, () => this.dialMore());
+    this.applyPeers(this.peers.dialFailed(label, reason));
   }
 
   private onReady(conn: PeerConnection): void {
     const remote = conn.remoteHello!;
-    const context = (conn.context ?? {}) as { initiated?: boolean; address?: string };
-    const initiated = context.initiated === true;
-    const twin = [...this.links.values()].find((l) => equalBytes(l.conn.remoteHello!.peerId, remote.peerId));
-    const admission = admit({
-      ourId: this.options.peerId,
-      theirId: remote.peerId,
-      weDialled: initiated,
-      twin: twin !== undefined,
-      peers: this.links.size,
-      maxPeers: this.options.network.maxPeers,
-    });
-    switch (admission) {
-      case "self":
-        if (context.address) this.book.markSelf(context.address);
-        return conn.bye(WIRE_ERRORS.DUPLICATE, "connected to itself");
-      case "keep-twin":
-        if (context.address) this.book.markConnected(context.address);
-        return conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
-      case "replace-twin":
-        twin!.conn.bye(WIRE_ERRORS.DUPLICATE, "already connected");
-        break;
-      case "full":
-        if (context.address) this.book.markFailed(context.address, "connection limit", () => {});
-        return conn.bye(WIRE_ERRORS.NONE, "connection limit reached");
-    }
+    const context = (conn.context ?? {}) as { address?: string };
     const host = normalizeHost(conn.remoteAddress ?? "");
-    const listenAddress = remote.listenPort > 0 && host ? { host, port: remote.listenPort } : null;
-    const name = listenAddress ? peerLabel(listenAddress) : conn.label;
-    const key = `${name}#${this.nextKey++}`;
+    this.applyPeers(this.peers.arrived({ peerId: remote.peerId, dialled: context.address, host, listenPort: remote.listenPort, label: conn.label }), conn);
+    this.report();
+  }
+
+  /** The arriving connection becomes a peer: its Uploader, the sessions, and our BITFIELD. */
+  private admit(conn: PeerConnection, key: string, name: string): void {
     const link: Link = {
       key,
       conn,
       name,
-      listenAddress,
       // Through `currentStore`, so a finished download serves from its final location.
       uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(key)),
       assemblies: new Map(),
@@ -337,19 +300,7 @@ export class SwarmNode {
     this.linksByKey.set(key, link);
     this.session.peerConnected(key, name);
     this.upload.peerConnected(key, name);
-    if (context.address) this.book.markConnected(context.address);
-    const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
-    this.options.logger.event("peer-connected", { peer: name, direction: initiated ? "out" : "in", ...(context.address && context.address !== name ? { via: context.address } : {}) });
     conn.sendMessage({ type: "BITFIELD", bits: this.store.have.bytes });
-    const others = [...this.links.values()].flatMap((l) => (l !== link && l.listenAddress ? [l.listenAddress] : []));
-    const known = addressesToShare(others, listenAddress);
-    if (known.length > 0) conn.sendMessage({ type: "PEERS", peers: known });
-    // Tell everyone else about a newcomer that accepts connections.
-    const newcomer = learned && listenAddress ? addressesToShare([listenAddress], null) : [];
-    if (newcomer.length > 0) {
-      for (const other of this.links.values()) if (other !== link) other.conn.sendMessage({ type: "PEERS", peers: newcomer });
-    }
-    this.report();
   }
 
   /** The UploadSession's events, from one connection's Uploader. */
@@ -367,36 +318,17 @@ export class SwarmNode {
   private onClose(conn: PeerConnection, info: CloseInfo): void {
     const link = this.links.get(conn);
     const context = (conn.context ?? {}) as { address?: string };
-    if (!link) {
-      // Never became a peer (handshake failed, duplicate, limit): only the address book cares.
-      if (info.code !== WIRE_ERRORS.DUPLICATE) {
-        this.options.logger.event("peer-refused", { peer: conn.label, code: info.code ? wireErrorName(info.code) : undefined, reason: info.reason });
-      }
-      if (context.address) this.afterDisconnect(context.address, info);
-      return;
-    }
+    const departure = { peer: link?.key ?? null, dialled: context.address, label: conn.label, code: info.code, reason: info.reason };
+    if (!link) return this.applyPeers(this.peers.closed(departure));
     this.links.delete(conn);
     this.linksByKey.delete(link.key);
     link.uploader.close();
     for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
     this.upload.peerClosed(link.key);
     const actions = this.session.peerClosed(link.key);
-    this.options.logger.event(this.book.isBanned(link.name) ? "peer-banned" : "peer-disconnected", {
-      peer: link.name,
-      code: info.code ? wireErrorName(info.code) : undefined,
-      reason: info.reason,
-    });
-    if (context.address || this.book.has(link.name)) this.afterDisconnect(context.address ?? link.name, info);
+    this.applyPeers(this.peers.closed(departure));
     this.apply(actions);
-    if (!this.closed) this.dialMore();
     this.report();
-  }
-
-  /** What a closed connection means for its address: never again, or again after a back-off. */
-  private afterDisconnect(address: string, info: CloseInfo): void {
-    // Retrying cannot help a peer without the package or without our secret.
-    if (info.code === WIRE_ERRORS.UNKNOWN_PACKAGE || info.code === WIRE_ERRORS.AUTH_FAILED) this.book.markGone(address, info.reason);
-    else if (info.code !== WIRE_ERRORS.DUPLICATE) this.book.markFailed(address, info.reason, () => this.dialMore());
   }
 
   // ---- messages and the session's actions -------------------------------------------
@@ -417,12 +349,8 @@ export class SwarmNode {
         return link.uploader.request(message.index);
       case "CANCEL":
         return link.uploader.cancel(message.index);
-      case "PEERS": {
-        const { usable, skipped } = usableAddresses(message.peers);
-        if (skipped.length > 0) this.options.logger.event("peers-skipped", { peer: link.name, addresses: skipped.join(","), reason: "not an IP literal and port" });
-        for (const p of usable) this.book.learn(p);
-        return this.dialMore();
-      }
+      case "PEERS":
+        return this.applyPeers(this.peers.peersReceived(link.key, message.peers));
     }
   }
 
@@ -442,7 +370,23 @@ export class SwarmNode {
         else if (action.type === "discard") this.dropAssembly(link, action.chunk);
         else if (action.type === "verify") this.verify(link, action.chunk);
         else if (action.type === "close") link.conn.fail(action.code, action.reason);
-        else this.book.markBanned(link.name, action.reason);
+        else this.peers.banned(action.peer, action.reason);
+      }
+    }
+  }
+
+  /** Carries out the peers session's actions in order; `arriving` is the connection an `admit` or `refuse` is about. */
+  private applyPeers(actions: PeersAction[], arriving?: PeerConnection): void {
+    for (const action of actions) {
+      if (action.type === "log") this.options.logger.event(action.event, action.fields);
+      else if (action.type === "dial") this.dial(action.address);
+      else if (action.type === "admit") this.admit(arriving!, action.key, action.name);
+      else if (action.type === "refuse") arriving!.bye(action.code, action.reason);
+      else {
+        const link = this.linksByKey.get(action.peer);
+        if (!link) continue;
+        if (action.type === "send") link.conn.sendMessage(action.message);
+        else link.conn.bye(action.code, action.reason);
       }
     }
   }
@@ -527,7 +471,7 @@ export class SwarmNode {
   private succeed(): void {
     if (this.settled) return;
     this.settled = true;
-    this.book.stopAll();
+    this.peers.finished();
     this.resolveCompletion({
       receivedFrom: this.session.receivedFrom,
       seconds: (performance.now() - this.started) / 1000,
@@ -540,10 +484,11 @@ export class SwarmNode {
   private fail(err: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.book.stopAll();
+    this.peers.finished();
     this.session.stop();
     if (!this.closed) {
       this.closed = true;
+      this.peers.stop();
       if (this.ticker) clearInterval(this.ticker);
       for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.NONE, "download stopped");
     }

@@ -4,6 +4,7 @@ import type { Message } from "../protocol/messages.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Histogram } from "../util/histogram.ts";
 import { GiveUpRule } from "./give-up.ts";
+import { Outbox } from "./outbox.ts";
 import { Scheduler, type SchedulerConfig } from "./scheduler.ts";
 
 /**
@@ -98,7 +99,7 @@ export class DownloadSession {
   private readonly landing = new Map<number, string>();
   private readonly giveUp: GiveUpRule;
   private lastBad: { chunk: number; peer: string } | null = null;
-  private out: SessionAction[] = [];
+  private readonly out = new Outbox<SessionAction>();
   private wakePending = false;
   /** No more requests: the download completed, failed or was stopped. */
   private stopped = false;
@@ -120,7 +121,7 @@ export class DownloadSession {
   /** A node that already has everything is complete from the start. */
   start(): SessionAction[] {
     if (this.complete) this.finish();
-    return this.drain();
+    return this.out.drain();
   }
 
   /** No more requests and no give-up: the adapter is closing the node. */
@@ -144,7 +145,7 @@ export class DownloadSession {
     this.peers.delete(peer);
     this.scheduler.removePeer(peer);
     this.fillAll();
-    return this.drain();
+    return this.out.drain();
   }
 
   bitfield(peer: string, bits: Uint8Array): SessionAction[] {
@@ -155,7 +156,7 @@ export class DownloadSession {
       this.scheduler.setBitfield(peer, new Bitset(chunkCount, bits.slice()));
       this.fill(peer);
     }
-    return this.drain();
+    return this.out.drain();
   }
 
   have(peer: string, chunk: number): SessionAction[] {
@@ -165,7 +166,7 @@ export class DownloadSession {
       this.scheduler.peerHas(peer, chunk);
       this.fill(peer);
     }
-    return this.drain();
+    return this.out.drain();
   }
 
   /** A PIECE of `bytes` bytes at `offset` arrived; with the chunk's last block, it goes to be verified. */
@@ -176,19 +177,19 @@ export class DownloadSession {
     if (!this.scheduler.isRequested(peer, chunk)) {
       // Blocks of a chunk we cancelled may still be on the way; anything else is a violation.
       if (!this.scheduler.isCancelled(peer, chunk)) this.close(peer, WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${chunk}, which was not requested`);
-      return this.drain();
+      return this.out.drain();
     }
     const length = this.config.chunkLength(chunk);
     const received = p.assembling.get(chunk) ?? 0;
     if (offset !== received || received + bytes > length) {
       this.close(peer, WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${chunk} at offset ${offset} (+${bytes}), expected offset ${received} of ${length}`);
-      return this.drain();
+      return this.out.drain();
     }
-    this.emit({ type: "assemble", peer, chunk, offset });
+    this.out.push({ type: "assemble", peer, chunk, offset });
     this.scheduler.progressed(peer, bytes);
     if (received + bytes < length) {
       p.assembling.set(chunk, received + bytes);
-      return this.drain();
+      return this.out.drain();
     }
     p.assembling.delete(chunk);
     const wanted = this.scheduler.wanted(chunk);
@@ -196,10 +197,10 @@ export class DownloadSession {
     if (latency !== undefined) this.latency.add(latency);
     if (wanted) {
       this.landing.set(chunk, p.name);
-      this.emit({ type: "verify", peer, chunk });
-    } else this.emit({ type: "discard", peer, chunk });
+      this.out.push({ type: "verify", peer, chunk });
+    } else this.out.push({ type: "discard", peer, chunk });
     this.fill(peer);
-    return this.drain();
+    return this.out.drain();
   }
 
   /** The peer refused a request with REJECT(code). */
@@ -214,14 +215,14 @@ export class DownloadSession {
       this.scheduler.rejected(peer, chunk, !gone);
     }
     this.fillAll();
-    return this.drain();
+    return this.out.drain();
   }
 
   /** The hash of the chunk from `peer` matched (it is written next) or did not. */
   chunkVerified(peer: string, chunk: number, good: boolean): SessionAction[] {
     if (good) {
-      this.emit({ type: "write", peer, chunk });
-      return this.drain();
+      this.out.push({ type: "write", peer, chunk });
+      return this.out.drain();
     }
     const name = this.landing.get(chunk)!;
     this.landing.delete(chunk);
@@ -230,11 +231,11 @@ export class DownloadSession {
     this.lastBad = { chunk, peer: name };
     this.log("chunk-error", { chunk, peer: name, reason: "failed verification", action: drop ? "dropping peer" : "re-requesting" });
     if (drop) {
-      this.emit({ type: "ban", peer, reason: `sent ${this.scheduler.config.maxBadChunksPerPeer} chunks that failed verification` });
+      this.out.push({ type: "ban", peer, reason: `sent ${this.scheduler.config.maxBadChunksPerPeer} chunks that failed verification` });
       this.close(peer, WIRE_ERRORS.BAD_DATA, `chunk ${chunk} failed verification; too many bad chunks`);
     }
     this.fillAll();
-    return this.drain();
+    return this.out.drain();
   }
 
   /** The chunk is on disk: duplicates are cancelled, every peer hears of it. */
@@ -245,7 +246,7 @@ export class DownloadSession {
     for (const peer of this.peers.keys()) {
       if (duplicates.has(peer)) this.cancel(peer, chunk);
       // Every peer hears of it, so it can ask us, and a seed can tell who has what.
-      this.emit({ type: "send", peer, message: { type: "HAVE", index: chunk } });
+      this.out.push({ type: "send", peer, message: { type: "HAVE", index: chunk } });
     }
     const length = this.config.chunkLength(chunk);
     this.receivedFrom.set(name, (this.receivedFrom.get(name) ?? 0) + length);
@@ -253,7 +254,7 @@ export class DownloadSession {
     this.verifiedBytes += length;
     if (this.complete) this.finish();
     else this.fillAll();
-    return this.drain();
+    return this.out.drain();
   }
 
   /** Hashing or writing the chunk failed for a reason that is not the peer's (a disk error): the download stops. */
@@ -261,7 +262,7 @@ export class DownloadSession {
     this.landing.delete(chunk);
     this.scheduler.abandoned(chunk);
     this.fail(error);
-    return this.drain();
+    return this.out.drain();
   }
 
   /**
@@ -275,18 +276,18 @@ export class DownloadSession {
       if (released.length > 0) this.log("peer-stalled", { peer: p.name, released: released.length });
     }
     this.fillAll();
-    if (this.stopped || this.done || this.complete) return this.drain();
+    if (this.stopped || this.done || this.complete) return this.out.drain();
     const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0;
     const outlook = { peers: this.peers.size, dialable: this.config.addresses.anyDialable(), moving };
     if (this.giveUp.check(outlook, this.config.scheduler.now())) this.fail(this.noPeersError());
-    return this.drain();
+    return this.out.drain();
   }
 
   /** The time a `wake` action asked for has passed. */
   wake(): SessionAction[] {
     this.wakePending = false;
     this.fillAll();
-    return this.drain();
+    return this.out.drain();
   }
 
   private fill(peer: string): void {
@@ -295,7 +296,7 @@ export class DownloadSession {
     const picks = this.scheduler.nextRequests(peer, this.affordableRequests());
     for (const chunk of picks) {
       this.config.downloadLimit?.take(this.config.chunkLength(chunk));
-      this.emit({ type: "send", peer, message: { type: "REQUEST", index: chunk } });
+      this.out.push({ type: "send", peer, message: { type: "REQUEST", index: chunk } });
       if (this.config.logRequests) this.log("request", { chunk, peer: p.name });
     }
     this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
@@ -316,7 +317,7 @@ export class DownloadSession {
     const n = limit.affordable(chunkSize);
     if (n === 0 && !this.wakePending) {
       this.wakePending = true;
-      this.emit({ type: "wake", afterMs: Math.max(1, Math.ceil((chunkSize / limit.rate) * 1000)) });
+      this.out.push({ type: "wake", afterMs: Math.max(1, Math.ceil((chunkSize / limit.rate) * 1000)) });
     }
     return n;
   }
@@ -324,17 +325,17 @@ export class DownloadSession {
   /** Cancels a request the scheduler already took back (and marked cancelled, so its late PIECEs are dropped). */
   private cancel(peer: string, chunk: number): void {
     this.discard(peer, chunk);
-    this.emit({ type: "send", peer, message: { type: "CANCEL", index: chunk } });
+    this.out.push({ type: "send", peer, message: { type: "CANCEL", index: chunk } });
   }
 
   private discard(peer: string, chunk: number): void {
     this.peers.get(peer)?.assembling.delete(chunk);
-    this.emit({ type: "discard", peer, chunk });
+    this.out.push({ type: "discard", peer, chunk });
   }
 
   private close(peer: string, code: number, reason: string): void {
     this.peerLeaving(peer);
-    this.emit({ type: "close", peer, code, reason });
+    this.out.push({ type: "close", peer, code, reason });
   }
 
   private noPeersError(): BtError {
@@ -354,27 +355,17 @@ export class DownloadSession {
   private finish(): void {
     if (this.done) return;
     this.done = true;
-    this.emit({ type: "complete" });
+    this.out.push({ type: "complete" });
   }
 
   private fail(error: unknown): void {
     this.stopped = true;
     if (this.done) return;
     this.done = true;
-    this.emit({ type: "fail", error });
+    this.out.push({ type: "fail", error });
   }
 
   private log(event: string, fields: Record<string, unknown>): void {
-    this.emit({ type: "log", event, fields });
-  }
-
-  private emit(action: SessionAction): void {
-    this.out.push(action);
-  }
-
-  private drain(): SessionAction[] {
-    const out = this.out;
-    this.out = [];
-    return out;
+    this.out.push({ type: "log", event, fields });
   }
 }

@@ -16,21 +16,37 @@ test("learns each address once, refuses port 0, and stays within its capacity", 
   expect(book.dialable().map((e) => peerLabel(e.address))).toEqual(["10.0.0.1:1", "10.0.0.3:1"]);
 });
 
-test("a failed address is dialled again after a back-off, and not at all once stopped", async () => {
+test("a failed address comes due again after 250, 500, 1000, then every 2000 ms", () => {
   const book = new AddressBook(10);
+  const label = "10.0.0.1:1";
   book.learn({ host: "10.0.0.1", port: 1 });
-  book.markConnecting("10.0.0.1:1");
-  let retried = 0;
-  book.markFailed("10.0.0.1:1", "refused", () => retried++);
-  expect(book.dialable()).toHaveLength(0);
-  expect(book.anyDialable()).toBe(true);
-  // Timers may fire late on a busy machine, never early: wait for the retry, within a bound.
-  for (let waited = 0; retried === 0 && waited < 10_000; waited += 10) await Bun.sleep(10);
-  expect(retried).toBe(1);
-  expect(book.dialable()).toHaveLength(1);
-  book.markFailed("10.0.0.1:1", "refused", () => retried++);
+  let now = 1_000;
+  for (const delay of [250, 500, 1000, 2000, 2000]) {
+    book.markConnecting(label);
+    book.markFailed(label, "refused", now);
+    expect(book.dialable()).toHaveLength(0);
+    expect(book.anyDialable()).toBe(true);
+    expect(book.due(now + delay - 1)).toBe(0);
+    expect(book.due(now + delay)).toBe(1);
+    expect(book.dialable()).toHaveLength(1);
+    now += delay;
+  }
+  expect(book.describe()).toBe(`${label}: refused`);
+});
+
+test("a connection resets the back-off; a stopped book never makes an address due again", () => {
+  const book = new AddressBook(10);
+  const label = "10.0.0.1:1";
+  book.learn({ host: "10.0.0.1", port: 1 });
+  book.markFailed(label, "refused", 0);
+  book.markFailed(label, "refused", 0);
+  book.markConnected(label);
+  book.markFailed(label, "reset", 0);
+  expect(book.due(250)).toBe(1);
+  book.markFailed(label, "refused", 250);
   book.stopAll();
-  // Longer than the next back-off (500 ms): a stopped book must not have redialled.
-  await Bun.sleep(1_000);
-  expect(retried).toBe(1);
+  expect(book.due(1e9)).toBe(0);
+  book.markFailed(label, "refused", 1e9);
+  expect(book.due(2e9)).toBe(0);
+  expect(book.anyDialable()).toBe(true);
 });

@@ -1,0 +1,227 @@
+import { wireErrorName, WIRE_ERRORS } from "../protocol/codes.ts";
+import type { Message, PeerAddressEntry } from "../protocol/messages.ts";
+import { type AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
+import { admit } from "./admission.ts";
+import { Outbox } from "./outbox.ts";
+import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
+import type { DownloadSession } from "./session.ts";
+
+/**
+ * What the peers session asks of its adapter. `admit` and `refuse` come only from
+ * `arrived` and are about the arriving connection; `peer` elsewhere is a key from `admit`.
+ */
+export type PeersAction =
+  /** Resolve the address and connect; report `dialFailed`, or `arrived` once handshaken. */
+  | { type: "dial"; address: PeerAddress }
+  /** The arriving connection is a peer from now on, under this key and name. */
+  | { type: "admit"; key: string; name: string }
+  /** Say BYE(code) to the arriving connection: it does not become a peer. */
+  | { type: "refuse"; code: number; reason: string }
+  /** Say BYE(code) to a peer (a twin the duplicate-connection rule drops). */
+  | { type: "bye"; peer: string; code: number; reason: string }
+  /** Send a PEERS message. */
+  | { type: "send"; peer: string; message: Message }
+  | { type: "log"; event: string; fields: Record<string, unknown> };
+
+/** A connection whose handshake completed, as the adapter reports it. */
+export interface PeerArrival {
+  peerId: Uint8Array;
+  /** The address we dialled to open it (its address-book label); absent when we accepted it. */
+  dialled?: string;
+  /** The remote side's IP, and the port its HELLO says it listens on (0: it does not). */
+  host: string;
+  listenPort: number;
+  /** How the connection is named until it has a listening address. */
+  label: string;
+}
+
+/** A connection that ended, as the adapter reports it. */
+export interface PeerDeparture {
+  /** Its key, when it was admitted as a peer. */
+  peer: string | null;
+  dialled?: string;
+  label: string;
+  /** Wire error code (0 for a clean close). */
+  code: number;
+  reason: string;
+}
+
+interface Peer {
+  peerId: Uint8Array;
+  name: string;
+  /** Where the peer accepts connections (its socket's IP and its HELLO's port), if it does. */
+  listenAddress: PeerAddress | null;
+}
+
+/**
+ * The connection side of one package in the swarm, as a synchronous state machine beside
+ * the download and upload sessions: events go in (start, a dial failed, a connection
+ * handshaken or ended, PEERS received, a peer banned, a tick), actions come out (dial,
+ * admit or refuse, bye, send PEERS, log). It decides which addresses to dial and when,
+ * what a failure means for an address, which connections become peers (admission.ts) and
+ * what peer exchange sends and learns (peer-exchange.ts). It reads the download session
+ * for whether we seed and takes its clock from the download's scheduler, so redials come
+ * due on the same clock as everything else. Resolving names and sockets stay in the node.
+ */
+export class PeersSession {
+  private readonly peers = new Map<string, Peer>();
+  private readonly out = new Outbox<PeersAction>();
+  private nextKey = 0;
+  /** No more dialling at all: the node is closing. */
+  private stopped = false;
+
+  constructor(
+    private readonly download: DownloadSession,
+    private readonly book: AddressBook,
+    private readonly limits: { maxPeers: number; ourId: Uint8Array },
+  ) {}
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  /** Learns the --peer addresses and dials them. */
+  start(bootstrap: PeerAddress[]): PeersAction[] {
+    for (const address of bootstrap) this.book.learn(address);
+    this.dialMore();
+    return this.out.drain();
+  }
+
+  /** The download is over (complete or failed): a failed address is not dialled again. */
+  finished(): void {
+    this.book.stopAll();
+  }
+
+  /** The node is closing: no more dials, and a dial that ends now is of no interest. */
+  stop(): void {
+    this.stopped = true;
+    this.book.stopAll();
+  }
+
+  /** Every TICK_MS: addresses whose back-off is over are dialled again. */
+  tick(): PeersAction[] {
+    if (this.book.due(this.now()) > 0) this.dialMore();
+    return this.out.drain();
+  }
+
+  /** Resolving or connecting to a dialled address failed. */
+  dialFailed(address: string, reason: string): PeersAction[] {
+    if (this.stopped) return [];
+    this.log("peer-unreachable", { peer: address, reason });
+    this.book.markFailed(address, reason, this.now());
+    return this.out.drain();
+  }
+
+  /** A connection completed its handshake: a peer, or refused (admission.ts). */
+  arrived(a: PeerArrival): PeersAction[] {
+    const twin = [...this.peers].find(([, p]) => Buffer.compare(p.peerId, a.peerId) === 0);
+    const admission = admit({
+      ourId: this.limits.ourId,
+      theirId: a.peerId,
+      weDialled: a.dialled !== undefined,
+      twin: twin !== undefined,
+      peers: this.peers.size,
+      maxPeers: this.limits.maxPeers,
+    });
+    switch (admission) {
+      case "self":
+        if (a.dialled) this.book.markSelf(a.dialled);
+        return this.refuse(WIRE_ERRORS.DUPLICATE, "connected to itself");
+      case "keep-twin":
+        if (a.dialled) this.book.markConnected(a.dialled);
+        return this.refuse(WIRE_ERRORS.DUPLICATE, "already connected");
+      case "replace-twin":
+        this.out.push({ type: "bye", peer: twin![0], code: WIRE_ERRORS.DUPLICATE, reason: "already connected" });
+        break;
+      case "full":
+        if (a.dialled) this.book.markFailed(a.dialled, "connection limit", this.now());
+        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached");
+    }
+    const listenAddress = a.listenPort > 0 && a.host ? { host: a.host, port: a.listenPort } : null;
+    const name = listenAddress ? peerLabel(listenAddress) : a.label;
+    const key = `${name}#${this.nextKey++}`;
+    this.out.push({ type: "admit", key, name });
+    if (a.dialled) this.book.markConnected(a.dialled);
+    const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
+    this.log("peer-connected", { peer: name, direction: a.dialled ? "out" : "in", ...(a.dialled && a.dialled !== name ? { via: a.dialled } : {}) });
+    const others = [...this.peers.values()].flatMap((p) => (p.listenAddress ? [p.listenAddress] : []));
+    this.sendPeers(key, addressesToShare(others, listenAddress));
+    // Everyone else hears of a newcomer that accepts connections, the first time it is seen.
+    const newcomer = learned && listenAddress ? addressesToShare([listenAddress], null) : [];
+    for (const other of this.peers.keys()) this.sendPeers(other, newcomer);
+    this.peers.set(key, { peerId: a.peerId, name, listenAddress });
+    return this.out.drain();
+  }
+
+  /** A connection ended: what that means for its address, and room for another peer. */
+  closed(d: PeerDeparture): PeersAction[] {
+    const code = d.code ? wireErrorName(d.code) : undefined;
+    const peer = d.peer === null ? undefined : this.peers.get(d.peer);
+    if (!peer) {
+      // Never became a peer (handshake failed, duplicate, limit): only the address book cares.
+      if (d.code !== WIRE_ERRORS.DUPLICATE) this.log("peer-refused", { peer: d.label, code, reason: d.reason });
+      if (d.dialled) this.afterDisconnect(d.dialled, d.code, d.reason);
+      return this.out.drain();
+    }
+    this.peers.delete(d.peer!);
+    this.log(this.book.isBanned(peer.name) ? "peer-banned" : "peer-disconnected", { peer: peer.name, code, reason: d.reason });
+    if (d.dialled || this.book.has(peer.name)) this.afterDisconnect(d.dialled ?? peer.name, d.code, d.reason);
+    if (!this.stopped) this.dialMore();
+    return this.out.drain();
+  }
+
+  /** A PEERS message from `peer`: its usable entries are learned and dialled; the rest are logged. */
+  peersReceived(peer: string, entries: PeerAddressEntry[]): PeersAction[] {
+    const from = this.peers.get(peer);
+    if (!from) return [];
+    const { usable, skipped } = usableAddresses(entries);
+    if (skipped.length > 0) this.log("peers-skipped", { peer: from.name, addresses: skipped.join(","), reason: "not an IP literal and port" });
+    for (const p of usable) this.book.learn(p);
+    this.dialMore();
+    return this.out.drain();
+  }
+
+  /** The download session banned the peer: its address is never dialled again. */
+  banned(peer: string, reason: string): void {
+    const p = this.peers.get(peer);
+    if (p) this.book.markBanned(p.name, reason);
+  }
+
+  /**
+   * Dials known addresses up to the peer limit. A complete node dials only while it has no
+   * peer at all: a seed restarted with its data in place must still be found, and peers
+   * learn of one another only through the peers they are connected to.
+   */
+  private dialMore(): void {
+    if (this.stopped || (this.download.complete && this.peers.size > 0)) return;
+    for (const entry of this.book.dialable()) {
+      if (this.peers.size + this.book.connecting >= this.limits.maxPeers) return;
+      this.book.markConnecting(peerLabel(entry.address));
+      this.out.push({ type: "dial", address: entry.address });
+    }
+  }
+
+  /** What a closed connection means for its address: never again, or again after a back-off. */
+  private afterDisconnect(address: string, code: number, reason: string): void {
+    // Retrying cannot help a peer without the package or without our secret.
+    if (code === WIRE_ERRORS.UNKNOWN_PACKAGE || code === WIRE_ERRORS.AUTH_FAILED) this.book.markGone(address, reason);
+    else if (code !== WIRE_ERRORS.DUPLICATE) this.book.markFailed(address, reason, this.now());
+  }
+
+  private sendPeers(peer: string, peers: PeerAddressEntry[]): void {
+    if (peers.length > 0) this.out.push({ type: "send", peer, message: { type: "PEERS", peers } });
+  }
+
+  private refuse(code: number, reason: string): PeersAction[] {
+    this.out.push({ type: "refuse", code, reason });
+    return this.out.drain();
+  }
+
+  private now(): number {
+    return this.download.scheduler.config.now();
+  }
+
+  private log(event: string, fields: Record<string, unknown>): void {
+    this.out.push({ type: "log", event, fields });
+  }
+}

@@ -1,0 +1,142 @@
+import { expect, test } from "bun:test";
+import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
+import { AddressBook, type PeerAddress } from "../../src/swarm/address-book.ts";
+import { type PeerArrival, type PeersAction, PeersSession } from "../../src/swarm/peers-session.ts";
+import type { DownloadSession } from "../../src/swarm/session.ts";
+import { SeedSession, SessionSwarm } from "../helpers/session-swarm.ts";
+
+const OUR_ID = new Uint8Array(20).fill(5);
+const at = (host: string, port = 7000): PeerAddress => ({ host, port });
+
+/** A peers session on a fake clock: a downloading node, or a complete one (`seed`). */
+function node(options: { maxPeers?: number; seed?: boolean } = {}) {
+  const clock = options.seed ? new SeedSession(4) : new SessionSwarm({ chunks: 4 });
+  const download: DownloadSession = clock instanceof SeedSession ? clock.download : clock.session;
+  const book = new AddressBook(100);
+  const peers = new PeersSession(download, book, { maxPeers: options.maxPeers ?? 10, ourId: OUR_ID });
+  return { peers, book, clock };
+}
+
+const dials = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "dial" ? [`${a.address.host}:${a.address.port}`] : []));
+const sends = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "send" && a.message.type === "PEERS" ? [{ to: a.peer, peers: a.message.peers.map((p) => `${p.host}:${p.port}`) }] : []));
+const logs = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "log" ? [a.event] : []));
+
+/** A handshaken connection from the peer with id byte `id`, listening at `host`:7000. */
+function arrival(id: number, host: string, dialled?: string): PeerArrival {
+  return { peerId: new Uint8Array(20).fill(id), host, listenPort: 7000, label: `${host}:50000`, ...(dialled ? { dialled } : {}) };
+}
+
+/** Admits the arrival and returns its key. */
+function connect(peers: PeersSession, a: PeerArrival): string {
+  const admitted = peers.arrived(a).find((x) => x.type === "admit");
+  if (admitted?.type !== "admit") throw new Error("not admitted");
+  return admitted.key;
+}
+
+test("a failed address is redialled on the tick its back-off ends: 250, 500, 1000 ms", () => {
+  const { peers, clock } = node();
+  expect(dials(peers.start([at("10.0.0.1")]))).toEqual(["10.0.0.1:7000"]);
+  for (const delay of [250, 500, 1000]) {
+    const failed = peers.dialFailed("10.0.0.1:7000", "connection refused");
+    expect(failed).toEqual([{ type: "log", event: "peer-unreachable", fields: { peer: "10.0.0.1:7000", reason: "connection refused" } }]);
+    const from = clock.now;
+    clock.now = from + delay - 1;
+    expect(dials(peers.tick())).toEqual([]);
+    clock.now = from + delay;
+    expect(dials(peers.tick())).toEqual(["10.0.0.1:7000"]);
+    expect(dials(peers.tick())).toEqual([]);
+  }
+});
+
+test("no redial once the download is over, and no dial at all once the node stops", () => {
+  const over = node();
+  over.peers.start([at("10.0.0.1")]);
+  over.peers.dialFailed("10.0.0.1:7000", "refused");
+  over.peers.finished();
+  over.clock.now = 60_000;
+  expect(dials(over.peers.tick())).toEqual([]);
+
+  const stopped = node();
+  stopped.peers.start([at("10.0.0.1"), at("10.0.0.2")]);
+  const key = connect(stopped.peers, arrival(9, "10.0.0.2", "10.0.0.2:7000"));
+  stopped.peers.stop();
+  expect(stopped.peers.dialFailed("10.0.0.1:7000", "refused")).toEqual([]);
+  expect(dials(stopped.peers.closed({ peer: key, dialled: "10.0.0.2:7000", label: "x", code: 0, reason: "bye" }))).toEqual([]);
+  stopped.clock.now = 60_000;
+  expect(dials(stopped.peers.tick())).toEqual([]);
+});
+
+test("never dials beyond the peer limit, counting dials in progress; a peer leaving makes room", () => {
+  const { peers } = node({ maxPeers: 2 });
+  expect(dials(peers.start([at("10.0.0.1"), at("10.0.0.2"), at("10.0.0.3")]))).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
+  const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
+  const more = peers.peersReceived(key, [{ host: "10.0.0.4", port: 7000 }]);
+  expect(dials(more)).toEqual([]);
+  // With two peers the node is full: a third connection is refused.
+  connect(peers, arrival(8, "10.0.0.2", "10.0.0.2:7000"));
+  expect(peers.arrived(arrival(7, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.NONE, reason: "connection limit reached" }]);
+  expect(dials(peers.closed({ peer: key, dialled: "10.0.0.1:7000", label: "x", code: 0, reason: "bye" }))).toEqual(["10.0.0.3:7000"]);
+});
+
+test("a complete node dials only while it has no peer", () => {
+  const { peers } = node({ seed: true });
+  expect(dials(peers.start([at("10.0.0.1"), at("10.0.0.2")]))).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
+  const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
+  expect(dials(peers.peersReceived(key, [{ host: "10.0.0.3", port: 7000 }]))).toEqual([]);
+  expect(dials(peers.closed({ peer: key, dialled: "10.0.0.1:7000", label: "x", code: 0, reason: "bye" }))).toEqual(["10.0.0.3:7000"]);
+});
+
+test("a newcomer hears of the peers connected now, and they hear of it only the first time", () => {
+  const { peers } = node();
+  const a = connect(peers, arrival(1, "10.0.0.1"));
+  const b = connect(peers, arrival(2, "10.0.0.2"));
+  const first = peers.arrived(arrival(3, "10.0.0.3"));
+  const c = (first[0] as { key: string }).key;
+  expect(sends(first)).toEqual([
+    { to: c, peers: ["10.0.0.1:7000", "10.0.0.2:7000"] },
+    { to: a, peers: ["10.0.0.3:7000"] },
+    { to: b, peers: ["10.0.0.3:7000"] },
+  ]);
+  peers.closed({ peer: c, label: "x", code: 0, reason: "bye" });
+  const again = peers.arrived(arrival(3, "10.0.0.3"));
+  expect(sends(again)).toEqual([{ to: (again[0] as { key: string }).key, peers: ["10.0.0.1:7000", "10.0.0.2:7000"] }]);
+});
+
+test("names are never passed on, and received ones are logged and skipped", () => {
+  const { peers } = node();
+  const named = connect(peers, arrival(1, "seed.example"));
+  const newcomer = peers.arrived(arrival(2, "10.0.0.2"));
+  expect(sends(newcomer)).toEqual([{ to: named, peers: ["10.0.0.2:7000"] }]);
+  const received = peers.peersReceived(named, [
+    { host: "seed.example", port: 7000 },
+    { host: "10.0.0.5", port: 0 },
+    { host: "10.0.0.6", port: 7000 },
+  ]);
+  expect(received).toContainEqual({ type: "log", event: "peers-skipped", fields: { peer: "seed.example:7000", addresses: "seed.example:7000,10.0.0.5:0", reason: "not an IP literal and port" } });
+  expect(dials(received)).toEqual(["10.0.0.6:7000"]);
+});
+
+test("an address without the package, without our secret, or banned is never dialled again", () => {
+  const { peers, clock } = node();
+  peers.start([at("10.0.0.1"), at("10.0.0.2"), at("10.0.0.3"), at("10.0.0.4")]);
+  const gone = { label: "x", reason: "no", peer: null };
+  expect(logs(peers.closed({ ...gone, dialled: "10.0.0.1:7000", code: WIRE_ERRORS.UNKNOWN_PACKAGE }))).toEqual(["peer-refused"]);
+  peers.closed({ ...gone, dialled: "10.0.0.2:7000", code: WIRE_ERRORS.AUTH_FAILED });
+  peers.closed({ ...gone, dialled: "10.0.0.3:7000", code: WIRE_ERRORS.BAD_DATA });
+  const key = connect(peers, arrival(9, "10.0.0.4", "10.0.0.4:7000"));
+  peers.banned(key, "sent bad chunks");
+  expect(logs(peers.closed({ peer: key, dialled: "10.0.0.4:7000", label: "x", code: WIRE_ERRORS.BAD_DATA, reason: "bad" }))).toEqual(["peer-banned"]);
+  clock.now = 60_000;
+  expect(dials(peers.tick())).toEqual(["10.0.0.3:7000"]);
+});
+
+test("the duplicate-connection rule: ourselves refused, a crossed dial replaces or is refused", () => {
+  const { peers } = node();
+  expect(peers.arrived(arrival(5, "10.0.0.5"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "connected to itself" }]);
+  // A larger peer id: the connection we dialled is kept, the one it dialled is refused.
+  const accepted = connect(peers, arrival(9, "10.0.0.9"));
+  const crossed = peers.arrived(arrival(9, "10.0.0.9", "10.0.0.9:7000"));
+  expect(crossed[0]).toEqual({ type: "bye", peer: accepted, code: WIRE_ERRORS.DUPLICATE, reason: "already connected" });
+  expect(crossed[1]?.type).toBe("admit");
+  expect(peers.arrived(arrival(9, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "already connected" }]);
+});
