@@ -1,5 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { round } from "../src/util/units.ts";
 
 export interface Measured {
   seconds: number;
@@ -65,7 +66,7 @@ export async function medianOf(runs: number, cmd: string[], before: () => void =
   return all[Math.floor(all.length / 2)]!;
 }
 
-export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+export { round };
 export const mib = (bytes: number): number => round(bytes / 2 ** 20, 1);
 
 /** Prints the result as JSON and keeps a copy in bench/results/. */

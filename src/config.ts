@@ -30,6 +30,13 @@ export const NET = {
   maxFramePayload: 1024 * 1024 + 64,
   /** A chunk travels as PIECE frames of at most this many data bytes. */
   blockSize: 256 * 1024,
+  /**
+   * Chunks a node sends at once, all its peers together; further requests wait their turn.
+   * Shared by fewer transfers, each chunk is whole sooner and can be passed on sooner: a
+   * seed sending 4 MiB chunks to 50 peers at once would complete none for 50 chunk times,
+   * and in a large swarm nobody would have anything to trade meanwhile.
+   */
+  uploadSlots: 8,
   /** Requests a peer may have queued at a server; more is a flood and ends the connection. */
   maxQueuedRequestsPerPeer: 256,
   /** Bytes a connection may hold unsent before its producer pauses. */

@@ -8,8 +8,9 @@ import { make } from "./commands/make.ts";
 import { verify } from "./commands/verify.ts";
 import { get } from "./commands/get.ts";
 import { serve } from "./commands/serve.ts";
+import { simulate } from "./commands/simulate.ts";
 
-const COMMANDS: Command[] = [make, inspect, verify, serve, get];
+const COMMANDS: Command[] = [make, inspect, verify, serve, get, simulate];
 
 function versionLine(): string {
   return `bytetide ${packageJson.version} (hasher: ${hasher().description}; bun ${Bun.version})`;

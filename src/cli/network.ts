@@ -27,7 +27,8 @@ const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
 
 export const LIMIT_HELP = `Resource bounds:
   --max-connections N       connections accepted at once, all packages (default ${NET.maxConnections})
-  --max-peers N             peers connected per package (default ${NET.maxConnectionsPerPackage})
+  --max-peers N             peers connected per package (default ${NET.maxConnectionsPerPackage}); a node dials
+                            a quarter of them, the rest is room for peers that dial it
   --handshake-timeout D     close a connection that sends no HELLO within D (default ${NET.handshakeTimeoutMs / 1000}s)
   --idle-timeout D          close a connection silent for D (default ${NET.idleTimeoutMs / 1000}s)
   --max-frame-size SIZE     refuse frames larger than SIZE (default 1MiB; at least 257KiB)`;

@@ -36,12 +36,24 @@ export interface UploadHooks {
   granted(chunk: number): void;
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
   ended(chunk: number): void;
+  /** May this connection start sending its next chunk now (an upload slot is free)? Takes the slot when it may. */
+  takeSlot(): boolean;
+  /** The chunk this connection was sending is done with: its slot is free for another. */
+  releaseSlot(): void;
   /** A chunk was sent whole. */
   served(chunk: number): void;
   sent(bytes: number): void;
 }
 
-const NO_HOOKS: UploadHooks = { requested: (_, available) => (available ? "serve" : "not-available"), granted() {}, ended() {}, served() {}, sent() {} };
+const NO_HOOKS: UploadHooks = {
+  requested: (_, available) => (available ? "serve" : "not-available"),
+  granted() {},
+  ended() {},
+  takeSlot: () => true,
+  releaseSlot() {},
+  served() {},
+  sent() {},
+};
 
 const REJECT_CODES = { "not-available": WIRE_ERRORS.NOT_AVAILABLE, elsewhere: WIRE_ERRORS.ELSEWHERE } as const;
 
@@ -154,6 +166,7 @@ export class Uploader {
     const chunk = this.current!.chunk;
     this.current = null;
     this.hooks.ended(chunk);
+    this.hooks.releaseSlot();
   }
 
   /** Sends the next block if the socket keeps up. Called on request, on drain and after each block. */
@@ -167,6 +180,8 @@ export class Uploader {
       }
       const ready = this.source.prepare?.(chunk) ?? true;
       if (ready !== true) return this.awaitCheck(chunk, ready);
+      // Waits for a free slot; the owner pumps again when one frees.
+      if (!this.hooks.takeSlot()) return;
       this.queue.shift();
       this.current = { chunk, offset: 0, length: this.source.chunkLength(chunk) };
     }

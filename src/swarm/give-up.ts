@@ -3,7 +3,8 @@
  * must end with an exit code rather than wait forever on a swarm that cannot help it; but
  * peers restart, and a seed may come back. So it stops at once when no peer is connected
  * and no known address may still lead to one, and otherwise only after nothing has moved
- * (no request open, no chunk being verified or written) for `retryForMs` (--retry-for).
+ * (no request open, no chunk being verified or written, no peer announcing a chunk) for
+ * `retryForMs` (--retry-for).
  */
 
 /** What the node sees at one moment. */
@@ -12,7 +13,7 @@ export interface Outlook {
   peers: number;
   /** Some known address may still lead to a peer: being dialled, to dial, or to redial after a back-off. */
   dialable: boolean;
-  /** Requests are open, or chunks are being verified or written. */
+  /** Requests are open, chunks are being verified or written, or peers announced chunks since the last look. */
   moving: boolean;
 }
 

@@ -21,7 +21,7 @@ import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { type PeersAction, PeersSession } from "./peers-session.ts";
 import { TICK_MS } from "./pipeline.ts";
-import { defaultSchedulerConfig } from "./scheduler.ts";
+import { maxChunksInMemory, nodeSchedulerConfig } from "./scheduler.ts";
 import { DownloadSession, type SessionAction } from "./session.ts";
 import { UploadSession } from "./upload-session.ts";
 
@@ -112,6 +112,8 @@ export class SwarmNode {
   private bytesSinceCollection = 0;
   private collections = 0;
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Where the next free upload slot starts looking for a waiting connection. */
+  private slotTurn = 0;
 
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
@@ -119,16 +121,10 @@ export class SwarmNode {
     this.rootHex = toHex(pkg.root);
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     this.currentStore.chunkCount = chunkCount;
-    const maxChunksInMemory = Math.max(2, Math.floor(NET.maxBufferedChunkBytes / pkg.chunkSize));
     this.book = new AddressBook(NET.maxKnownPeers);
     this.session = new DownloadSession(
       {
-        scheduler: defaultSchedulerConfig(chunkCount, {
-          chunkSize: pkg.chunkSize,
-          requestsPerPeer: options.requestsPerPeer,
-          maxChunksInMemory,
-          maxBadChunksPerPeer: NET.maxBadChunksPerPeer,
-        }),
+        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, options.requestsPerPeer),
         chunkLength: (c) => store.chunkLength(c),
         retryForMs: options.retryForMs,
         downloadLimit: options.downloadLimit,
@@ -137,7 +133,7 @@ export class SwarmNode {
       },
       store.have,
     );
-    this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory);
+    this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory(pkg.chunkSize));
     this.upload = new UploadSession(this.session);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
     this.completion = new Promise((resolve, reject) => {
@@ -310,9 +306,22 @@ export class SwarmNode {
       requested: (chunk, available) => upload.requested(key, chunk, available),
       granted: (chunk) => upload.granted(chunk),
       ended: (chunk) => upload.ended(chunk),
+      takeSlot: () => upload.takeSlot(key),
+      releaseSlot: () => {
+        upload.releaseSlot();
+        // Deferred: the connection releasing the slot is in the middle of its own pump.
+        queueMicrotask(() => this.offerSlot());
+      },
       served: () => upload.served(),
       sent: (bytes) => upload.sent(key, bytes),
     };
+  }
+
+  /** A slot freed: the connections waiting for one try in turn, starting after the last to get one, so none waits forever. */
+  private offerSlot(): void {
+    const waiting = [...this.links.values()];
+    const start = this.slotTurn++ % Math.max(1, waiting.length);
+    for (let i = 0; i < waiting.length && this.upload.sending < NET.uploadSlots; i++) waiting[(start + i) % waiting.length]!.uploader.pump();
   }
 
   private onClose(conn: PeerConnection, info: CloseInfo): void {
@@ -381,7 +390,10 @@ export class SwarmNode {
       if (action.type === "log") this.options.logger.event(action.event, action.fields);
       else if (action.type === "dial") this.dial(action.address);
       else if (action.type === "admit") this.admit(arriving!, action.key, action.name);
-      else if (action.type === "refuse") arriving!.bye(action.code, action.reason);
+      else if (action.type === "refuse") {
+        if (action.peers.length > 0) arriving!.sendMessage({ type: "PEERS", peers: action.peers });
+        arriving!.bye(action.code, action.reason);
+      }
       else {
         const link = this.linksByKey.get(action.peer);
         if (!link) continue;

@@ -15,8 +15,8 @@ export type PeersAction =
   | { type: "dial"; address: PeerAddress }
   /** The arriving connection is a peer from now on, under this key and name. */
   | { type: "admit"; key: string; name: string }
-  /** Say BYE(code) to the arriving connection: it does not become a peer. */
-  | { type: "refuse"; code: number; reason: string }
+  /** Send PEERS (when `peers` lists any) and then BYE(code) to the arriving connection: it does not become a peer. */
+  | { type: "refuse"; code: number; reason: string; peers: PeerAddressEntry[] }
   /** Say BYE(code) to a peer (a twin the duplicate-connection rule drops). */
   | { type: "bye"; peer: string; code: number; reason: string }
   /** Send a PEERS message. */
@@ -34,6 +34,18 @@ export interface PeerArrival {
   /** How the connection is named until it has a listening address. */
   label: string;
 }
+
+/**
+ * Peers a node dials for itself; the rest of --max-peers is room for those that dial it.
+ * Were every node to dial up to the limit, the first nodes to meet (all told of one another
+ * by the seed) would fill one another's slots and close ranks: in a cluster larger than the
+ * limit everyone else would be turned away by every node that has data (the simulator shows
+ * it: docs/performance.md).
+ */
+export const dialTarget = (maxPeers: number): number => Math.max(1, Math.ceil(maxPeers / 4));
+
+/** Where the arriving peer accepts connections: its socket's IP and its HELLO's port, if it listens. */
+const listenAddressOf = (a: PeerArrival): PeerAddress | null => (a.listenPort > 0 && a.host ? { host: a.host, port: a.listenPort } : null);
 
 /** A connection that ended, as the adapter reports it. */
 export interface PeerDeparture {
@@ -126,26 +138,28 @@ export class PeersSession {
     switch (admission) {
       case "self":
         if (a.dialled) this.book.markSelf(a.dialled);
-        return this.refuse(WIRE_ERRORS.DUPLICATE, "connected to itself");
+        return this.refuse(WIRE_ERRORS.DUPLICATE, "connected to itself", []);
       case "keep-twin":
         if (a.dialled) this.book.markConnected(a.dialled);
-        return this.refuse(WIRE_ERRORS.DUPLICATE, "already connected");
+        return this.refuse(WIRE_ERRORS.DUPLICATE, "already connected", []);
       case "replace-twin":
         this.out.push({ type: "bye", peer: twin![0], code: WIRE_ERRORS.DUPLICATE, reason: "already connected" });
         break;
-      case "full":
+      case "full": {
         if (a.dialled) this.book.markFailed(a.dialled, "connection limit", this.now());
-        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached");
+        // Turned away, a node that knows only us (every node of a large cluster given the
+        // same --peer) still learns where else to go: the peers we are connected to.
+        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached", addressesToShare(this.listenAddresses(), listenAddressOf(a)));
+      }
     }
-    const listenAddress = a.listenPort > 0 && a.host ? { host: a.host, port: a.listenPort } : null;
+    const listenAddress = listenAddressOf(a);
     const name = listenAddress ? peerLabel(listenAddress) : a.label;
     const key = `${name}#${this.nextKey++}`;
     this.out.push({ type: "admit", key, name });
     if (a.dialled) this.book.markConnected(a.dialled);
     const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
     this.log("peer-connected", { peer: name, direction: a.dialled ? "out" : "in", ...(a.dialled && a.dialled !== name ? { via: a.dialled } : {}) });
-    const others = [...this.peers.values()].flatMap((p) => (p.listenAddress ? [p.listenAddress] : []));
-    this.sendPeers(key, addressesToShare(others, listenAddress));
+    this.sendPeers(key, addressesToShare(this.listenAddresses(), listenAddress));
     // Everyone else hears of a newcomer that accepts connections, the first time it is seen.
     const newcomer = learned && listenAddress ? addressesToShare([listenAddress], null) : [];
     for (const other of this.peers.keys()) this.sendPeers(other, newcomer);
@@ -188,17 +202,34 @@ export class PeersSession {
   }
 
   /**
-   * Dials known addresses up to the peer limit. A complete node dials only while it has no
+   * Dials known addresses until a quarter of the peer limit is connected (dialTarget). A complete node dials only while it has no
    * peer at all: a seed restarted with its data in place must still be found, and peers
    * learn of one another only through the peers they are connected to.
    */
   private dialMore(): void {
     if (this.stopped || (this.download.complete && this.peers.size > 0)) return;
-    for (const entry of this.book.dialable()) {
-      if (this.peers.size + this.book.connecting >= this.limits.maxPeers) return;
+    const room = dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting;
+    for (const entry of this.pickAtRandom(this.book.dialable(), room)) {
       this.book.markConnecting(peerLabel(entry.address));
       this.out.push({ type: "dial", address: entry.address });
     }
+  }
+
+  /**
+   * `n` of the addresses, at random, in the order given when all fit (the --peer order).
+   * Every node of a large cluster hears the same list from the same seed: dialled in list
+   * order, its first entries would be swamped and the rest never tried.
+   */
+  private pickAtRandom<T>(items: T[], n: number): T[] {
+    if (n <= 0) return [];
+    if (items.length <= n) return items;
+    const random = this.download.scheduler.config.random;
+    const pool = [...items];
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(random() * (pool.length - i));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    return pool.slice(0, n);
   }
 
   /** What a closed connection means for its address: never again, or again after a back-off. */
@@ -212,9 +243,14 @@ export class PeersSession {
     if (peers.length > 0) this.out.push({ type: "send", peer, message: { type: "PEERS", peers } });
   }
 
-  private refuse(code: number, reason: string): PeersAction[] {
-    this.out.push({ type: "refuse", code, reason });
+  private refuse(code: number, reason: string, peers: PeerAddressEntry[]): PeersAction[] {
+    this.out.push({ type: "refuse", code, reason, peers });
     return this.out.drain();
+  }
+
+  /** Where the connected peers accept connections. */
+  private listenAddresses(): PeerAddress[] {
+    return [...this.peers.values()].flatMap((p) => (p.listenAddress ? [p.listenAddress] : []));
   }
 
   private now(): number {

@@ -2,8 +2,12 @@
  * Pipeline depth: how many requests to keep open to one peer. Too few and the link idles
  * for a round trip between chunks; too many and a slow peer sits on chunks a fast one
  * could deliver, and they all wait in memory. So the depth follows each peer's measured
- * rate: enough requests to cover PIPELINE_SECONDS of its data, plus one so the next chunk
- * is already asked for while the last one arrives. The scheduler keeps the result within
+ * rate: enough requests to cover PIPELINE_SECONDS of its data. A peer that takes longer
+ * than that for one chunk gets one request at a time: the round trip lost between its
+ * chunks is small beside the chunk, while a second request queued behind the first would
+ * hold a slot of the node's memory budget (maxChunksInMemory) for a whole chunk time,
+ * which in a large swarm, where every uplink is shared by many, is many seconds (the
+ * simulator shows it: docs/performance.md). The scheduler keeps the result within
  * 1..--concurrency (`Scheduler.setDepth`).
  */
 
@@ -39,5 +43,5 @@ export class RateMeter {
 
 /** Requests to keep open to a peer receiving `rate` bytes per second, before the --concurrency cap. */
 export function pipelineDepth(rate: number, chunkSize: number): number {
-  return Math.ceil((rate * PIPELINE_SECONDS) / chunkSize) + 1;
+  return Math.max(1, Math.ceil((rate * PIPELINE_SECONDS) / chunkSize));
 }

@@ -1,4 +1,4 @@
-import { LIMITS } from "../config.ts";
+import { LIMITS, NET } from "../config.ts";
 import { Bitset } from "../util/bitset.ts";
 import { type PiecePolicy, randomFirst, rarestFirst } from "./picker.ts";
 import { pipelineDepth, RateMeter } from "./pipeline.ts";
@@ -42,6 +42,23 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
   now: () => performance.now(),
   ...overrides,
 });
+
+/**
+ * A node's scheduler as `get` and `serve` run it: chunks held in memory bounded by
+ * NET.maxBufferedChunkBytes whatever the chunk size. The simulator builds its nodes with
+ * the same call, so both run the same numbers.
+ */
+export const nodeSchedulerConfig = (chunkCount: number, chunkSize: number, requestsPerPeer: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig =>
+  defaultSchedulerConfig(chunkCount, {
+    chunkSize,
+    requestsPerPeer,
+    maxChunksInMemory: maxChunksInMemory(chunkSize),
+    maxBadChunksPerPeer: NET.maxBadChunksPerPeer,
+    ...overrides,
+  });
+
+/** Received chunks a node holds at once (being assembled, verified or written). */
+export const maxChunksInMemory = (chunkSize: number): number => Math.max(2, Math.floor(NET.maxBufferedChunkBytes / chunkSize));
 
 interface PeerSlot {
   bits: Bitset;
@@ -256,6 +273,11 @@ export class Scheduler {
   setDepth(key: string, depth: number): void {
     const peer = this.peers.get(key);
     if (peer) peer.depth = Math.max(1, Math.min(this.config.requestsPerPeer, Math.round(depth)));
+  }
+
+  /** The peers, fastest first by their measured rate: who gets a request slot that frees up. */
+  peersByRate(): string[] {
+    return [...this.peers].sort((a, b) => b[1].meter.rate - a[1].meter.rate).map(([key]) => key);
   }
 
   /** How many connected peers have the chunk. */

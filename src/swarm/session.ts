@@ -101,6 +101,12 @@ export class DownloadSession {
   private lastBad: { chunk: number; peer: string } | null = null;
   private readonly out = new Outbox<SessionAction>();
   private wakePending = false;
+  /**
+   * A peer announced a chunk since the last tick. In a large swarm a node can sit for a
+   * while among peers with nothing it lacks, while the package spreads towards it; their
+   * HAVEs show the swarm still moves, which a dead one does not.
+   */
+  private heardOfChunks = false;
   /** No more requests: the download completed, failed or was stopped. */
   private stopped = false;
   private done = false;
@@ -164,6 +170,7 @@ export class DownloadSession {
     if (chunk >= chunkCount) this.close(peer, WIRE_ERRORS.OUT_OF_RANGE, `HAVE for chunk ${chunk} of ${chunkCount}`);
     else {
       this.scheduler.peerHas(peer, chunk);
+      this.heardOfChunks = true;
       this.fill(peer);
     }
     return this.out.drain();
@@ -277,7 +284,8 @@ export class DownloadSession {
     }
     this.fillAll();
     if (this.stopped || this.done || this.complete) return this.out.drain();
-    const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0;
+    const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0 || this.heardOfChunks;
+    this.heardOfChunks = false;
     const outlook = { peers: this.peers.size, dialable: this.config.addresses.anyDialable(), moving };
     if (this.giveUp.check(outlook, this.config.scheduler.now())) this.fail(this.noPeersError());
     return this.out.drain();
@@ -302,8 +310,9 @@ export class DownloadSession {
     this.inFlightPeak = Math.max(this.inFlightPeak, this.scheduler.openRequestCount);
   }
 
+  /** A slot that frees up goes to the fastest peer that can use it: the chunk arrives soonest there. */
   private fillAll(): void {
-    for (const peer of this.peers.keys()) this.fill(peer);
+    for (const peer of this.scheduler.peersByRate()) this.fill(peer);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { NET } from "../config.ts";
 import type { UploadAnswer } from "../peer/uploader.ts";
 import type { DownloadSession } from "./session.ts";
 import { shouldServe, UploadLedger } from "./superseed.ts";
@@ -16,7 +17,8 @@ interface UploadPeer {
  * The serving side of one package in the swarm, as a synchronous state machine beside the
  * DownloadSession: events go in (a peer connected or closed, a REQUEST, an upload granted,
  * ended or served, bytes sent), answers come out. It decides whether a REQUEST is served
- * or sent elsewhere (super-seeding, superseed.ts) and keeps the upload counters. It reads
+ * or sent elsewhere (super-seeding, superseed.ts), how many chunks are sent at once (the
+ * upload slots), and keeps the upload counters. It reads
  * the download session for what the swarm has (whether we seed, who announced a chunk) and
  * takes its clock from the download's scheduler. Queues, reads, frames and the flood rule
  * stay per connection, in the Uploader.
@@ -28,6 +30,10 @@ export class UploadSession {
   /** Bytes sent, by peer name; past MAX_UPLOAD_ROWS names the rest share the row "others". */
   readonly uploadedTo = new Map<string, number>();
   chunksServed = 0;
+  /** Chunks being sent now, at most NET.uploadSlots. */
+  sending = 0;
+  /** Peers whose connections found no slot free when they had a chunk to send. */
+  private readonly waitingForSlot = new Set<string>();
   private readonly peers = new Map<string, UploadPeer>();
   private readonly ledger: UploadLedger;
 
@@ -41,6 +47,7 @@ export class UploadSession {
 
   peerClosed(peer: string): void {
     this.peers.delete(peer);
+    this.waitingForSlot.delete(peer);
   }
 
   /** A REQUEST arrived from `peer` for a chunk we have (`available`) or not. */
@@ -69,6 +76,27 @@ export class UploadSession {
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
   ended(chunk: number): void {
     this.ledger.ended(chunk, this.now());
+  }
+
+  /**
+   * The connection to `peer` would start sending its next chunk: it may while fewer than
+   * NET.uploadSlots are being sent, unless others are waiting and it is not among them. A
+   * connection that just finished a chunk so goes behind those that waited, and a peer
+   * with a long queue cannot keep a slot for ever.
+   */
+  takeSlot(peer: string): boolean {
+    const waited = this.waitingForSlot.delete(peer);
+    if (this.sending < NET.uploadSlots && (waited || this.waitingForSlot.size === 0)) {
+      this.sending++;
+      return true;
+    }
+    this.waitingForSlot.add(peer);
+    return false;
+  }
+
+  /** A chunk being sent is done with (sent, cancelled, cut off): the adapter offers the slot to the connections waiting. */
+  releaseSlot(): void {
+    this.sending--;
   }
 
   /** A chunk was sent whole. */

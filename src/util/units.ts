@@ -47,3 +47,6 @@ export function parseDuration(text: string): number | null {
   if (!m) return null;
   return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? ""]!);
 }
+
+/** A figure for a report: `digits` decimals, as a number. */
+export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));

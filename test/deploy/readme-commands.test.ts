@@ -90,6 +90,11 @@ const GET_RUNS = instances("bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...
   "--linger",
   "0",
 ]);
+const SIMULATE_RUNS = instances(
+  "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--json]",
+  ["simulate", "--nodes", "30", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--json"],
+);
+const SIMULATE = readme("bytetide simulate --nodes 200 --rate 1G --size 256MiB");
 const VERSION_RUNS = instances("bytetide --version", ["--version"]);
 const COMMANDS = [...new Set(synopses.flatMap((s) => /^bytetide ([a-z]+)\b/.exec(s)?.[1] ?? []))].filter((c) => c !== "help");
 const HELP_RUNS = instances("bytetide help [command]", ["help"], ...COMMANDS.map((c) => ["help", c]));
@@ -349,3 +354,32 @@ test.skipIf(!netlabAvailable)(
   },
   200_000,
 );
+
+test("simulate: the README's 200-node swarm prints what the README shows, every node completes, and its ratio to the bound holds", async () => {
+  const r = await run(SIMULATE.slice(1));
+  expect(r.code, r.stderr).toBe(0);
+  for (const sample of samplesOf("bytetide simulate --nodes 200 --rate 1G --size 256MiB")) expect(r.stdout).toMatch(lineShape(sample));
+  expect(r.stdout).toContain("completed 200, left mid-way 0, failed 0, unfinished 0");
+  const ratios = /over the bound: p50 ([\d.]+)x, p99 ([\d.]+)x, slowest ([\d.]+)x/.exec(r.stdout)!.slice(1).map(Number);
+  // The run is deterministic (--random-seed 1). No swarm beats the bound; this one's p99
+  // was 4.27x when the rules last changed: a change that makes it worse fails here.
+  expect(ratios[0]!).toBeGreaterThanOrEqual(1);
+  expect(ratios[1]!).toBeLessThanOrEqual(4.5);
+});
+
+test("simulate --nodes N --rate R ... --json: a mix of rates, late joiners and leavers; one result event with every field", async () => {
+  const r = await run(SIMULATE_RUNS[0]!);
+  expect(r.code, r.stderr).toBe(0);
+  const result = JSON.parse(r.stdout.trim());
+  expect(result.event).toBe("result");
+  expect(result).toMatchObject({ nodes: 30, seeds: 1, rate_bits_per_second: [1e9, 1e8], seed_rate_bits_per_second: 1e10, chunk_size: 1024 * 1024, rtt_ms: 2, left_mid_way: 3, failed: 0, unfinished: 0 });
+  expect(result.completed).toBe(27);
+  for (const field of ["completion_seconds", "bound_seconds", "p50_over_bound", "p99_over_bound", "slowest_over_bound", "seed_upload_copies", "simulated_seconds", "wall_seconds", "events", "events_per_second", "log_events"]) {
+    expect(result).toHaveProperty(field);
+  }
+  // The slowest downlink (100 Mbit/s) sets the bound.
+  expect(result.bound_seconds).toBeCloseTo((64 * 1024 * 1024) / (100e6 / 8), 2);
+  const bad = await run(["simulate", "--nodes", "10", "--rate", "100Mb/s"]);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr.trim()).toBe("bytetide: simulate: --rate 100Mb/s: expected bits per second, such as 100M or 10G");
+});

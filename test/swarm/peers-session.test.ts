@@ -1,16 +1,16 @@
 import { expect, test } from "bun:test";
 import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
 import { AddressBook, type PeerAddress } from "../../src/swarm/address-book.ts";
-import { type PeerArrival, type PeersAction, PeersSession } from "../../src/swarm/peers-session.ts";
+import { dialTarget, type PeerArrival, type PeersAction, PeersSession } from "../../src/swarm/peers-session.ts";
 import type { DownloadSession } from "../../src/swarm/session.ts";
 import { SeedSession, SessionSwarm } from "../helpers/session-swarm.ts";
 
 const OUR_ID = new Uint8Array(20).fill(5);
 const at = (host: string, port = 7000): PeerAddress => ({ host, port });
 
-/** A peers session on a fake clock: a downloading node, or a complete one (`seed`). */
-function node(options: { maxPeers?: number; seed?: boolean } = {}) {
-  const clock = options.seed ? new SeedSession(4) : new SessionSwarm({ chunks: 4 });
+/** A peers session on a fake clock: a downloading node, or a complete one. */
+function node(options: { maxPeers?: number; complete?: boolean; randomSeed?: number } = {}) {
+  const clock = options.complete ? new SeedSession(4) : new SessionSwarm({ chunks: 4, seed: options.randomSeed ?? 1 });
   const download: DownloadSession = clock instanceof SeedSession ? clock.download : clock.session;
   const book = new AddressBook(100);
   const peers = new PeersSession(download, book, { maxPeers: options.maxPeers ?? 10, ourId: OUR_ID });
@@ -66,20 +66,46 @@ test("no redial once the download is over, and no dial at all once the node stop
   expect(dials(stopped.peers.tick())).toEqual([]);
 });
 
-test("never dials beyond the peer limit, counting dials in progress; a peer leaving makes room", () => {
-  const { peers } = node({ maxPeers: 2 });
-  expect(dials(peers.start([at("10.0.0.1"), at("10.0.0.2"), at("10.0.0.3")]))).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
+test("dials up to a quarter of the peer limit, counting dials in progress; a peer leaving makes room", () => {
+  const { peers } = node({ maxPeers: 8 });
+  expect(dialTarget(8)).toBe(2);
+  expect(dials(peers.start([at("10.0.0.1"), at("10.0.0.2")]))).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
   const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
-  const more = peers.peersReceived(key, [{ host: "10.0.0.4", port: 7000 }]);
+  const more = peers.peersReceived(key, [at("10.0.0.3"), at("10.0.0.4")]);
   expect(dials(more)).toEqual([]);
-  // With two peers the node is full: a third connection is refused.
   connect(peers, arrival(8, "10.0.0.2", "10.0.0.2:7000"));
-  expect(peers.arrived(arrival(7, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.NONE, reason: "connection limit reached" }]);
-  expect(dials(peers.closed({ peer: key, dialled: "10.0.0.1:7000", label: "x", code: 0, reason: "bye" }))).toEqual(["10.0.0.3:7000"]);
+  const next = dials(peers.closed({ peer: key, dialled: "10.0.0.1:7000", label: "x", code: 0, reason: "bye" }));
+  expect(next).toHaveLength(1);
+  expect(["10.0.0.3:7000", "10.0.0.4:7000"]).toContain(next[0]!);
+});
+
+test("with more addresses than room, the ones dialled are picked at random, not the first of the list", () => {
+  const list = Array.from({ length: 40 }, (_, i) => at(`10.0.1.${i + 1}`));
+  const picked = new Set<string>();
+  for (let seed = 1; seed <= 20; seed++) {
+    const { peers } = node({ maxPeers: 8, randomSeed: seed });
+    const chosen = dials(peers.start(list));
+    expect(chosen).toHaveLength(2);
+    for (const c of chosen) picked.add(c);
+  }
+  // Twenty nodes given the same list spread their dials over it.
+  expect(picked.size).toBeGreaterThan(10);
+});
+
+test("the rest of the limit is for peers that dial us; past it a connection is refused and told where our peers are", () => {
+  const { peers } = node({ maxPeers: 2 });
+  expect(dials(peers.start([at("10.0.0.1")]))).toEqual(["10.0.0.1:7000"]);
+  const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
+  expect(dials(peers.peersReceived(key, [at("10.0.0.3")]))).toEqual([]);
+  connect(peers, arrival(8, "10.0.0.2"));
+  const elsewhere = [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }];
+  expect(peers.arrived(arrival(7, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.NONE, reason: "connection limit reached", peers: elsewhere }]);
+  // The peer that dialled us still makes up the one peer this node dials for.
+  expect(dials(peers.closed({ peer: key, dialled: "10.0.0.1:7000", label: "x", code: 0, reason: "bye" }))).toEqual([]);
 });
 
 test("a complete node dials only while it has no peer", () => {
-  const { peers } = node({ seed: true });
+  const { peers } = node({ complete: true });
   expect(dials(peers.start([at("10.0.0.1"), at("10.0.0.2")]))).toEqual(["10.0.0.1:7000", "10.0.0.2:7000"]);
   const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
   expect(dials(peers.peersReceived(key, [{ host: "10.0.0.3", port: 7000 }]))).toEqual([]);
@@ -132,11 +158,11 @@ test("an address without the package, without our secret, or banned is never dia
 
 test("the duplicate-connection rule: ourselves refused, a crossed dial replaces or is refused", () => {
   const { peers } = node();
-  expect(peers.arrived(arrival(5, "10.0.0.5"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "connected to itself" }]);
+  expect(peers.arrived(arrival(5, "10.0.0.5"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "connected to itself", peers: [] }]);
   // A larger peer id: the connection we dialled is kept, the one it dialled is refused.
   const accepted = connect(peers, arrival(9, "10.0.0.9"));
   const crossed = peers.arrived(arrival(9, "10.0.0.9", "10.0.0.9:7000"));
   expect(crossed[0]).toEqual({ type: "bye", peer: accepted, code: WIRE_ERRORS.DUPLICATE, reason: "already connected" });
   expect(crossed[1]?.type).toBe("admit");
-  expect(peers.arrived(arrival(9, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "already connected" }]);
+  expect(peers.arrived(arrival(9, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "already connected", peers: [] }]);
 });

@@ -12,11 +12,12 @@ test("an idle peer still gets one request: it must be able to show its rate", ()
   expect(pipelineDepth(0, chunkSize)).toBe(1);
 });
 
-test("the depth covers PIPELINE_SECONDS of the peer's rate, plus one chunk on the way", () => {
+test("the depth covers PIPELINE_SECONDS of the peer's rate; a peer slower than a chunk per PIPELINE_SECONDS gets one request", () => {
   const exactly = chunkSize / PIPELINE_SECONDS;
-  expect(pipelineDepth(exactly, chunkSize)).toBe(2);
-  expect(pipelineDepth(exactly + 1, chunkSize)).toBe(3);
-  expect(pipelineDepth(10 * exactly, chunkSize)).toBe(11);
+  expect(pipelineDepth(exactly / 3, chunkSize)).toBe(1);
+  expect(pipelineDepth(exactly, chunkSize)).toBe(1);
+  expect(pipelineDepth(exactly + 1, chunkSize)).toBe(2);
+  expect(pipelineDepth(10 * exactly, chunkSize)).toBe(10);
 });
 
 test("the rate starts at zero and weighs each tick 0.3 against the past", () => {
@@ -36,7 +37,7 @@ test("a steady peer's rate converges on its true rate within a few seconds", () 
     meter.tick();
   }
   expect(meter.rate / (40 * MiB)).toBeGreaterThan(0.99);
-  expect(pipelineDepth(meter.rate, chunkSize)).toBe(11);
+  expect(pipelineDepth(meter.rate, chunkSize)).toBe(10);
 });
 
 test("one quiet tick between chunks does not empty the pipeline", () => {
@@ -46,7 +47,8 @@ test("one quiet tick between chunks does not empty the pipeline", () => {
     meter.tick();
   }
   meter.tick();
-  expect(pipelineDepth(meter.rate, chunkSize)).toBe(8);
+  // 0.7 x 40 MiB/s: 7 chunks a second still in flight.
+  expect(pipelineDepth(meter.rate, chunkSize)).toBe(7);
 });
 
 test("the scheduler keeps the depth within 1..--concurrency", () => {

@@ -1,0 +1,139 @@
+import { LIMITS } from "../../config.ts";
+import { BtError } from "../../errors.ts";
+import { type SimulationResult, Simulator } from "../../sim/simulator.ts";
+import { loggerFor } from "../../util/log.ts";
+import { formatBytes, parseDuration, parseSize } from "../../util/units.ts";
+import { chunkSizeFlag, expectPositionals, integerFlag, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
+
+export const simulate: Command = {
+  name: "simulate",
+  summary: "run the swarm's own rules for many nodes over a modelled network, in one process",
+  flags: {
+    nodes: { type: "string" },
+    seeds: { type: "string" },
+    rate: { type: "string" },
+    "seed-rate": { type: "string" },
+    size: { type: "string" },
+    "chunk-size": { type: "string" },
+    rtt: { type: "string" },
+    "join-late": { type: "string" },
+    leave: { type: "string" },
+    "random-seed": { type: "string" },
+    ...OUTPUT_FLAGS,
+  },
+  exitCodes: {},
+  help: `Usage: bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S]
+                         [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--json]
+
+Runs a swarm of N downloaders and the seeds in one process, on a simulated clock: every
+node runs the same download, upload and peers sessions as 'get' and 'serve', over a
+modelled network instead of sockets. Each node has an uplink and a downlink of the given
+rate, transfers share each link max-min fairly (weighted, as competing TCP flows do), and
+every message takes half the RTT. Every downloader is told only the seeds' addresses, as
+'get --peer' is, and finds the others through peer exchange. CPU, disk, TCP slow start
+and losses are left out (docs/performance.md).
+
+Reports each downloader's completion time (from its launch) against the fluid-model lower
+bound T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i)) (Kumar & Ross), what the seeds
+uploaded, and the simulator's own speed. The same --random-seed gives the same run.
+
+Options:
+  --nodes N             downloaders, 1 to 100000 (default 8)
+  --seeds N             seeds, 1 to 1000 (default 1)
+  --rate R              each node's NIC rate, each way, in bits per second as written on a
+                        NIC: 100M is 100 Mbit/s, 10G is 10 Gbit/s (default 1G). A list
+                        such as 1G,10G gives a mix, taken by the nodes in turn.
+  --seed-rate R         the seeds' NIC rate in bits per second (default: the first --rate)
+  --size S              package bytes, e.g. 256MiB or 10GiB (default 256MiB)
+  --chunk-size S        chunk bytes, a power of two from 64KiB to 64MiB (default ${formatBytes(LIMITS.defaultChunkSize).replace(" ", "")}, as 'make')
+  --rtt D               round-trip time between any two nodes (default 1ms)
+  --join-late F         fraction of downloaders launched late, at a random moment within
+                        T_min (default 0)
+  --leave F             fraction of downloaders that leave mid-way, between 10% and 90% of
+                        T_min after their launch; they are not counted as completions (default 0)
+  --random-seed K       seed of every random choice, a whole number (default 1)
+  -h, --help            show this help
+
+${OUTPUT_HELP}
+
+With --json, one 'result' event: the scenario, completed / left_mid_way / failed /
+unfinished counts, completion_seconds {p50, p99, max}, bound_seconds, p50_over_bound,
+p99_over_bound, slowest_over_bound, seed_upload_copies, simulated_seconds, wall_seconds,
+events, events_per_second and log_events (the sessions' log events, counted).`,
+
+  async run(argv) {
+    const args = parseArgs("simulate", argv, simulate.flags);
+    const mode = outputMode("simulate", args.flags);
+    expectPositionals("simulate", args, 0, 0, "no arguments, only flags");
+    const f = args.flags;
+    const rates = String(f.rate ?? "1G")
+      .split(",")
+      .map((r) => bitRateFlag("rate", r));
+    const sim = new Simulator({
+      nodes: integerFlag("simulate", "nodes", f.nodes, 8, 1, 100_000),
+      seeds: integerFlag("simulate", "seeds", f.seeds, 1, 1, 1000),
+      rates,
+      seedRate: f["seed-rate"] === undefined ? rates[0]! : bitRateFlag("seed-rate", String(f["seed-rate"])),
+      size: sizeFlag(f.size),
+      chunkSize: chunkSizeFlag("simulate", f["chunk-size"], LIMITS.defaultChunkSize),
+      rttMs: rttFlag(f.rtt),
+      joinLate: fractionFlag("join-late", f["join-late"]),
+      leave: fractionFlag("leave", f.leave),
+      randomSeed: integerFlag("simulate", "random-seed", f["random-seed"], 1, 0, 2 ** 32 - 1),
+    });
+    const result = sim.run();
+    if (mode === "json") loggerFor("simulate", mode).event("result", { ...result });
+    else if (mode === "text") console.log(summary(result));
+    return 0;
+  },
+};
+
+/** "100M" -> 1e8 bits per second; "2.5G", "400k", "100Mbit", "1Gbps" too. */
+export function parseBitRate(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit\/s|bits\/s|bit|bps)?\s*$/i.exec(text);
+  if (!m) return null;
+  const value = Number(m[1]) * { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g" | "t"];
+  return value > 0 && Number.isFinite(value) ? value : null;
+}
+
+function bitRateFlag(flag: string, value: string): number {
+  const rate = parseBitRate(value);
+  if (rate === null) throw new BtError("BT_E_USAGE", `simulate: --${flag} ${value}: expected bits per second, such as 100M or 10G`);
+  return rate;
+}
+
+function sizeFlag(value: unknown): number {
+  if (value === undefined) return 256 * 2 ** 20;
+  const size = parseSize(String(value));
+  if (size === null || size <= 0) throw new BtError("BT_E_USAGE", `simulate: --size ${value}: expected a size such as 256MiB or 10GiB`);
+  return size;
+}
+
+function rttFlag(value: unknown): number {
+  if (value === undefined) return 1;
+  const ms = parseDuration(String(value));
+  if (ms === null || ms > 10_000) throw new BtError("BT_E_USAGE", `simulate: --rtt ${value}: expected a duration up to 10s, such as 1ms or 40ms`);
+  return ms;
+}
+
+function fractionFlag(flag: string, value: unknown): number {
+  if (value === undefined) return 0;
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new BtError("BT_E_USAGE", `simulate: --${flag} ${value}: expected a fraction from 0 to 1, such as 0.1`);
+  return n;
+}
+
+function summary(r: SimulationResult): string {
+  const c = r.completion_seconds;
+  return [
+    `${r.nodes} downloaders, ${r.seeds} seed(s); ${formatBytes(r.package_bytes)} in ${r.chunk_count} chunks; rate ${r.rate_bits_per_second.map(bits).join(",")}, seeds ${bits(r.seed_rate_bits_per_second)}; RTT ${r.rtt_ms} ms`,
+    `completed ${r.completed}, left mid-way ${r.left_mid_way}, failed ${r.failed}, unfinished ${r.unfinished}`,
+    `completion p50 ${c.p50} s, p99 ${c.p99} s, slowest ${c.max} s; bound T_min ${r.bound_seconds} s`,
+    `over the bound: p50 ${r.p50_over_bound}x, p99 ${r.p99_over_bound}x, slowest ${r.slowest_over_bound}x; seeds uploaded ${r.seed_upload_copies} copies`,
+    `simulated ${r.simulated_seconds} s in ${r.wall_seconds} s (${r.events} events, ${r.events_per_second}/s)`,
+  ].join("\n");
+}
+
+const bits = (rate: number): string => (rate >= 1e9 ? `${rate / 1e9}Gbit/s` : rate >= 1e6 ? `${rate / 1e6}Mbit/s` : `${rate / 1e3}kbit/s`);

@@ -1,0 +1,191 @@
+/**
+ * The simulator's network: a flat fabric in which each node has an uplink and a downlink of
+ * fixed capacity (a NIC and its switch port), and the only bottlenecks are those links.
+ * Each transfer (a flow, one chunk from one node to another) gets a weighted max-min fair
+ * share: every link divides its capacity among its flows in proportion to their weights,
+ * except that a flow held lower at its other end leaves the difference to the rest.
+ * Competing TCP flows share a link roughly so, but not equally: one flow's congestion
+ * window runs ahead while another's recovers from a loss. The weights model that spread;
+ * without them every transfer started together ends together, and a simulated swarm moves
+ * in lockstep that no real one does.
+ *
+ * The allocation is kept incrementally: when a flow starts or ends, its two links recompute
+ * their water level, and a change spreads along the flows it affects until it settles. A
+ * full recomputation per event would cost O(flows), which a 10,000-node swarm cannot afford.
+ */
+
+/** One direction of one node's NIC. */
+export class Port {
+  /** The flows crossing this port now. */
+  readonly flows: Flow[] = [];
+  /**
+   * The water level, per unit of weight: the most a flow may get here. Flows held lower
+   * elsewhere get their own rate; the others get this times their weight. For a port with
+   * room to spare, what its largest flow could grow to.
+   */
+  level: number;
+  /** Queued for recomputation. */
+  queued = false;
+
+  constructor(
+    /** Bytes per second. */
+    readonly capacity: number,
+  ) {
+    this.level = capacity;
+  }
+}
+
+export class Flow {
+  /** Bytes sent up to `at`. */
+  sent = 0;
+  /** Bytes per second since `at`. */
+  rate = 0;
+  /** Milliseconds, the last time `sent` was brought up to date. */
+  at: number;
+  /** Bumped on every change of rate: a finish scheduled under an older rate is stale. */
+  version = 0;
+  active = true;
+  /** Where the flow sits in each port's list, for removal in O(1). */
+  upIndex = -1;
+  downIndex = -1;
+  /** Whatever the caller needs to find the flow's owner when it finishes. */
+  tag: unknown = null;
+
+  constructor(
+    readonly up: Port,
+    readonly down: Port,
+    readonly bytes: number,
+    /** Its claim on a shared link relative to the others'. */
+    readonly weight: number,
+    now: number,
+  ) {
+    this.at = now;
+  }
+
+  /** Bytes sent by `now`, at the current rate. */
+  sentBy(now: number): number {
+    return Math.min(this.bytes, this.sent + (this.rate * (now - this.at)) / 1000);
+  }
+
+  /** When the last byte leaves, at the current rate. */
+  finishAt(): number {
+    return this.rate > 0 ? this.at + ((this.bytes - this.sent) * 1000) / this.rate : Infinity;
+  }
+}
+
+/** A change of a port's level smaller than this (relative) does not spread further. */
+const SETTLED = 1e-3;
+/** Recomputations allowed per change, so one event's cost stays bounded; what is left settles with later events. */
+const MAX_RECOMPUTES_PER_CHANGE = 256;
+
+export class FluidNetwork {
+  /** Flows whose rate changed since the last `takeChanged`: their finish time moved. */
+  private changed: Flow[] = [];
+  private readonly work: Port[] = [];
+  private constraints = new Float64Array(64);
+  private order = new Uint32Array(64);
+
+  start(up: Port, down: Port, bytes: number, weight: number, now: number): Flow {
+    const flow = new Flow(up, down, bytes, weight, now);
+    flow.upIndex = up.flows.push(flow) - 1;
+    flow.downIndex = down.flows.push(flow) - 1;
+    this.rebalance([up, down], now);
+    // A new flow's rate is set by the recomputation of its ports.
+    if (flow.rate === 0) this.setRate(flow, weight * Math.min(up.level, down.level), now);
+    return flow;
+  }
+
+  /** The flow finished or was called off: its share goes to the others. */
+  stop(flow: Flow, now: number): void {
+    if (!flow.active) return;
+    flow.sent = flow.sentBy(now);
+    flow.at = now;
+    flow.active = false;
+    flow.version++;
+    removeFrom(flow.up.flows, flow, true);
+    removeFrom(flow.down.flows, flow, false);
+    this.rebalance([flow.up, flow.down], now);
+  }
+
+  /** The flows whose finish time moved since the last call. */
+  takeChanged(): Flow[] {
+    const out = this.changed.filter((f) => f.active);
+    this.changed = [];
+    return out;
+  }
+
+  private rebalance(ports: Port[], now: number): void {
+    for (const p of ports) this.enqueue(p);
+    let budget = MAX_RECOMPUTES_PER_CHANGE;
+    while (this.work.length > 0) {
+      const port = this.work.pop()!;
+      port.queued = false;
+      if (budget-- <= 0) continue;
+      const before = port.level;
+      port.level = this.waterLevel(port);
+      const moved = Math.abs(port.level - before) > SETTLED * before;
+      for (const flow of port.flows) {
+        const rate = flow.weight * Math.min(flow.up.level, flow.down.level);
+        if (Math.abs(rate - flow.rate) <= SETTLED * rate) continue;
+        this.setRate(flow, rate, now);
+        // The flow's other end may now have more, or less, to give the rest.
+        if (moved) this.enqueue(flow.up === port ? flow.down : flow.up);
+      }
+    }
+  }
+
+  /** Weighted max-min water-filling at one port, each flow capped by the level at its other end. */
+  private waterLevel(port: Port): number {
+    const { flows } = port;
+    const n = flows.length;
+    if (n === 0) return port.capacity;
+    if (this.constraints.length < n) {
+      this.constraints = new Float64Array(2 * n);
+      this.order = new Uint32Array(2 * n);
+    }
+    const caps = this.constraints;
+    const order = this.order.subarray(0, n);
+    let weights = 0;
+    for (let i = 0; i < n; i++) {
+      const f = flows[i]!;
+      caps[i] = f.up === port ? f.down.level : f.up.level;
+      order[i] = i;
+      weights += f.weight;
+    }
+    order.sort((a, b) => caps[a]! - caps[b]!);
+    let remaining = port.capacity;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      const fair = remaining / weights;
+      if (caps[i]! >= fair) return fair;
+      remaining -= caps[i]! * flows[i]!.weight;
+      weights -= flows[i]!.weight;
+    }
+    // Every flow is held lower elsewhere: the largest could still grow by what is left.
+    return caps[order[n - 1]!]! + remaining / flows[order[n - 1]!]!.weight;
+  }
+
+  private setRate(flow: Flow, rate: number, now: number): void {
+    flow.sent = flow.sentBy(now);
+    flow.at = now;
+    flow.rate = rate;
+    flow.version++;
+    this.changed.push(flow);
+  }
+
+  private enqueue(port: Port): void {
+    if (port.queued) return;
+    port.queued = true;
+    this.work.push(port);
+  }
+}
+
+function removeFrom(flows: Flow[], flow: Flow, up: boolean): void {
+  const at = up ? flow.upIndex : flow.downIndex;
+  const last = flows.pop()!;
+  if (last !== flow) {
+    flows[at] = last;
+    if (up) last.upIndex = at;
+    else last.downIndex = at;
+  }
+}

@@ -1,0 +1,259 @@
+import type { PeerAddress } from "../swarm/address-book.ts";
+import { peerLabel } from "../swarm/address-book.ts";
+import { round } from "../util/units.ts";
+import { EventQueue } from "./event-queue.ts";
+import { type Flow, FluidNetwork, Port } from "./network.ts";
+import { fluidBound, percentile } from "./report.ts";
+import { End, SimNode, type World } from "./sim-node.ts";
+
+export interface SimulationOptions {
+  /** Downloaders (the seeds come on top). */
+  nodes: number;
+  seeds: number;
+  /** NIC rates in bits per second, each way; downloaders take them in turn. */
+  rates: number[];
+  /** The seeds' NIC rate, bits per second. */
+  seedRate: number;
+  /** Package bytes. */
+  size: number;
+  chunkSize: number;
+  rttMs: number;
+  /** Fraction of downloaders launched late: at a random moment within the bound T_min. */
+  joinLate: number;
+  /** Fraction of downloaders that leave mid-way: at a random moment between 10% and 90% of T_min. */
+  leave: number;
+  randomSeed: number;
+  /** Stop after this much simulated time even if nodes are still downloading. */
+  maxSimulatedMs?: number;
+}
+
+export interface SimulationResult {
+  nodes: number;
+  seeds: number;
+  rate_bits_per_second: number[];
+  seed_rate_bits_per_second: number;
+  package_bytes: number;
+  chunk_size: number;
+  chunk_count: number;
+  rtt_ms: number;
+  join_late: number;
+  leave: number;
+  random_seed: number;
+  /** Downloaders that verified every chunk (leavers not counted), that left by design, that gave up, that were still going at the cut-off. */
+  completed: number;
+  left_mid_way: number;
+  failed: number;
+  unfinished: number;
+  /** Seconds from each finishing downloader's launch to its last chunk. */
+  completion_seconds: { p50: number; p99: number; max: number };
+  bound_seconds: number;
+  p50_over_bound: number;
+  p99_over_bound: number;
+  slowest_over_bound: number;
+  /** What the seeds uploaded together, in copies of the package. */
+  seed_upload_copies: number;
+  simulated_seconds: number;
+  wall_seconds: number;
+  events: number;
+  events_per_second: number;
+  /** How often each session log event came, across all nodes. */
+  log_events: Record<string, number>;
+}
+
+/** A small fast PRNG (mulberry32): the same seed gives the same run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The share of a NIC's line rate that carries payload: a full TCP segment of 1448 bytes
+ * (MTU 1500, with timestamps) costs 1538 bytes on the wire with the Ethernet header, FCS,
+ * preamble and inter-frame gap. The bound is computed from the line rate, as a user states it.
+ */
+export const PAYLOAD_SHARE = 1448 / 1538;
+
+/**
+ * A launched `get` comes up (reads the package, binds, dials) within this: processes a
+ * provisioning tool launches together start spread out. In the lab, nine processes
+ * launched at once on two cores sent their first bytes about half a second after launch.
+ * Completion times count from the launch, as the caller's clock does.
+ */
+const STARTUP_MS = 1000;
+
+/**
+ * A swarm of simulated nodes in one process: seeds and downloaders running the production
+ * sessions (sim-node.ts) over the fluid network (network.ts), on one event clock. Every
+ * downloader is given the seeds' addresses, as `get --peer` is in the lab, and finds the
+ * rest by peer exchange.
+ */
+export class Simulator implements World {
+  readonly clock = new EventQueue();
+  readonly network = new FluidNetwork();
+  readonly latencyMs: number;
+  readonly bound: number;
+  private readonly nodes: SimNode[] = [];
+  private readonly seeds: SimNode[] = [];
+  private readonly downloaders: SimNode[] = [];
+  private readonly byLabel = new Map<string, SimNode>();
+  private readonly leavers = new Set<SimNode>();
+  private readonly launchedAt = new Map<SimNode, number>();
+  private readonly random: () => number;
+  private settledDownloaders = 0;
+
+  constructor(private readonly options: SimulationOptions) {
+    this.latencyMs = options.rttMs / 2;
+    this.random = seededRandom(options.randomSeed);
+    const { nodes, seeds, size, chunkSize } = options;
+    const chunkCount = Math.max(1, Math.ceil(size / chunkSize));
+    const rateOf = (i: number) => options.rates[i % options.rates.length]! / 8;
+    for (let i = 0; i < seeds + nodes; i++) {
+      const seed = i < seeds;
+      const bytesPerSecond = seed ? options.seedRate / 8 : rateOf(i - seeds);
+      const node = new SimNode(this, {
+        index: i,
+        chunkCount,
+        chunkSize,
+        packageBytes: size,
+        seed,
+        up: new Port(bytesPerSecond * PAYLOAD_SHARE),
+        down: new Port(bytesPerSecond * PAYLOAD_SHARE),
+        random: seededRandom(Math.floor(this.random() * 2 ** 32)),
+      });
+      this.nodes.push(node);
+      (seed ? this.seeds : this.downloaders).push(node);
+      this.byLabel.set(node.label, node);
+    }
+    const lineRate = (node: SimNode) => node.options.up.capacity / PAYLOAD_SHARE;
+    this.bound = fluidBound({
+      size,
+      seedUpload: this.seeds.reduce((sum, s) => sum + lineRate(s), 0),
+      uploads: this.downloaders.map(lineRate),
+      downloads: this.downloaders.map(lineRate),
+    });
+  }
+
+  run(): SimulationResult {
+    const started = performance.now();
+    const boundMs = this.bound * 1000;
+    const bootstrap: PeerAddress[] = this.seeds.map((s) => s.address);
+    for (const seed of this.seeds) seed.join([]);
+    const late = this.pick(this.options.joinLate);
+    const leaving = this.pick(this.options.leave);
+    for (const node of this.downloaders) {
+      const launch = late.has(node) ? this.random() * boundMs : 0;
+      this.launchedAt.set(node, launch);
+      this.clock.at(launch + this.random() * STARTUP_MS, () => node.join(bootstrap));
+      if (leaving.has(node)) {
+        this.leavers.add(node);
+        this.clock.at(launch + (0.1 + 0.8 * this.random()) * boundMs, () => node.leave());
+      }
+    }
+    const endAt = this.options.maxSimulatedMs ?? 100 * boundMs + 600_000;
+    this.clock.run(endAt, () => this.settledDownloaders === this.downloaders.length);
+    return this.result((performance.now() - started) / 1000);
+  }
+
+  dial(node: SimNode, address: PeerAddress): void {
+    const label = peerLabel(address);
+    const handshake = 1.5 * this.options.rttMs;
+    this.clock.after(handshake, () => {
+      const target = this.byLabel.get(label);
+      if (!node.online) return;
+      if (!target?.online) return node.dialFailed(label, "connection refused");
+      const ours = new End(node, label, label);
+      const theirs = new End(target, undefined, node.ephemeralLabel());
+      ours.remote = theirs;
+      theirs.remote = ours;
+      node.handshaken(ours, target);
+      target.handshaken(theirs, node);
+    });
+  }
+
+  reschedule(): void {
+    for (const flow of this.network.takeChanged()) {
+      const version = flow.version;
+      this.clock.at(flow.finishAt(), () => this.finished(flow, version));
+    }
+  }
+
+  completed(node: SimNode): void {
+    if (!node.options.seed) this.settle(node);
+  }
+
+  departed(node: SimNode): void {
+    if (!node.options.seed && !node.complete) this.settle(node);
+  }
+
+  private finished(flow: Flow, version: number): void {
+    if (!flow.active || flow.version !== version) return;
+    const end = flow.tag as End;
+    end.node.sent(end, flow);
+  }
+
+  private settled = new Set<SimNode>();
+
+  private settle(node: SimNode): void {
+    if (this.settled.has(node)) return;
+    this.settled.add(node);
+    this.settledDownloaders++;
+  }
+
+  /** A random `fraction` of the downloaders. */
+  private pick(fraction: number): Set<SimNode> {
+    const shuffled = [...this.downloaders];
+    for (let i = shuffled.length - 1; i > 0; i--) {
+      const j = Math.floor(this.random() * (i + 1));
+      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+    }
+    return new Set(shuffled.slice(0, Math.round(fraction * shuffled.length)));
+  }
+
+  private result(wallSeconds: number): SimulationResult {
+    const o = this.options;
+    const stayers = this.downloaders.filter((d) => !this.leavers.has(d));
+    const finishing = stayers.filter((d) => d.complete && !Number.isNaN(d.completedAt));
+    const times = finishing.map((d) => (d.completedAt - this.launchedAt.get(d)!) / 1000).sort((a, b) => a - b);
+    const p50 = percentile(times, 50);
+    const p99 = percentile(times, 99);
+    const max = times.at(-1) ?? Number.NaN;
+    const logged: Record<string, number> = {};
+    for (const node of this.nodes) for (const [event, n] of node.logged) logged[event] = (logged[event] ?? 0) + n;
+    const seedUploaded = this.seeds.reduce((sum, s) => sum + s.upload.uploadedBytes, 0);
+    const events = this.clock.processed;
+    return {
+      nodes: o.nodes,
+      seeds: o.seeds,
+      rate_bits_per_second: o.rates,
+      seed_rate_bits_per_second: o.seedRate,
+      package_bytes: o.size,
+      chunk_size: o.chunkSize,
+      chunk_count: Math.ceil(o.size / o.chunkSize),
+      rtt_ms: o.rttMs,
+      join_late: o.joinLate,
+      leave: o.leave,
+      random_seed: o.randomSeed,
+      completed: finishing.length,
+      left_mid_way: this.downloaders.filter((d) => this.leavers.has(d)).length,
+      failed: stayers.filter((d) => d.failure !== null).length,
+      unfinished: stayers.filter((d) => !d.complete && d.failure === null).length,
+      completion_seconds: { p50: round(p50), p99: round(p99), max: round(max) },
+      bound_seconds: round(this.bound),
+      p50_over_bound: round(p50 / this.bound),
+      p99_over_bound: round(p99 / this.bound),
+      slowest_over_bound: round(max / this.bound),
+      seed_upload_copies: round(seedUploaded / o.size),
+      simulated_seconds: round(this.clock.now / 1000),
+      wall_seconds: round(wallSeconds, 2),
+      events,
+      events_per_second: Math.round(events / Math.max(wallSeconds, 1e-9)),
+      log_events: logged,
+    };
+  }
+}

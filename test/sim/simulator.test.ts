@@ -1,0 +1,98 @@
+import { expect, test } from "bun:test";
+import { EventQueue } from "../../src/sim/event-queue.ts";
+import { fluidBound, percentile } from "../../src/sim/report.ts";
+import { type SimulationOptions, Simulator } from "../../src/sim/simulator.ts";
+
+const MiB = 1024 * 1024;
+
+/** A swarm of `nodes` downloaders and one seed, all at `rate` bits/s. */
+const swarm = (nodes: number, rate: number, size: number, more: Partial<SimulationOptions> = {}) =>
+  new Simulator({ nodes, seeds: 1, rates: [rate], seedRate: rate, size, chunkSize: 4 * MiB, rttMs: 1, joinLate: 0, leave: 0, randomSeed: 1, ...more }).run();
+
+test("events run in time order, and those due at the same moment in the order they were scheduled", () => {
+  const clock = new EventQueue();
+  const seen: string[] = [];
+  clock.at(30, () => seen.push("c"));
+  clock.at(10, () => {
+    seen.push("a");
+    clock.after(0, () => seen.push("a2"));
+    clock.after(20, () => seen.push("b2"));
+  });
+  clock.at(30, () => seen.push("d"));
+  clock.at(30, () => seen.push("e"));
+  clock.run(Infinity, () => false);
+  expect(seen).toEqual(["a", "a2", "c", "d", "e", "b2"]);
+  expect(clock.now).toBe(30);
+  expect(clock.processed).toBe(6);
+});
+
+test("the run stops at the cut-off with the clock there, leaving later events", () => {
+  const clock = new EventQueue();
+  const seen: number[] = [];
+  for (const at of [5, 50, 500]) clock.at(at, () => seen.push(at));
+  clock.run(100, () => false);
+  expect(seen).toEqual([5, 50]);
+  expect(clock.now).toBe(100);
+  expect(clock.size).toBe(0);
+});
+
+test("the fluid bound is the largest of the seeds' uplink, the slowest downlink and all uplinks together", () => {
+  const F = 1000;
+  // Seed-bound: one slow seed.
+  expect(fluidBound({ size: F, seedUpload: 10, uploads: [100, 100], downloads: [100, 100] })).toBe(100);
+  // Downlink-bound: one slow downloader.
+  expect(fluidBound({ size: F, seedUpload: 1000, uploads: [1000, 1000], downloads: [1000, 5] })).toBe(200);
+  // Upload-bound: N copies over everyone's uplinks.
+  expect(fluidBound({ size: F, seedUpload: 200, uploads: [100, 100, 100], downloads: [1e6, 1e6, 1e6] })).toBe(6);
+});
+
+test("percentiles are nearest-rank", () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  expect(percentile(xs, 50)).toBe(50);
+  expect(percentile(xs, 99)).toBe(99);
+  expect(percentile(xs, 100)).toBe(100);
+  expect(percentile([7], 99)).toBe(7);
+  expect(percentile([], 50)).toBeNaN();
+});
+
+test("a small swarm completes every node, none faster than the bound, and a super-seeding seed sends about one copy", () => {
+  const r = swarm(8, 100e6, 256 * MiB);
+  expect(r.completed).toBe(8);
+  expect(r.failed + r.unfinished).toBe(0);
+  expect(r.p50_over_bound).toBeGreaterThanOrEqual(1);
+  expect(r.slowest_over_bound).toBeLessThan(1.6);
+  expect(r.seed_upload_copies).toBeGreaterThanOrEqual(1);
+  expect(r.seed_upload_copies).toBeLessThan(1.5);
+  expect(r.simulated_seconds).toBeGreaterThanOrEqual(r.completion_seconds.max);
+});
+
+test("the same random seed gives the same run; another seed, another run", () => {
+  const { wall_seconds: _a, events_per_second: _b, ...first } = swarm(12, 1e9, 64 * MiB);
+  const { wall_seconds: _c, events_per_second: _d, ...again } = swarm(12, 1e9, 64 * MiB);
+  const other = swarm(12, 1e9, 64 * MiB, { randomSeed: 2 });
+  expect(again).toEqual(first);
+  expect(other.completion_seconds).not.toEqual(first.completion_seconds);
+});
+
+test("a swarm three times the peer limit, every node told only the seed: every node completes", () => {
+  // Past 50 peers the seed turns nodes away; they must still find the rest of the swarm.
+  const r = swarm(150, 1e9, 32 * MiB);
+  expect(r.completed).toBe(150);
+  expect(r.failed).toBe(0);
+  expect(r.log_events["peer-refused"]).toBeGreaterThan(0);
+});
+
+test("leavers are counted apart and everyone else completes; late joiners still finish", () => {
+  const r = swarm(40, 1e9, 64 * MiB, { leave: 0.25, joinLate: 0.25 });
+  expect(r.left_mid_way).toBe(10);
+  expect(r.completed).toBe(30);
+  expect(r.failed + r.unfinished).toBe(0);
+});
+
+test("a mix of rates: the bound follows the slowest downlink, and the swarm stays above it", () => {
+  const r = new Simulator({ nodes: 10, seeds: 1, rates: [1e9, 100e6], seedRate: 1e9, size: 64 * MiB, chunkSize: 4 * MiB, rttMs: 1, joinLate: 0, leave: 0, randomSeed: 3 }).run();
+  expect(r.bound_seconds).toBeCloseTo((64 * MiB) / (100e6 / 8), 2);
+  expect(r.completed).toBe(10);
+  expect(r.p50_over_bound).toBeGreaterThanOrEqual(0.5);
+  expect(r.slowest_over_bound).toBeGreaterThanOrEqual(1);
+});
