@@ -101,6 +101,8 @@ export class SimNode {
   private applying = 0;
   private nextEphemeralPort = 40_000;
   private slotTurn = 0;
+  /** HAVEs of this action list, by chunk, sent together when it ends (batchHave). */
+  private readonly haves = new Map<number, End[]>();
   private readonly chunkLength: (chunk: number) => number;
 
   constructor(
@@ -343,7 +345,8 @@ export class SimNode {
       switch (action.type) {
         case "send": {
           const end = this.ends.get(action.peer);
-          if (end) this.send(end, action.message);
+          if (end && action.message.type === "HAVE" && this.blockAhead(end) === 0) this.batchHave(action.message.index, end);
+          else if (end) this.send(end, action.message);
           break;
         }
         case "verify":
@@ -382,9 +385,31 @@ export class SimNode {
     }
     this.applying--;
     if (this.applying === 0) {
+      this.flushHaves();
       let next: (() => SessionAction[]) | undefined;
       while ((next = this.landing.shift())) this.apply(next());
     }
+  }
+
+  /**
+   * A written chunk's HAVE goes to every peer at once: on idle connections they all arrive
+   * together, so one event carries them (the simulator's cost per chunk would otherwise
+   * grow with the number of peers times the heap's depth).
+   */
+  private batchHave(chunk: number, end: End): void {
+    let ends = this.haves.get(chunk);
+    if (!ends) this.haves.set(chunk, (ends = []));
+    ends.push(end);
+  }
+
+  private flushHaves(): void {
+    for (const [chunk, ends] of this.haves) {
+      const message: Message = { type: "HAVE", index: chunk };
+      this.world.clock.after(this.world.latencyMs, () => {
+        for (const { remote } of ends) remote.node.receive(remote, message);
+      });
+    }
+    this.haves.clear();
   }
 
   private applyPeers(actions: PeersAction[], arriving?: End): void {

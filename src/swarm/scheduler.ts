@@ -93,6 +93,8 @@ export class Scheduler {
   private readonly missing = new Set<number>();
   private readonly peers = new Map<string, PeerSlot>();
   private openRequests = 0;
+  /** peersByRate's answer until a rate or the set of peers changes. */
+  private byRate: string[] | null = null;
 
   constructor(
     readonly config: SchedulerConfig,
@@ -123,6 +125,7 @@ export class Scheduler {
   }
 
   addPeer(key: string): void {
+    this.byRate = null;
     this.peers.set(key, {
       bits: new Bitset(this.config.chunkCount),
       requests: new Map(),
@@ -158,6 +161,7 @@ export class Scheduler {
     for (const c of peer.requests.keys()) this.dropRequest(key, c);
     for (const c of peer.bits.members()) this.availability[c]!--;
     this.peers.delete(key);
+    this.byRate = null;
   }
 
   /** Is a PIECE of this chunk from this peer still wanted? */
@@ -263,6 +267,7 @@ export class Scheduler {
   tick(key: string): number[] {
     const peer = this.peers.get(key);
     if (!peer) return [];
+    this.byRate = null;
     this.setDepth(key, pipelineDepth(peer.meter.tick(), this.config.chunkSize));
     if (!peer.stall.stalled(peer.requests.size, this.config.now())) return [];
     this.setDepth(key, DEPTH_AFTER_STALL);
@@ -277,7 +282,9 @@ export class Scheduler {
 
   /** The peers, fastest first by their measured rate: who gets a request slot that frees up. */
   peersByRate(): string[] {
-    return [...this.peers].sort((a, b) => b[1].meter.rate - a[1].meter.rate).map(([key]) => key);
+    // Rates change only on ticks: sorted once per tick, not on every event.
+    this.byRate ??= [...this.peers].sort((a, b) => b[1].meter.rate - a[1].meter.rate).map(([key]) => key);
+    return this.byRate;
   }
 
   /** How many connected peers have the chunk. */
