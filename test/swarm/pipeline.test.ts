@@ -62,3 +62,20 @@ test("the scheduler keeps the depth within 1..--concurrency", () => {
   s.setDepth("idle", 0);
   expect(s.nextRequests("idle")).toHaveLength(1);
 });
+
+test("a freed request slot goes to the fastest peer: peers are ordered by their rate, as of the last tick", () => {
+  const s = new Scheduler(defaultSchedulerConfig(100, { randomFirstPicks: 0 }), new Bitset(100));
+  for (const key of ["slow", "fast", "idle"]) {
+    s.addPeer(key);
+    s.setBitfield(key, Bitset.full(100));
+  }
+  s.progressed("slow", 1 * MiB);
+  s.progressed("fast", 9 * MiB);
+  for (const key of ["slow", "fast", "idle"]) s.tick(key);
+  expect(s.peersByRate()).toEqual(["fast", "slow", "idle"]);
+  // Bytes arriving between ticks change nothing until the next tick.
+  s.progressed("idle", 50 * MiB);
+  expect(s.peersByRate()).toEqual(["fast", "slow", "idle"]);
+  for (const key of ["slow", "fast", "idle"]) s.tick(key);
+  expect(s.peersByRate()[0]).toBe("idle");
+});

@@ -1,0 +1,46 @@
+import { expect, test } from "bun:test";
+import { NET } from "../../src/config.ts";
+import { SeedSession } from "../helpers/session-swarm.ts";
+
+/** A seed's upload session with `peers` connected, p0, p1, ... */
+function seedWith(peers: number) {
+  const seed = new SeedSession(4);
+  const names = Array.from({ length: peers }, (_, i) => `p${i}`);
+  for (const name of names) seed.connect(name);
+  return { upload: seed.upload, names };
+}
+
+test("at most NET.uploadSlots chunks are sent at once; the next connection waits until one is released", () => {
+  const { upload, names } = seedWith(NET.uploadSlots + 2);
+  const sending = names.slice(0, NET.uploadSlots);
+  for (const name of sending) expect(upload.takeSlot(name)).toBe(true);
+  expect(upload.sending).toBe(NET.uploadSlots);
+  const [next, after] = names.slice(NET.uploadSlots);
+  expect(upload.takeSlot(next!)).toBe(false);
+  upload.releaseSlot();
+  expect(upload.takeSlot(next!)).toBe(true);
+  expect(upload.takeSlot(after!)).toBe(false);
+});
+
+test("a connection that just finished a chunk goes behind those waiting, so a long queue cannot keep a slot", () => {
+  const { upload, names } = seedWith(NET.uploadSlots + 1);
+  for (const name of names.slice(0, NET.uploadSlots)) upload.takeSlot(name);
+  const waiting = names.at(-1)!;
+  expect(upload.takeSlot(waiting)).toBe(false);
+  // p0 finishes and at once wants to send its next chunk: the slot is the waiter's.
+  upload.releaseSlot();
+  expect(upload.takeSlot("p0")).toBe(false);
+  expect(upload.takeSlot(waiting)).toBe(true);
+  upload.releaseSlot();
+  expect(upload.takeSlot("p0")).toBe(true);
+});
+
+test("a waiting peer that disconnects no longer holds the others back", () => {
+  const { upload, names } = seedWith(NET.uploadSlots + 2);
+  for (const name of names.slice(0, NET.uploadSlots)) upload.takeSlot(name);
+  const [gone, other] = names.slice(NET.uploadSlots);
+  expect(upload.takeSlot(gone!)).toBe(false);
+  upload.peerClosed(gone!);
+  upload.releaseSlot();
+  expect(upload.takeSlot(other!)).toBe(true);
+});
