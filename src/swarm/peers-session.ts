@@ -1,5 +1,5 @@
 import { wireErrorName, WIRE_ERRORS } from "../protocol/codes.ts";
-import type { Message, PeerAddressEntry } from "../protocol/messages.ts";
+import { MAX_PEERS_PER_MESSAGE, type Message, type PeerAddressEntry } from "../protocol/messages.ts";
 import { type AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { admit } from "./admission.ts";
 import { Outbox } from "./outbox.ts";
@@ -44,6 +44,19 @@ export interface PeerArrival {
  */
 export const dialTarget = (maxPeers: number): number => Math.max(1, Math.ceil(maxPeers / 4));
 
+/** Turned-away addresses remembered: with our peers, one PEERS message's worth. */
+const MAX_TURNED_AWAY = MAX_PEERS_PER_MESSAGE / 2;
+
+/** a0, b0, a1, b1, ...: both lists get a fair share of a message with a length limit. */
+function interleave<T>(a: T[], b: T[]): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i]!);
+    if (i < b.length) out.push(b[i]!);
+  }
+  return out;
+}
+
 /** Where the arriving peer accepts connections: its socket's IP and its HELLO's port, if it listens. */
 const listenAddressOf = (a: PeerArrival): PeerAddress | null => (a.listenPort > 0 && a.host ? { host: a.host, port: a.listenPort } : null);
 
@@ -77,6 +90,12 @@ interface Peer {
  */
 export class PeersSession {
   private readonly peers = new Map<string, Peer>();
+  /**
+   * Listening addresses of the nodes we last turned away for want of room, newest first.
+   * Told only of our peers, every node turned away would dial the same few, and they would
+   * serve everyone while the rest served nobody (docs/performance.md).
+   */
+  private readonly turnedAway: PeerAddress[] = [];
   private readonly out = new Outbox<PeersAction>();
   private nextKey = 0;
   /** No more dialling at all: the node is closing. */
@@ -148,8 +167,11 @@ export class PeersSession {
       case "full": {
         if (a.dialled) this.book.markFailed(a.dialled, "connection limit", this.now());
         // Turned away, a node that knows only us (every node of a large cluster given the
-        // same --peer) still learns where else to go: the peers we are connected to.
-        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached", addressesToShare(this.listenAddresses(), listenAddressOf(a)));
+        // same --peer) still learns where else to go: our peers, and others turned away.
+        const them = listenAddressOf(a);
+        const elsewhere = addressesToShare(interleave(this.turnedAway, this.listenAddresses()), them);
+        if (them) this.rememberTurnedAway(them);
+        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached", elsewhere);
       }
     }
     const listenAddress = listenAddressOf(a);
@@ -246,6 +268,14 @@ export class PeersSession {
   private refuse(code: number, reason: string, peers: PeerAddressEntry[]): PeersAction[] {
     this.out.push({ type: "refuse", code, reason, peers });
     return this.out.drain();
+  }
+
+  private rememberTurnedAway(address: PeerAddress): void {
+    const label = peerLabel(address);
+    const known = this.turnedAway.findIndex((t) => peerLabel(t) === label);
+    if (known >= 0) this.turnedAway.splice(known, 1);
+    this.turnedAway.unshift(address);
+    if (this.turnedAway.length > MAX_TURNED_AWAY) this.turnedAway.pop();
   }
 
   /** Where the connected peers accept connections. */

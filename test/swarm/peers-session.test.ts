@@ -100,6 +100,9 @@ test("the rest of the limit is for peers that dial us; past it a connection is r
   connect(peers, arrival(8, "10.0.0.2"));
   const elsewhere = [{ host: "10.0.0.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }];
   expect(peers.arrived(arrival(7, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.NONE, reason: "connection limit reached", peers: elsewhere }]);
+  // The next one turned away also hears of the one before it, first, so those turned away find one another.
+  const next = peers.arrived(arrival(6, "10.0.0.8"));
+  expect(next).toEqual([{ type: "refuse", code: WIRE_ERRORS.NONE, reason: "connection limit reached", peers: [{ host: "10.0.0.9", port: 7000 }, ...elsewhere] }]);
   // The peer that dialled us still makes up the one peer this node dials for.
   expect(dials(peers.closed({ peer: key, dialled: "10.0.0.1:7000", label: "x", code: 0, reason: "bye" }))).toEqual([]);
 });
