@@ -31,9 +31,10 @@ Runs a swarm of N downloaders and the seeds in one process, on a simulated clock
 node runs the same download, upload and peers sessions as 'get' and 'serve', over a
 modelled network instead of sockets. Each node has an uplink and a downlink of the given
 rate, transfers share each link max-min fairly (weighted, as competing TCP flows do), and
-every message takes half the RTT. Every downloader is told only the seeds' addresses, as
-'get --peer' is, and finds the others through peer exchange. CPU, disk, TCP slow start
-and losses are left out (docs/performance.md).
+every message takes half the RTT; a received chunk is hashed at the native hasher's speed.
+Every downloader is told only the seeds' addresses, as 'get --peer' is, and finds the
+others through peer exchange. Other CPU, disk, TCP slow start and losses are left out
+(docs/performance.md).
 
 Reports each downloader's completion time (from its launch) against the fluid-model lower
 bound T_min = max(F/u_s, F/d_min, N*F/(u_s + sum u_i)) (Kumar & Ross), what the seeds
