@@ -94,9 +94,7 @@ export class SimNode {
   readonly upload: UploadSession;
   readonly peers: PeersSession;
   online = false;
-  joinedAt = Number.NaN;
   completedAt = Number.NaN;
-  departedAt = Number.NaN;
   failure: unknown = null;
   /** How often each log event came, for the report. */
   readonly logged = new Map<string, number>();
@@ -148,7 +146,6 @@ export class SimNode {
   /** The node starts, told of `bootstrap` (get --peer); a seed is told of nobody. */
   join(bootstrap: PeerAddress[]): void {
     this.online = true;
-    this.joinedAt = this.world.clock.now;
     this.applyPeers(this.peers.start(bootstrap));
     this.apply(this.download.start());
     this.world.clock.after(TICK_MS, () => this.tick());
@@ -158,7 +155,6 @@ export class SimNode {
   leave(): void {
     if (!this.online) return;
     this.online = false;
-    this.departedAt = this.world.clock.now;
     this.peers.stop();
     this.download.stop();
     for (const end of [...this.ends.values(), ...this.pending]) this.close(end, WIRE_ERRORS.SHUTTING_DOWN, "shutting down");

@@ -105,7 +105,8 @@ export class Simulator implements World {
   private readonly leavers = new Set<SimNode>();
   private readonly launchedAt = new Map<SimNode, number>();
   private readonly random: () => number;
-  private settledDownloaders = 0;
+  /** Downloaders done with: complete, failed or gone. The run ends when all are. */
+  private readonly settled = new Set<SimNode>();
 
   constructor(private readonly options: SimulationOptions) {
     this.latencyMs = options.rttMs / 2;
@@ -156,7 +157,7 @@ export class Simulator implements World {
       }
     }
     const endAt = this.options.maxSimulatedMs ?? 100 * boundMs + 600_000;
-    this.clock.run(endAt, () => this.settledDownloaders === this.downloaders.length);
+    this.clock.run(endAt, () => this.settled.size === this.downloaders.length);
     return this.result((performance.now() - started) / 1000);
   }
 
@@ -184,11 +185,11 @@ export class Simulator implements World {
   }
 
   completed(node: SimNode): void {
-    if (!node.options.seed) this.settle(node);
+    if (!node.options.seed) this.settled.add(node);
   }
 
   departed(node: SimNode): void {
-    if (!node.options.seed && !node.complete) this.settle(node);
+    if (!node.options.seed && !node.complete) this.settled.add(node);
   }
 
   private finished(flow: Flow, version: number): void {
@@ -197,13 +198,6 @@ export class Simulator implements World {
     end.node.sent(end, flow);
   }
 
-  private settled = new Set<SimNode>();
-
-  private settle(node: SimNode): void {
-    if (this.settled.has(node)) return;
-    this.settled.add(node);
-    this.settledDownloaders++;
-  }
 
   /** A random `fraction` of the downloaders. */
   private pick(fraction: number): Set<SimNode> {
