@@ -105,7 +105,6 @@ export class SimNode {
   private readonly hashLanes = new Array<number>(LIMITS.hashJobsInFlight).fill(0);
   private applying = 0;
   private nextEphemeralPort = 40_000;
-  private slotTurn = 0;
   /** HAVEs of this action list, by chunk, sent together when it ends (batchHave). */
   private readonly haves = new Map<number, End[]>();
   private readonly chunkLength: (chunk: number) => number;
@@ -219,7 +218,7 @@ export class SimNode {
     end.open = false;
     this.pending.delete(end);
     if (end.sending) this.endSending(end, end.sending.sentBy(this.world.clock.now));
-    for (const chunk of end.queue.splice(0)) this.upload.ended(chunk);
+    for (const chunk of end.queue.splice(0)) this.upload.ended(end.key!, chunk);
     const key = end.key;
     const departure = { peer: key, dialled: end.dialled, label: end.label, code, reason };
     if (key === null) return this.applyPeers(this.peers.closed(departure));
@@ -263,7 +262,7 @@ export class SimNode {
   private requested(end: End, key: string, chunk: number): void {
     const answer = this.upload.requested(key, chunk, this.download.scheduler.have.has(chunk));
     if (answer === "serve") {
-      this.upload.granted(chunk);
+      this.upload.granted(key, chunk);
       end.queue.push(chunk);
       return this.pump(end);
     }
@@ -275,7 +274,7 @@ export class SimNode {
     const at = end.queue.indexOf(chunk);
     if (at >= 0) {
       end.queue.splice(at, 1);
-      this.upload.ended(chunk);
+      this.upload.ended(end.key!, chunk);
     }
     if (end.sending && end.sendingChunk === chunk) {
       this.endSending(end, end.sending.sentBy(this.world.clock.now));
@@ -302,17 +301,14 @@ export class SimNode {
     end.sending = null;
     this.world.network.stop(flow, this.world.clock.now);
     this.world.reschedule();
-    if (end.key !== null) this.upload.sent(end.key, bytes);
-    this.upload.ended(end.sendingChunk);
+    const key = end.key!;
+    this.upload.sent(key, bytes);
+    this.upload.ended(key, end.sendingChunk);
     this.upload.releaseSlot();
-    this.offerSlot();
-  }
-
-  /** As SwarmNode.offerSlot: the connections waiting for a slot try in turn. */
-  private offerSlot(): void {
-    const waiting = [...this.ends.values()];
-    const start = this.slotTurn++ % Math.max(1, waiting.length);
-    for (let i = 0; i < waiting.length && this.upload.sending < NET.uploadSlots; i++) this.pump(waiting[(start + i) % waiting.length]!);
+    for (const other of this.upload.inTurn([...this.ends.values()])) {
+      if (!this.upload.slotFree) return;
+      this.pump(other);
+    }
   }
 
   /**

@@ -112,8 +112,6 @@ export class SwarmNode {
   private bytesSinceCollection = 0;
   private collections = 0;
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Where the next free upload slot starts looking for a waiting connection. */
-  private slotTurn = 0;
 
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
@@ -304,8 +302,8 @@ export class SwarmNode {
     const { upload } = this;
     return {
       requested: (chunk, available) => upload.requested(key, chunk, available),
-      granted: (chunk) => upload.granted(chunk),
-      ended: (chunk) => upload.ended(chunk),
+      granted: (chunk) => upload.granted(key, chunk),
+      ended: (chunk) => upload.ended(key, chunk),
       takeSlot: () => upload.takeSlot(key),
       releaseSlot: () => {
         upload.releaseSlot();
@@ -317,11 +315,12 @@ export class SwarmNode {
     };
   }
 
-  /** A slot freed: the connections waiting for one try in turn, starting after the last to get one, so none waits forever. */
+  /** A slot freed: the connections waiting for one try in turn. */
   private offerSlot(): void {
-    const waiting = [...this.links.values()];
-    const start = this.slotTurn++ % Math.max(1, waiting.length);
-    for (let i = 0; i < waiting.length && this.upload.sending < NET.uploadSlots; i++) waiting[(start + i) % waiting.length]!.uploader.pump();
+    for (const link of this.upload.inTurn([...this.links.values()])) {
+      if (!this.upload.slotFree) return;
+      link.uploader.pump();
+    }
   }
 
   private onClose(conn: PeerConnection, info: CloseInfo): void {

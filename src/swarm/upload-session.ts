@@ -11,6 +11,8 @@ interface UploadPeer {
   name: string;
   /** How often we told this peer to fetch each chunk elsewhere. */
   sentElsewhere: Map<number, number>;
+  /** Chunks granted to it and not yet ended: queued or being sent. */
+  outstanding: number;
 }
 
 /**
@@ -32,8 +34,10 @@ export class UploadSession {
   chunksServed = 0;
   /** Chunks being sent now, at most NET.uploadSlots. */
   sending = 0;
-  /** Peers whose connections found no slot free when they had a chunk to send. */
+  /** Peers whose connections found no slot free when they had a chunk to send, and still have one. */
   private readonly waitingForSlot = new Set<string>();
+  /** Where the next freed slot starts its round of the connections (inTurn). */
+  private turn = 0;
   private readonly peers = new Map<string, UploadPeer>();
   private readonly ledger: UploadLedger;
 
@@ -42,7 +46,7 @@ export class UploadSession {
   }
 
   peerConnected(peer: string, name: string): void {
-    this.peers.set(peer, { name, sentElsewhere: new Map() });
+    this.peers.set(peer, { name, sentElsewhere: new Map(), outstanding: 0 });
   }
 
   peerClosed(peer: string): void {
@@ -68,14 +72,19 @@ export class UploadSession {
     return "elsewhere";
   }
 
-  /** A served chunk was queued for sending. */
-  granted(chunk: number): void {
+  /** A chunk served to `peer` was queued for sending. */
+  granted(peer: string, chunk: number): void {
     this.ledger.granted(chunk);
+    const p = this.peers.get(peer);
+    if (p) p.outstanding++;
   }
 
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
-  ended(chunk: number): void {
+  ended(peer: string, chunk: number): void {
     this.ledger.ended(chunk, this.now());
+    const p = this.peers.get(peer);
+    // Nothing left to send: it waits for no slot, and must not hold back those that do.
+    if (p && --p.outstanding === 0) this.waitingForSlot.delete(peer);
   }
 
   /**
@@ -94,9 +103,19 @@ export class UploadSession {
     return false;
   }
 
-  /** A chunk being sent is done with (sent, cancelled, cut off): the adapter offers the slot to the connections waiting. */
+  /** A chunk being sent is done with (sent, cancelled, cut off): the adapter offers the slot to the connections, inTurn. */
   releaseSlot(): void {
     this.sending--;
+  }
+
+  get slotFree(): boolean {
+    return this.sending < NET.uploadSlots;
+  }
+
+  /** The connections in the order a freed slot is offered to them: each round starts one further along, so none waits for ever. */
+  inTurn<T>(connections: T[]): T[] {
+    const start = this.turn++ % Math.max(1, connections.length);
+    return [...connections.slice(start), ...connections.slice(0, start)];
   }
 
   /** A chunk was sent whole. */

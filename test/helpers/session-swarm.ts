@@ -98,7 +98,7 @@ export class SeedSession {
   /** The peer asks for a chunk; a served one is queued until `deliver`. */
   ask(peer: string, chunk: number): UploadAnswer {
     const answer = this.upload.requested(peer, chunk, true);
-    if (answer === "serve") this.upload.granted(chunk);
+    if (answer === "serve") this.upload.granted(peer, chunk);
     this.answers.push({ at: this.now, peer, chunk, answer });
     return answer;
   }
@@ -106,7 +106,7 @@ export class SeedSession {
   /** A granted chunk is sent whole to `peer`. */
   deliver(peer: string, chunk: number): void {
     this.upload.sent(peer, CHUNK);
-    this.upload.ended(chunk);
+    this.upload.ended(peer, chunk);
     this.upload.served();
   }
 

@@ -321,7 +321,7 @@ describe("super-seeding, through the upload session", () => {
     const leech = new SessionSwarm({ chunks: 2, have: [0] });
     const upload = new UploadSession(leech.session);
     for (const p of ["a", "b"]) upload.peerConnected(p, p);
-    upload.granted(0);
+    upload.granted("a", 0);
     expect(upload.requested("b", 0, true)).toBe("serve");
   });
 

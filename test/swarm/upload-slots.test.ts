@@ -44,3 +44,22 @@ test("a waiting peer that disconnects no longer holds the others back", () => {
   upload.releaseSlot();
   expect(upload.takeSlot(other!)).toBe(true);
 });
+
+test("a waiting connection whose requests were all cancelled no longer holds the others back", () => {
+  const { upload, names } = seedWith(NET.uploadSlots + 2);
+  for (const name of names.slice(0, NET.uploadSlots)) upload.takeSlot(name);
+  const [cancelled, other] = names.slice(NET.uploadSlots);
+  upload.granted(cancelled!, 0);
+  expect(upload.takeSlot(cancelled!)).toBe(false);
+  upload.ended(cancelled!, 0);
+  upload.releaseSlot();
+  expect(upload.takeSlot(other!)).toBe(true);
+});
+
+test("a freed slot is offered to the connections in turn, each round starting one further along", () => {
+  const { upload } = seedWith(1);
+  expect(upload.inTurn(["a", "b", "c"])).toEqual(["a", "b", "c"]);
+  expect(upload.inTurn(["a", "b", "c"])).toEqual(["b", "c", "a"]);
+  expect(upload.inTurn(["a", "b", "c"])).toEqual(["c", "a", "b"]);
+  expect(upload.inTurn([])).toEqual([]);
+});

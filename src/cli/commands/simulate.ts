@@ -2,8 +2,8 @@ import { LIMITS } from "../../config.ts";
 import { BtError } from "../../errors.ts";
 import { type SimulationResult, Simulator } from "../../sim/simulator.ts";
 import { loggerFor } from "../../util/log.ts";
-import { formatBytes, parseDuration, parseSize } from "../../util/units.ts";
-import { chunkSizeFlag, expectPositionals, integerFlag, parseArgs } from "../args.ts";
+import { formatBytes, parseSize } from "../../util/units.ts";
+import { chunkSizeFlag, durationFlag, expectPositionals, integerFlag, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 
@@ -113,9 +113,8 @@ function sizeFlag(value: unknown): number {
 }
 
 function rttFlag(value: unknown): number {
-  if (value === undefined) return 1;
-  const ms = parseDuration(String(value));
-  if (ms === null || ms > 10_000) throw new BtError("BT_E_USAGE", `simulate: --rtt ${value}: expected a duration up to 10s, such as 1ms or 40ms`);
+  const ms = durationFlag("simulate", "rtt", value, 1);
+  if (ms > 10_000) throw new BtError("BT_E_USAGE", `simulate: --rtt ${value}: expected a duration up to 10s, such as 1ms or 40ms`);
   return ms;
 }
 
