@@ -3,8 +3,8 @@
  * chunks to ask one peer for next. The scheduler decides eligibility; a policy only orders.
  */
 export interface PickContext {
-  /** The chunks worth considering (the ones still missing), in any order. */
-  candidates: Iterable<number>;
+  /** The chunks worth considering (the ones still missing), rarest first: a policy that prefers rare chunks can stop early. */
+  candidates: ArrayLike<number>;
   /** How many connected peers have each chunk. */
   availability: ArrayLike<number>;
   /** May this peer be asked for this chunk now? */
@@ -15,11 +15,17 @@ export interface PickContext {
 
 export type PiecePolicy = (limit: number, ctx: PickContext) => number[];
 
-/** The `limit` eligible chunks with the lowest scores, lowest first. Each chunk is scored once. */
-function lowestScores(limit: number, ctx: PickContext, score: (chunk: number) => number): number[] {
+/**
+ * The `limit` eligible chunks with the lowest scores, lowest first. Each chunk is scored once.
+ * With `floor` (no chunk from this one on scores below it), the look stops once none can do better.
+ */
+function lowestScores(limit: number, ctx: PickContext, score: (chunk: number) => number, floor?: (chunk: number) => number): number[] {
   if (limit <= 0) return [];
   const best: { chunk: number; score: number }[] = [];
-  for (const chunk of ctx.candidates) {
+  const { candidates } = ctx;
+  for (let i = 0; i < candidates.length; i++) {
+    const chunk = candidates[i]!;
+    if (floor && best.length === limit && floor(chunk) >= best[limit - 1]!.score) break;
     if (!ctx.eligible(chunk)) continue;
     const s = score(chunk);
     if (best.length === limit && s >= best[limit - 1]!.score) continue;
@@ -36,7 +42,13 @@ function lowestScores(limit: number, ctx: PickContext, score: (chunk: number) =>
  * The integer part of the score is the availability; the random fraction breaks ties, so
  * that peers starting together diverge and have something to trade.
  */
-export const rarestFirst: PiecePolicy = (limit, ctx) => lowestScores(limit, ctx, (chunk) => ctx.availability[chunk]! + ctx.random());
+export const rarestFirst: PiecePolicy = (limit, ctx) =>
+  lowestScores(
+    limit,
+    ctx,
+    (chunk) => ctx.availability[chunk]! + ctx.random(),
+    (chunk) => ctx.availability[chunk]!,
+  );
 
 /** Uniformly random eligible chunks: a new peer's first picks, so it soon has something to trade. */
 export const randomFirst: PiecePolicy = (limit, ctx) => lowestScores(limit, ctx, () => ctx.random());

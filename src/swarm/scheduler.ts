@@ -1,5 +1,6 @@
 import { LIMITS, NET } from "../config.ts";
 import { Bitset } from "../util/bitset.ts";
+import { Availability } from "./availability.ts";
 import { type PiecePolicy, randomFirst, rarestFirst } from "./picker.ts";
 import { pipelineDepth, RateMeter } from "./pipeline.ts";
 import { DEPTH_AFTER_STALL, StallWatch } from "./stall.ts";
@@ -62,6 +63,8 @@ export const maxChunksInMemory = (chunkSize: number): number => Math.max(2, Math
 
 interface PeerSlot {
   bits: Bitset;
+  /** How many of the chunks it has are still missing here: at 0 there is nothing to ask it for. */
+  interesting: number;
   /** Open requests to this peer, and when each was sent (for the request latency). */
   requests: Map<number, number>;
   /** Chunks cancelled at this peer: late PIECEs of them are expected and dropped. */
@@ -86,11 +89,10 @@ interface PeerSlot {
  * Invariant outside endgame: no chunk is requested from two peers at once.
  */
 export class Scheduler {
-  private readonly availability: Uint16Array;
+  /** Who has what, and the missing chunks rarest first: what the picker looks through. */
+  private readonly availability: Availability;
   private readonly requesters = new Map<number, Set<string>>();
   private readonly landing = new Set<number>();
-  /** Chunks not yet ours: what the picker looks through, shrinking as the download goes. */
-  private readonly missing = new Set<number>();
   private readonly peers = new Map<string, PeerSlot>();
   private openRequests = 0;
   /** peersByRate's answer until a rate or the set of peers changes. */
@@ -100,8 +102,7 @@ export class Scheduler {
     readonly config: SchedulerConfig,
     readonly have: Bitset,
   ) {
-    this.availability = new Uint16Array(config.chunkCount);
-    for (let c = 0; c < config.chunkCount; c++) if (!have.has(c)) this.missing.add(c);
+    this.availability = new Availability(config.chunkCount, (c) => !have.has(c));
   }
 
   get complete(): boolean {
@@ -128,6 +129,7 @@ export class Scheduler {
     this.byRate = null;
     this.peers.set(key, {
       bits: new Bitset(this.config.chunkCount),
+      interesting: 0,
       requests: new Map(),
       cancelled: new Set(),
       depth: this.config.requestsPerPeer,
@@ -142,16 +144,21 @@ export class Scheduler {
   setBitfield(key: string, bits: Bitset): void {
     const peer = this.peers.get(key);
     if (!peer) return;
-    for (const c of peer.bits.members()) this.availability[c]!--;
+    for (const c of peer.bits.members()) this.availability.decrement(c);
     peer.bits = bits;
-    for (const c of bits.members()) this.availability[c]!++;
+    peer.interesting = 0;
+    for (const c of bits.members()) {
+      this.availability.increment(c);
+      if (!this.have.has(c)) peer.interesting++;
+    }
   }
 
   peerHas(key: string, chunk: number): void {
     const peer = this.peers.get(key);
     if (!peer || peer.bits.has(chunk)) return;
     peer.bits.add(chunk);
-    this.availability[chunk]!++;
+    this.availability.increment(chunk);
+    if (!this.have.has(chunk)) peer.interesting++;
   }
 
   /** The peer is gone: its requests become unrequested again. */
@@ -159,7 +166,7 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer) return;
     for (const c of peer.requests.keys()) this.dropRequest(key, c);
-    for (const c of peer.bits.members()) this.availability[c]!--;
+    for (const c of peer.bits.members()) this.availability.decrement(c);
     this.peers.delete(key);
     this.byRate = null;
   }
@@ -180,11 +187,11 @@ export class Scheduler {
     if (!peer) return [];
     const budget = this.config.maxChunksInMemory - this.openRequests - this.landing.size;
     const slots = Math.min(peer.depth - peer.requests.size, budget, maxNew);
-    if (slots <= 0 || this.complete) return [];
+    if (slots <= 0 || peer.interesting === 0) return [];
     const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
     const picks = policy(slots, {
-      candidates: this.missing,
-      availability: this.availability,
+      candidates: this.availability.rarestFirst(),
+      availability: this.availability.all,
       random: this.config.random,
       eligible: (c) => this.wanted(c) && !this.requesters.has(c) && this.mayAsk(peer, c),
     });
@@ -212,6 +219,11 @@ export class Scheduler {
     return sentAt === undefined ? undefined : this.config.now() - sentAt;
   }
 
+  /** Could some peer be asked for the chunk now: wanted, and not yet requested (or endgame copies allowed)? */
+  askable(chunk: number): boolean {
+    return this.wanted(chunk) && (!this.requesters.has(chunk) || this.inEndgame);
+  }
+
   /** Is the chunk neither ours nor already landing? (A second endgame copy is not needed.) */
   wanted(chunk: number): boolean {
     return !this.have.has(chunk) && !this.landing.has(chunk);
@@ -221,7 +233,8 @@ export class Scheduler {
   committed(chunk: number): string[] {
     this.landing.delete(chunk);
     this.have.add(chunk);
-    this.missing.delete(chunk);
+    this.availability.remove(chunk);
+    for (const peer of this.peers.values()) if (peer.bits.has(chunk)) peer.interesting--;
     const others = [...(this.requesters.get(chunk) ?? [])];
     for (const key of others) this.cancel(key, chunk);
     return others;
@@ -248,7 +261,8 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (peer && !peerStillHasIt && peer.bits.has(chunk)) {
       peer.bits.delete(chunk);
-      this.availability[chunk]!--;
+      this.availability.decrement(chunk);
+      if (!this.have.has(chunk)) peer.interesting--;
     }
   }
 
@@ -289,7 +303,7 @@ export class Scheduler {
 
   /** How many connected peers have the chunk. */
   availabilityOf(chunk: number): number {
-    return this.availability[chunk]!;
+    return this.availability.of(chunk);
   }
 
   /** The peer has the chunk but asked us to get it elsewhere: not from it for `elsewhereBackoffMs`. */
@@ -315,7 +329,7 @@ export class Scheduler {
       peer.deferredUntil.delete(chunk);
     }
     // A peer that sent a bad copy is asked again only when it is the only source.
-    return !peer.failedChunks.has(chunk) || this.availability[chunk] === 1;
+    return !peer.failedChunks.has(chunk) || this.availability.of(chunk) === 1;
   }
 
   private addRequest(key: string, peer: PeerSlot, chunk: number): void {

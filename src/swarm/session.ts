@@ -171,7 +171,9 @@ export class DownloadSession {
     else {
       this.scheduler.peerHas(peer, chunk);
       this.heardOfChunks = true;
-      this.fill(peer);
+      // The announced chunk is the only one new to ask this peer for: the rest were
+      // considered at its last fill, and whatever frees a slot refills every peer.
+      if (this.scheduler.askable(chunk)) this.fill(peer);
     }
     return this.out.drain();
   }

@@ -25,7 +25,8 @@ function scheduler(chunkCount: number, overrides = {}) {
 
 describe("picker policies", () => {
   const ctx = (availability: number[], eligible = (_: number) => true): PickContext => ({
-    candidates: availability.keys(),
+    // The scheduler hands candidates over rarest first (availability.ts).
+    candidates: [...availability.keys()].sort((x, y) => availability[x]! - availability[y]!),
     availability,
     eligible,
     random: seededRandom(7),
