@@ -2,10 +2,14 @@
  * The simulator against the lab, on one build: for each configuration, the lab swarm
  * (bench/swarm.ts: one seed and N getters on namespaces shaped to R Mbit/s, default chunk
  * size) `--runs` times, and `bytetide simulate` with the same N, R and size for random
- * seeds 1..--sims at the lab's RTT under load. Reports both slowest/T_min ratios, their
- * means and how far the simulator is from the lab. Target: within 10%. Needs root.
+ * seeds 1..--sims at the lab's RTT under load, twice: as a cluster (each node a machine of
+ * its own: the network only), and as the lab is (every node on this one machine, moving a GiB
+ * at the CPU cost the lab runs measured: --shared-cores, --cpu-per-gib). Reports the
+ * slowest/T_min ratios, their means and how far each simulation is from the lab.
+ * Target: within 10%. Needs root.
  *   bun bench/calibrate.ts [--configs 8x100,8x200,16x100] [--runs 2] [--sims 3] [--rtt 40ms]
  */
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { report, round } from "./harness.ts";
@@ -33,10 +37,23 @@ async function json(cmd: string[]): Promise<Record<string, unknown>> {
   return JSON.parse(out);
 }
 
+/** `bytetide simulate` for random seeds 1..--sims: the slowest/T_min of each. */
+async function simulations(hosts: string, mbit: string, extra: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (let seed = 1; seed <= Number(values.sims); seed++) {
+    const r = await json([join(root, "dist", "bytetide"), "simulate", "--nodes", hosts, "--rate", `${mbit}M`, "--size", values.size!, "--rtt", values.rtt!, "--random-seed", String(seed), ...extra, "--json"]);
+    out.push(r.slowest_over_bound as number);
+  }
+  return out;
+}
+
+const cores = availableParallelism();
 const rows = [];
 for (const config of values.configs!.split(",")) {
   const [hosts, mbit] = config.split("x");
   const lab: number[] = [];
+  const cpuPerGiB: number[] = [];
+  const saturated: number[] = [];
   for (let i = 0; i < Number(values.runs); i++) {
     const r = await json([bun, "bench/swarm.ts", "--hosts", hosts!, "--mbit", mbit!, "--size", values.size!, "--chunk-size", "4MiB"]);
     if (r.skipped) {
@@ -44,13 +61,24 @@ for (const config of values.configs!.split(",")) {
       process.exit(0);
     }
     lab.push(r.slowest_over_t_min as number);
+    cpuPerGiB.push(r.cpu_seconds_per_gib as number);
+    saturated.push(r.cpu_saturated_fraction as number);
   }
-  const sim: number[] = [];
-  for (let seed = 1; seed <= Number(values.sims); seed++) {
-    const r = await json([join(root, "dist", "bytetide"), "simulate", "--nodes", hosts!, "--rate", `${mbit}M`, "--size", values.size!, "--rtt", values.rtt!, "--random-seed", String(seed), "--json"]);
-    sim.push(r.slowest_over_bound as number);
-  }
-  const off = mean(sim) / mean(lab) - 1;
-  rows.push({ hosts: Number(hosts), mbit: Number(mbit), lab_slowest_over_t_min: lab, lab_mean: round(mean(lab)), sim_slowest_over_bound: sim, sim_mean: round(mean(sim)), sim_vs_lab: round(off), within_10_percent: Math.abs(off) <= 0.1 });
+  const network = await simulations(hosts!, mbit!, []);
+  const oneMachine = await simulations(hosts!, mbit!, ["--shared-cores", String(cores), "--cpu-per-gib", String(round(mean(cpuPerGiB), 2))]);
+  const off = (sim: number[]) => round(mean(sim) / mean(lab) - 1);
+  rows.push({
+    hosts: Number(hosts),
+    mbit: Number(mbit),
+    lab_slowest_over_t_min: lab,
+    lab_mean: round(mean(lab)),
+    lab_cpu_seconds_per_gib: cpuPerGiB,
+    lab_cpu_saturated_fraction: saturated,
+    sim_network_only: network,
+    sim_network_only_vs_lab: off(network),
+    sim_one_machine: oneMachine,
+    sim_one_machine_vs_lab: off(oneMachine),
+    within_10_percent: Math.abs(off(oneMachine)) <= 0.1,
+  });
 }
-report("calibrate", { bench: "calibrate", command, rtt: values.rtt, rows, all_within_10_percent: rows.every((r) => r.within_10_percent) });
+report("calibrate", { bench: "calibrate", command, rtt: values.rtt, cores, rows, all_within_10_percent: rows.every((r) => r.within_10_percent) });

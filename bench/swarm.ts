@@ -36,12 +36,28 @@ if (process.getuid?.() !== 0 || !Bun.which("ip") || !Bun.which("tc")) {
   process.exit(0);
 }
 
-/** Jiffies the whole machine spent busy and in total, from /proc/stat. */
+/** Jiffies (1/100 s of one core) the whole machine spent busy and in total, from /proc/stat. */
 function cpuTimes(): { busy: number; total: number } {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const idle = f[3]! + f[4]!;
   const total = f.reduce((a, b) => a + b, 0);
   return { busy: total - idle, total };
+}
+
+/** A sample counts as saturated when the machine was at least this busy over it. */
+const SATURATED = 0.95;
+const SAMPLE_MS = 100;
+
+/** Samples the machine's CPU every SAMPLE_MS: how busy it was in each interval, and when. */
+function cpuSampler(): { stop: () => { at: number; busy: number }[] } {
+  const samples: { at: number; busy: number }[] = [];
+  let last = cpuTimes();
+  const timer = setInterval(() => {
+    const now = cpuTimes();
+    if (now.total > last.total) samples.push({ at: Date.now(), busy: (now.busy - last.busy) / (now.total - last.total) });
+    last = now;
+  }, SAMPLE_MS);
+  return { stop: () => (clearInterval(timer), samples) };
 }
 
 const lab = (...args: string[]) => {
@@ -64,6 +80,7 @@ try {
   const seed = inHost(0, ["serve", pkg, "--listen", `${addr(0)}:7654`]);
   await Bun.sleep(500);
   const cpuBefore = cpuTimes();
+  const sampler = cpuSampler();
   const t0 = Date.now();
   const gets = Array.from({ length: hosts }, (_, k) =>
     inHost(k + 1, ["get", pkg, "--peer", `${addr(0)}:7654`, "--listen", `${addr(k + 1)}:7654`, "-o", join(values.dir!, `host-${k + 1}`, "payload.bin"), "--linger", "60s"]),
@@ -76,6 +93,7 @@ try {
   );
   const wall = (Date.now() - t0) / 1000;
   const cpuAfter = cpuTimes();
+  const samples = sampler.stop();
   seed.kill("SIGTERM");
   const seedLog = await new Response(seed.stderr).text();
 
@@ -89,6 +107,12 @@ try {
   const tMin = Math.max(size / rate, size / rate, (hosts * size) / (rate + hosts * rate));
   const slowest = Math.max(...completion);
   const busy = (cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total);
+  // Until the slowest finished: the lingering that follows is idle and would dilute the figures.
+  const transfer = samples.filter((x) => x.at <= t0 + slowest * 1000);
+  const saturated = transfer.filter((x) => x.busy >= SATURATED).length / Math.max(1, transfer.length);
+  const transferBusy = transfer.reduce((a, x) => a + x.busy, 0) / Math.max(1, transfer.length);
+  // What moving the bytes cost, every process and the kernel together; the simulator's --cpu-per-gib.
+  const cpuSeconds = (cpuAfter.busy - cpuBefore.busy) / 100;
   report("swarm", {
     bench: "swarm",
     command,
@@ -106,6 +130,10 @@ try {
     seed_upload_over_F: round(seedUploaded / size, 3),
     getter_uploads_MiB: uploads.map((u) => round(u / 2 ** 20, 1)),
     machine_cpu_busy_pct: round(busy * 100, 1),
+    cpu_busy_pct_until_slowest: round(transferBusy * 100, 1),
+    cpu_saturated_fraction: round(saturated, 3),
+    cpu_seconds: round(cpuSeconds, 1),
+    cpu_seconds_per_gib: round(cpuSeconds / ((hosts * size) / 2 ** 30), 2),
     wall_seconds_until_all_exited: round(wall, 2),
     targets: { slowest_within_1_25_t_min: slowest <= 1.25 * tMin, stretch_within_1_1_t_min: slowest <= 1.1 * tMin },
   });

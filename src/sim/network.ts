@@ -9,6 +9,11 @@
  * without them every transfer started together ends together, and a simulated swarm moves
  * in lockstep that no real one does.
  *
+ * A network may also have one shared port that every flow crosses: the CPU of one machine
+ * that hosts every node, as in the lab (bench/swarm.ts), where moving a byte from one
+ * process to another costs CPU time on the same two cores whatever the links allow. Its
+ * capacity is the bytes per second those cores can move.
+ *
  * The allocation is kept incrementally: when a flow starts or ends, its two links recompute
  * their water level, and a change spreads along the flows it affects until it settles. A
  * full recomputation per event would cost O(flows), which a 10,000-node swarm cannot afford.
@@ -48,12 +53,15 @@ export class Flow {
   /** Where the flow sits in each port's list, for removal in O(1). */
   upIndex = -1;
   downIndex = -1;
+  sharedIndex = -1;
   /** Whatever the caller needs to find the flow's owner when it finishes. */
   tag: unknown = null;
 
   constructor(
     readonly up: Port,
     readonly down: Port,
+    /** The network's shared port, if it has one. */
+    readonly shared: Port | null,
     readonly bytes: number,
     /** Its claim on a shared link relative to the others'. */
     readonly weight: number,
@@ -65,6 +73,20 @@ export class Flow {
   /** Bytes sent by `now`, at the current rate. */
   sentBy(now: number): number {
     return Math.min(this.bytes, this.sent + (this.rate * (now - this.at)) / 1000);
+  }
+
+  /** The most the flow may get: its weight at the lowest level on its way. */
+  get fairRate(): number {
+    const level = Math.min(this.up.level, this.down.level);
+    return this.weight * (this.shared ? Math.min(level, this.shared.level) : level);
+  }
+
+  /** The lowest level on its way, leaving out `port`: what holds it at `port`. */
+  levelElsewhere(port: Port): number {
+    const up = this.up === port ? Infinity : this.up.level;
+    const down = this.down === port ? Infinity : this.down.level;
+    const shared = this.shared === null || this.shared === port ? Infinity : this.shared.level;
+    return Math.min(up, down, shared);
   }
 
   /** When the last byte leaves, at the current rate. */
@@ -85,13 +107,19 @@ export class FluidNetwork {
   private constraints = new Float64Array(64);
   private order = new Uint32Array(64);
 
+  constructor(
+    /** A port every flow crosses (see above), or none. */
+    private readonly shared: Port | null = null,
+  ) {}
+
   start(up: Port, down: Port, bytes: number, weight: number, now: number): Flow {
-    const flow = new Flow(up, down, bytes, weight, now);
+    const flow = new Flow(up, down, this.shared, bytes, weight, now);
     flow.upIndex = up.flows.push(flow) - 1;
     flow.downIndex = down.flows.push(flow) - 1;
-    this.rebalance([up, down], now);
+    if (this.shared) flow.sharedIndex = this.shared.flows.push(flow) - 1;
+    this.rebalance(this.portsOf(flow), now);
     // A new flow's rate is set by the recomputation of its ports.
-    if (flow.rate === 0) this.setRate(flow, weight * Math.min(up.level, down.level), now);
+    if (flow.rate === 0) this.setRate(flow, flow.fairRate, now);
     return flow;
   }
 
@@ -102,9 +130,10 @@ export class FluidNetwork {
     flow.at = now;
     flow.active = false;
     flow.version++;
-    removeFrom(flow.up.flows, flow, true);
-    removeFrom(flow.down.flows, flow, false);
-    this.rebalance([flow.up, flow.down], now);
+    removeFrom(flow.up.flows, flow, "upIndex");
+    removeFrom(flow.down.flows, flow, "downIndex");
+    if (this.shared) removeFrom(this.shared.flows, flow, "sharedIndex");
+    this.rebalance(this.portsOf(flow), now);
   }
 
   /** The flows whose finish time moved since the last call. */
@@ -125,11 +154,14 @@ export class FluidNetwork {
       port.level = this.waterLevel(port);
       const moved = Math.abs(port.level - before) > SETTLED * before;
       for (const flow of port.flows) {
-        const rate = flow.weight * Math.min(flow.up.level, flow.down.level);
+        const rate = flow.fairRate;
         if (Math.abs(rate - flow.rate) <= SETTLED * rate) continue;
         this.setRate(flow, rate, now);
-        // The flow's other end may now have more, or less, to give the rest.
-        if (moved) this.enqueue(flow.up === port ? flow.down : flow.up);
+        // The flow's other ports may now have more, or less, to give the rest.
+        if (!moved) continue;
+        if (flow.up !== port) this.enqueue(flow.up);
+        if (flow.down !== port) this.enqueue(flow.down);
+        if (flow.shared && flow.shared !== port) this.enqueue(flow.shared);
       }
     }
   }
@@ -148,7 +180,7 @@ export class FluidNetwork {
     let weights = 0;
     for (let i = 0; i < n; i++) {
       const f = flows[i]!;
-      caps[i] = f.up === port ? f.down.level : f.up.level;
+      caps[i] = f.levelElsewhere(port);
       order[i] = i;
       weights += f.weight;
     }
@@ -173,6 +205,10 @@ export class FluidNetwork {
     this.changed.push(flow);
   }
 
+  private portsOf(flow: Flow): Port[] {
+    return this.shared ? [flow.up, flow.down, this.shared] : [flow.up, flow.down];
+  }
+
   private enqueue(port: Port): void {
     if (port.queued) return;
     port.queued = true;
@@ -180,12 +216,11 @@ export class FluidNetwork {
   }
 }
 
-function removeFrom(flows: Flow[], flow: Flow, up: boolean): void {
-  const at = up ? flow.upIndex : flow.downIndex;
+function removeFrom(flows: Flow[], flow: Flow, index: "upIndex" | "downIndex" | "sharedIndex"): void {
+  const at = flow[index];
   const last = flows.pop()!;
   if (last !== flow) {
     flows[at] = last;
-    if (up) last.upIndex = at;
-    else last.downIndex = at;
+    last[index] = at;
   }
 }

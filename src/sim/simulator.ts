@@ -23,6 +23,12 @@ export interface SimulationOptions {
   /** Fraction of downloaders that leave mid-way: at a random moment between 10% and 90% of T_min. */
   leave: number;
   randomSeed: number;
+  /**
+   * Every node on one machine of `cores` cores, where moving a GiB from one node to another
+   * costs `cpuSecondsPerGiB` of CPU (sender, receiver and kernel together): the lab's case.
+   * Without it each node has a machine of its own, as in a cluster.
+   */
+  sharedCpu?: { cores: number; cpuSecondsPerGiB: number };
   /** Stop after this much simulated time even if nodes are still downloading. */
   maxSimulatedMs?: number;
 }
@@ -36,6 +42,8 @@ export interface SimulationResult {
   chunk_size: number;
   chunk_count: number;
   rtt_ms: number;
+  /** The one machine's cores and CPU cost per GiB moved (SimulationOptions.sharedCpu), or null. */
+  shared_cpu: { cores: number; cpu_seconds_per_gib: number } | null;
   join_late: number;
   leave: number;
   random_seed: number;
@@ -95,7 +103,7 @@ const STARTUP_MS = 1000;
  */
 export class Simulator implements World {
   readonly clock = new EventQueue();
-  readonly network = new FluidNetwork();
+  readonly network: FluidNetwork;
   readonly latencyMs: number;
   readonly bound: number;
   private readonly nodes: SimNode[] = [];
@@ -110,6 +118,8 @@ export class Simulator implements World {
 
   constructor(private readonly options: SimulationOptions) {
     this.latencyMs = options.rttMs / 2;
+    const cpu = options.sharedCpu;
+    this.network = new FluidNetwork(cpu ? new Port((cpu.cores * 2 ** 30) / cpu.cpuSecondsPerGiB) : null);
     this.random = seededRandom(options.randomSeed);
     const { nodes, seeds, size, chunkSize } = options;
     const chunkCount = Math.max(1, Math.ceil(size / chunkSize));
@@ -230,6 +240,7 @@ export class Simulator implements World {
       chunk_size: o.chunkSize,
       chunk_count: Math.ceil(o.size / o.chunkSize),
       rtt_ms: o.rttMs,
+      shared_cpu: o.sharedCpu ? { cores: o.sharedCpu.cores, cpu_seconds_per_gib: o.sharedCpu.cpuSecondsPerGiB } : null,
       join_late: o.joinLate,
       leave: o.leave,
       random_seed: o.randomSeed,

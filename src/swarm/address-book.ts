@@ -27,6 +27,10 @@ const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
  */
 export class AddressBook {
   private readonly entries = new Map<string, Entry>();
+  /** Entries in each state: asked on every tick, so kept rather than counted. */
+  private readonly inState: Record<State, number> = { idle: 0, connecting: 0, connected: 0, waiting: 0, banned: 0, gone: 0, self: 0 };
+  /** No waiting entry is due before this: `due` has nothing to look for until then. */
+  private nextRedialAt = Infinity;
   private stopped = false;
 
   constructor(private readonly capacity: number) {}
@@ -36,11 +40,13 @@ export class AddressBook {
     const label = peerLabel(address);
     const known = this.entries.get(label);
     if (known) {
-      if (connected && (known.state === "idle" || known.state === "waiting")) known.state = "connected";
+      if (connected && (known.state === "idle" || known.state === "waiting")) this.setState(known, "connected");
       return false;
     }
     if (this.entries.size >= this.capacity || address.port === 0) return false;
-    this.entries.set(label, { address, state: connected ? "connected" : "idle", failures: 0, lastError: "", redialAt: Infinity });
+    const state = connected ? "connected" : "idle";
+    this.entries.set(label, { address, state, failures: 0, lastError: "", redialAt: Infinity });
+    this.inState[state]++;
     return true;
   }
 
@@ -54,25 +60,26 @@ export class AddressBook {
 
   /** Addresses to dial now. */
   dialable(): Entry[] {
+    if (this.inState.idle === 0) return [];
     return [...this.entries.values()].filter((e) => e.state === "idle");
   }
 
   /** Whether any address may still lead somewhere (now or after its back-off). */
   anyDialable(): boolean {
-    return [...this.entries.values()].some((e) => e.state === "idle" || e.state === "waiting" || e.state === "connecting");
+    return this.inState.idle + this.inState.waiting + this.inState.connecting > 0;
   }
 
   get connecting(): number {
-    return [...this.entries.values()].filter((e) => e.state === "connecting").length;
+    return this.inState.connecting;
   }
 
   markConnecting(label: string): void {
-    this.update(label, (e) => (e.state = "connecting"));
+    this.update(label, (e) => this.setState(e, "connecting"));
   }
 
   markConnected(label: string): void {
     this.update(label, (e) => {
-      e.state = "connected";
+      this.setState(e, "connected");
       e.failures = 0;
     });
   }
@@ -82,21 +89,27 @@ export class AddressBook {
     this.update(label, (e) => {
       if (e.state === "banned" || e.state === "gone" || e.state === "self") return;
       e.lastError = reason;
-      e.state = "waiting";
+      this.setState(e, "waiting");
       e.redialAt = Infinity;
       if (this.stopped) return;
       e.redialAt = now + REDIAL_DELAYS_MS[Math.min(e.failures, REDIAL_DELAYS_MS.length - 1)]!;
+      this.nextRedialAt = Math.min(this.nextRedialAt, e.redialAt);
       e.failures++;
     });
   }
 
   /** Waiting addresses whose back-off is over by `now` become dialable; returns how many. */
   due(now: number): number {
+    if (now < this.nextRedialAt) return 0;
     let n = 0;
+    this.nextRedialAt = Infinity;
     for (const e of this.entries.values()) {
-      if (e.state !== "waiting" || e.redialAt > now) continue;
-      e.state = "idle";
-      n++;
+      if (e.state !== "waiting") continue;
+      if (e.redialAt > now) this.nextRedialAt = Math.min(this.nextRedialAt, e.redialAt);
+      else {
+        this.setState(e, "idle");
+        n++;
+      }
     }
     return n;
   }
@@ -104,7 +117,7 @@ export class AddressBook {
   markBanned(label: string, reason: string): void {
     this.update(label, (e) => {
       e.lastError = reason;
-      e.state = "banned";
+      this.setState(e, "banned");
     });
   }
 
@@ -116,13 +129,13 @@ export class AddressBook {
   markGone(label: string, reason: string): void {
     this.update(label, (e) => {
       e.lastError = reason;
-      e.state = "gone";
+      this.setState(e, "gone");
     });
   }
 
   /** The address is our own. */
   markSelf(label: string): void {
-    this.update(label, (e) => (e.state = "self"));
+    this.update(label, (e) => this.setState(e, "self"));
   }
 
   describe(): string {
@@ -133,6 +146,13 @@ export class AddressBook {
   stopAll(): void {
     this.stopped = true;
     for (const e of this.entries.values()) e.redialAt = Infinity;
+    this.nextRedialAt = Infinity;
+  }
+
+  private setState(e: Entry, state: State): void {
+    this.inState[e.state]--;
+    this.inState[state]++;
+    e.state = state;
   }
 
   private update(label: string, change: (e: Entry) => void): void {

@@ -5,6 +5,10 @@
 export interface PickContext {
   /** The chunks worth considering (the ones still missing), rarest first: a policy that prefers rare chunks can stop early. */
   candidates: ArrayLike<number>;
+  /** Does the peer have this chunk? A cheap test, made before `eligible`. */
+  holds: (chunk: number) => boolean;
+  /** How many of the candidates the peer has: once all are seen, looking further is pointless. */
+  held: number;
   /** How many connected peers have each chunk. */
   availability: ArrayLike<number>;
   /** May this peer be asked for this chunk now? */
@@ -23,9 +27,12 @@ function lowestScores(limit: number, ctx: PickContext, score: (chunk: number) =>
   if (limit <= 0) return [];
   const best: { chunk: number; score: number }[] = [];
   const { candidates } = ctx;
-  for (let i = 0; i < candidates.length; i++) {
+  let seen = 0;
+  for (let i = 0; i < candidates.length && seen < ctx.held; i++) {
     const chunk = candidates[i]!;
     if (floor && best.length === limit && floor(chunk) >= best[limit - 1]!.score) break;
+    if (!ctx.holds(chunk)) continue;
+    seen++;
     if (!ctx.eligible(chunk)) continue;
     const s = score(chunk);
     if (best.length === limit && s >= best[limit - 1]!.score) continue;

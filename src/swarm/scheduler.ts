@@ -61,6 +61,9 @@ export const nodeSchedulerConfig = (chunkCount: number, chunkSize: number, reque
 /** Received chunks a node holds at once (being assembled, verified or written). */
 export const maxChunksInMemory = (chunkSize: number): number => Math.max(2, Math.floor(NET.maxBufferedChunkBytes / chunkSize));
 
+/** A peer's bits are listed rather than looked up when it has at most 1/FEW_BITS as many chunks as we miss. */
+const FEW_BITS = 8;
+
 interface PeerSlot {
   bits: Bitset;
   /** How many of the chunks it has are still missing here: at 0 there is nothing to ask it for. */
@@ -190,7 +193,8 @@ export class Scheduler {
     if (slots <= 0 || peer.interesting === 0) return [];
     const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
     const picks = policy(slots, {
-      candidates: this.availability.rarestFirst(),
+      ...this.candidatesFor(peer),
+      holds: (c) => peer.bits.has(c),
       availability: this.availability.all,
       random: this.config.random,
       eligible: (c) => this.wanted(c) && !this.requesters.has(c) && this.mayAsk(peer, c),
@@ -319,6 +323,19 @@ export class Scheduler {
     const released = [...peer.requests.keys()];
     for (const c of released) this.cancel(key, c);
     return released;
+  }
+
+  /**
+   * What to look through for this peer, rarest first. A peer with few chunks at all has its
+   * bits listed; otherwise every missing chunk, and the look stops at the peer's last.
+   */
+  private candidatesFor(peer: PeerSlot): { candidates: ArrayLike<number>; held: number } {
+    const missing = this.availability.rarestFirst();
+    if (peer.bits.count * FEW_BITS > missing.length) return { candidates: missing, held: peer.interesting };
+    const found: number[] = [];
+    for (const c of peer.bits.members()) if (!this.have.has(c)) found.push(c);
+    found.sort((a, b) => this.availability.of(a) - this.availability.of(b));
+    return { candidates: found, held: found.length };
   }
 
   private mayAsk(peer: PeerSlot, chunk: number): boolean {

@@ -6,7 +6,7 @@ import { type Flow, FluidNetwork, Port } from "../../src/sim/network.ts";
 function progressiveFilling(flows: Flow[]): Map<Flow, number> {
   const rate = new Map(flows.map((f) => [f, 0]));
   const frozen = new Set<Flow>();
-  const ports = [...new Set(flows.flatMap((f) => [f.up, f.down]))];
+  const ports = [...new Set(flows.flatMap((f) => (f.shared ? [f.up, f.down, f.shared] : [f.up, f.down])))];
   while (frozen.size < flows.length) {
     let step = Infinity;
     for (const p of ports) {
@@ -56,14 +56,25 @@ test("a flow's bytes follow its rates over time, and its finish time moves when 
   expect(a.finishAt()).toBeCloseTo(3500, 6);
 });
 
-test("after any sequence of flows starting and stopping, the rates are the weighted max-min fair ones", () => {
+test("a shared port (one machine's CPU) caps the flows together, whatever their links allow", () => {
+  const cpu = new Port(150);
+  const net = new FluidNetwork(cpu);
+  const flows = [0, 1, 2].map(() => net.start(new Port(100), new Port(100), 1e9, 1, 0));
+  for (const f of flows) expect(f.rate).toBeCloseTo(50, 6);
+  net.stop(flows[0]!, 0);
+  for (const f of flows.slice(1)) expect(f.rate).toBeCloseTo(75, 6);
+});
+
+test("after any sequence of flows starting and stopping, the rates are the weighted max-min fair ones, with or without a shared port", () => {
   fc.assert(
     fc.property(
       fc.integer({ min: 2, max: 6 }),
+      fc.option(fc.integer({ min: 1, max: 300 })),
       fc.array(fc.tuple(fc.nat(), fc.nat(), fc.double({ min: 0.5, max: 1.5, noNaN: true }), fc.boolean()), { minLength: 1, maxLength: 25 }),
       fc.array(fc.integer({ min: 1, max: 100 }), { minLength: 12, maxLength: 12 }),
-      (nodes, steps, capacities) => {
-        const net = new FluidNetwork();
+      (nodes, sharedCapacity, steps, capacities) => {
+        const shared = sharedCapacity === null ? null : new Port(sharedCapacity);
+        const net = new FluidNetwork(shared);
         const ups = Array.from({ length: nodes }, (_, i) => new Port(capacities[i]!));
         const downs = Array.from({ length: nodes }, (_, i) => new Port(capacities[6 + i]!));
         const live: Flow[] = [];
@@ -76,7 +87,7 @@ test("after any sequence of flows starting and stopping, the rates are the weigh
         const exact = progressiveFilling(live);
         for (const f of live) expect(Math.abs(f.rate - exact.get(f)!)).toBeLessThanOrEqual(0.01 * exact.get(f)! + 1e-9);
         // No port carries more than its capacity.
-        for (const p of [...ups, ...downs]) expect(p.flows.reduce((a, f) => a + f.rate, 0)).toBeLessThanOrEqual(p.capacity * 1.001);
+        for (const p of [...ups, ...downs, ...(shared ? [shared] : [])]) expect(p.flows.reduce((a, f) => a + f.rate, 0)).toBeLessThanOrEqual(p.capacity * 1.001);
       },
     ),
     { numRuns: 300 },

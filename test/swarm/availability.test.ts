@@ -45,6 +45,8 @@ test("rarest first stops looking once no chunk further on can be rarer than its 
   const looked: number[] = [];
   const picks = rarestFirst(2, {
     candidates: a.rarestFirst(),
+    holds: () => true,
+    held: counts.length,
     availability: a.all,
     eligible: (c) => (looked.push(c), true),
     random: () => 0.5,
@@ -52,4 +54,20 @@ test("rarest first stops looking once no chunk further on can be rarer than its 
   expect(picks.map((c) => counts[c])).toEqual([1, 1]);
   // The three chunks one peer has, then the first chunk two peers have ends the look.
   expect(looked).toHaveLength(3);
+});
+
+test("looking stops once every candidate the peer has was seen, though fewer than the limit were found", () => {
+  const order = [4, 0, 6, 2, 7, 1, 3, 5];
+  const peerHas = new Set([0, 2]);
+  const tested: number[] = [];
+  const picks = rarestFirst(3, {
+    candidates: order,
+    holds: (c) => (tested.push(c), peerHas.has(c)),
+    held: peerHas.size,
+    availability: new Array(8).fill(1),
+    eligible: () => true,
+    random: () => 0.5,
+  });
+  expect(picks.toSorted()).toEqual([0, 2]);
+  expect(tested).toEqual([4, 0, 6, 2]);
 });

@@ -27,6 +27,8 @@ describe("picker policies", () => {
   const ctx = (availability: number[], eligible = (_: number) => true): PickContext => ({
     // The scheduler hands candidates over rarest first (availability.ts).
     candidates: [...availability.keys()].sort((x, y) => availability[x]! - availability[y]!),
+    holds: () => true,
+    held: availability.length,
     availability,
     eligible,
     random: seededRandom(7),

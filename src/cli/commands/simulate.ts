@@ -21,11 +21,14 @@ export const simulate: Command = {
     "join-late": { type: "string" },
     leave: { type: "string" },
     "random-seed": { type: "string" },
+    "shared-cores": { type: "string" },
+    "cpu-per-gib": { type: "string" },
     ...OUTPUT_FLAGS,
   },
   exitCodes: {},
   help: `Usage: bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S]
-                         [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--json]
+                         [--rtt D] [--join-late F] [--leave F] [--random-seed K]
+                         [--shared-cores N --cpu-per-gib S] [--json]
 
 Runs a swarm of N downloaders and the seeds in one process, on a simulated clock: every
 node runs the same download, upload and peers sessions as 'get' and 'serve', over a
@@ -55,6 +58,11 @@ Options:
   --leave F             fraction of downloaders that leave mid-way, between 10% and 90% of
                         T_min after their launch; they are not counted as completions (default 0)
   --random-seed K       seed of every random choice, a whole number (default 1)
+  --shared-cores N      put every node on one machine of N cores, as the lab (bench/swarm.ts)
+                        does: moving bytes between nodes then competes for that CPU
+  --cpu-per-gib S       with --shared-cores: CPU seconds that moving one GiB from one node
+                        to another costs, sender, receiver and kernel together (the lab's
+                        bench/swarm.ts reports it as cpu_seconds_per_gib)
   -h, --help            show this help
 
 ${OUTPUT_HELP}
@@ -83,6 +91,7 @@ events, events_per_second and log_events (the sessions' log events, counted).`,
       joinLate: fractionFlag("join-late", f["join-late"]),
       leave: fractionFlag("leave", f.leave),
       randomSeed: integerFlag("simulate", "random-seed", f["random-seed"], 1, 0, 2 ** 32 - 1),
+      sharedCpu: sharedCpuFlags(f["shared-cores"], f["cpu-per-gib"]),
     });
     const result = sim.run();
     if (mode === "json") loggerFor("simulate", mode).event("result", { ...result });
@@ -118,6 +127,14 @@ function rttFlag(value: unknown): number {
   return ms;
 }
 
+function sharedCpuFlags(cores: unknown, perGiB: unknown): { cores: number; cpuSecondsPerGiB: number } | undefined {
+  if (cores === undefined && perGiB === undefined) return undefined;
+  if (cores === undefined || perGiB === undefined) throw new BtError("BT_E_USAGE", "simulate: --shared-cores and --cpu-per-gib go together");
+  const cpuSecondsPerGiB = Number(perGiB);
+  if (!(cpuSecondsPerGiB > 0 && cpuSecondsPerGiB <= 1000)) throw new BtError("BT_E_USAGE", `simulate: --cpu-per-gib ${perGiB}: expected CPU seconds, such as 6.5`);
+  return { cores: integerFlag("simulate", "shared-cores", cores, 1, 1, 1024), cpuSecondsPerGiB };
+}
+
 function fractionFlag(flag: string, value: unknown): number {
   if (value === undefined) return 0;
   const n = Number(value);
@@ -128,7 +145,7 @@ function fractionFlag(flag: string, value: unknown): number {
 function summary(r: SimulationResult): string {
   const c = r.completion_seconds;
   return [
-    `${r.nodes} downloaders, ${r.seeds} seed(s); ${formatBytes(r.package_bytes)} in ${r.chunk_count} chunks; rate ${r.rate_bits_per_second.map(bits).join(",")}, seeds ${bits(r.seed_rate_bits_per_second)}; RTT ${r.rtt_ms} ms`,
+    `${r.nodes} downloaders, ${r.seeds} seed(s); ${formatBytes(r.package_bytes)} in ${r.chunk_count} chunks; rate ${r.rate_bits_per_second.map(bits).join(",")}, seeds ${bits(r.seed_rate_bits_per_second)}; RTT ${r.rtt_ms} ms${r.shared_cpu ? `; one machine of ${r.shared_cpu.cores} cores, ${r.shared_cpu.cpu_seconds_per_gib} CPU s per GiB moved` : ""}`,
     `completed ${r.completed}, left mid-way ${r.left_mid_way}, failed ${r.failed}, unfinished ${r.unfinished}`,
     `completion p50 ${c.p50} s, p99 ${c.p99} s, slowest ${c.max} s; bound T_min ${r.bound_seconds} s`,
     `over the bound: p50 ${r.p50_over_bound}x, p99 ${r.p99_over_bound}x, slowest ${r.slowest_over_bound}x; seeds uploaded ${r.seed_upload_copies} copies`,
