@@ -134,7 +134,7 @@ export class SimNode {
       },
       have,
     );
-    this.upload = new UploadSession(this.download);
+    this.upload = new UploadSession(this.download, options.seed);
     this.peers = new PeersSession(this.download, book, { maxPeers: NET.maxConnectionsPerPackage, ourId: this.peerId });
   }
 

@@ -38,6 +38,8 @@ export interface SwarmNodeOptions {
   network: NetworkPolicy;
   logger: Logger;
   uploadLimit: TokenBucket | null;
+  /** Super-seed once complete (superseed.ts): `serve` does, `get` does not. */
+  superSeeding: boolean;
   /** --max-download-rate: requests are issued no faster than this many bytes per second. */
   downloadLimit: TokenBucket | null;
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
@@ -132,7 +134,7 @@ export class SwarmNode {
       store.have,
     );
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory(pkg.chunkSize));
-    this.upload = new UploadSession(this.session);
+    this.upload = new UploadSession(this.session, options.superSeeding);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;

@@ -305,9 +305,14 @@ export class Scheduler {
     return this.byRate;
   }
 
-  /** How many connected peers have the chunk. */
-  availabilityOf(chunk: number): number {
-    return this.availability.of(chunk);
+  /**
+   * Whether a connected peer still downloading has the chunk. Such a peer shares freely;
+   * a complete one may itself be super-seeding and send askers elsewhere.
+   */
+  downloaderHas(chunk: number): boolean {
+    if (this.availability.of(chunk) === 0) return false;
+    for (const peer of this.peers.values()) if (peer.bits.has(chunk) && !peer.bits.complete) return true;
+    return false;
   }
 
   /** The peer has the chunk but asked us to get it elsewhere: not from it for `elsewhereBackoffMs`. */

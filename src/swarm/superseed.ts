@@ -8,8 +8,12 @@ export interface ServeContext {
   uploadsInProgress: number;
   /** A copy left recently: its recipient may not have announced it yet. */
   sentRecently: boolean;
-  /** Some other connected peer announced the chunk. */
-  othersHaveIt: boolean;
+  /**
+   * A connected peer still downloading announced the chunk. Only such a peer counts as
+   * "elsewhere": it shares freely, where a complete one may be super-seeding too, and when
+   * every holder is complete and each sends the asker to the others, nobody serves it.
+   */
+  downloaderHasIt: boolean;
   /** Times this node already told this peer to get this chunk elsewhere. */
   timesSentElsewhere: number;
   /** Other peers connected besides the requester: with none, there is no elsewhere. */
@@ -30,8 +34,8 @@ const MAX_TIMES_ELSEWHERE = 8;
 export function shouldServe(c: ServeContext): boolean {
   if (!c.seeding || c.uploadsStarted === 0 || c.otherPeers === 0) return true;
   if (c.timesSentElsewhere >= MAX_TIMES_ELSEWHERE) return true;
-  // Someone has it, or is getting it from us, or just got it: they can pass it on.
-  return !(c.othersHaveIt || c.uploadsInProgress > 0 || c.sentRecently);
+  // A downloader has it, or is getting it from us, or just got it: they can pass it on.
+  return !(c.downloaderHasIt || c.uploadsInProgress > 0 || c.sentRecently);
 }
 
 /** After a seed sends a chunk, the recipient's HAVE takes a round trip plus hashing and a write. */

@@ -41,7 +41,15 @@ export class UploadSession {
   private readonly peers = new Map<string, UploadPeer>();
   private readonly ledger: UploadLedger;
 
-  constructor(private readonly download: DownloadSession) {
+  constructor(
+    private readonly download: DownloadSession,
+    /**
+     * Whether, once complete, it super-seeds (superseed.ts): `serve`, the origin of a
+     * package, does; a `get` that finished shares freely, as it did while downloading. When
+     * every holder super-seeds and each sends askers to the others, nobody is served.
+     */
+    private readonly superSeeding: boolean,
+  ) {
     this.ledger = new UploadLedger(download.scheduler.config.chunkCount);
   }
 
@@ -61,9 +69,9 @@ export class UploadSession {
     const { sentElsewhere } = this.peers.get(peer)!;
     const asked = sentElsewhere.get(chunk) ?? 0;
     const serve = shouldServe({
-      seeding: this.download.complete,
+      seeding: this.superSeeding && this.download.complete,
       ...this.ledger.of(chunk, this.now()),
-      othersHaveIt: this.download.scheduler.availabilityOf(chunk) > 0,
+      downloaderHasIt: this.download.scheduler.downloaderHas(chunk),
       timesSentElsewhere: asked,
       otherPeers: this.peers.size - 1,
     });

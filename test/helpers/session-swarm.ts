@@ -86,7 +86,7 @@ export class SeedSession {
     for (let c = 0; c < chunks; c++) have.add(c);
     this.download = new DownloadSession(sessionConfig(chunks, () => this.now, () => true), have);
     this.download.start();
-    this.upload = new UploadSession(this.download);
+    this.upload = new UploadSession(this.download, true);
   }
 
   connect(peer: string): void {

@@ -1,18 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import { SENT_RECENTLY_MS, shouldServe, UploadLedger } from "../../src/swarm/superseed.ts";
 
-const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, othersHaveIt: false, timesSentElsewhere: 0, otherPeers: 3 };
+const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, downloaderHasIt: false, timesSentElsewhere: 0, otherPeers: 3 };
 
 test("a node still downloading shares every chunk it has", () => {
-  expect(shouldServe({ ...base, seeding: false, othersHaveIt: true, uploadsInProgress: 3 })).toBe(true);
+  expect(shouldServe({ ...base, seeding: false, downloaderHasIt: true, uploadsInProgress: 3 })).toBe(true);
 });
 
 test("a seed hands out a chunk the first time it is asked", () => {
-  expect(shouldServe({ ...base, uploadsStarted: 0, othersHaveIt: true })).toBe(true);
+  expect(shouldServe({ ...base, uploadsStarted: 0, downloaderHasIt: true })).toBe(true);
 });
 
 test("a seed sends later askers to the peers that have the chunk, or are getting it", () => {
-  expect(shouldServe({ ...base, othersHaveIt: true })).toBe(false);
+  expect(shouldServe({ ...base, downloaderHasIt: true })).toBe(false);
   expect(shouldServe({ ...base, uploadsInProgress: 1 })).toBe(false);
   // Its recipient has not announced it yet: wait for that HAVE rather than send a second copy.
   expect(shouldServe({ ...base, sentRecently: true })).toBe(false);
@@ -23,8 +23,8 @@ test("a seed serves again when its copy went nowhere (no holder, nothing in flig
 });
 
 test("a peer sent elsewhere eight times is served anyway: it cannot reach a holder", () => {
-  expect(shouldServe({ ...base, othersHaveIt: true, timesSentElsewhere: 7 })).toBe(false);
-  expect(shouldServe({ ...base, othersHaveIt: true, timesSentElsewhere: 8 })).toBe(true);
+  expect(shouldServe({ ...base, downloaderHasIt: true, timesSentElsewhere: 7 })).toBe(false);
+  expect(shouldServe({ ...base, downloaderHasIt: true, timesSentElsewhere: 8 })).toBe(true);
 });
 
 test("a seed with a single peer serves it whatever it asks: there is nowhere else", () => {

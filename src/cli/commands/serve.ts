@@ -133,6 +133,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         network,
         logger,
         uploadLimit,
+        superSeeding: true,
         downloadLimit: null,
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
