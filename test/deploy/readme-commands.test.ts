@@ -91,8 +91,8 @@ const GET_RUNS = instances("bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...
   "0",
 ]);
 const SIMULATE_RUNS = instances(
-  "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--json]",
-  ["simulate", "--nodes", "30", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--json"],
+  "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
+  ["simulate", "--nodes", "30", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
 );
 const SIMULATE = readme("bytetide simulate --nodes 200 --rate 1G --size 256MiB");
 const VERSION_RUNS = instances("bytetide --version", ["--version"]);
@@ -362,7 +362,7 @@ test("simulate: the README's 200-node swarm prints what the README shows, every 
   expect(r.stdout).toContain("completed 200, left mid-way 0, failed 0, unfinished 0");
   const ratios = /over the bound: p50 ([\d.]+)x, p99 ([\d.]+)x, slowest ([\d.]+)x/.exec(r.stdout)!.slice(1).map(Number);
   // The run is deterministic (--random-seed 1). No swarm beats the bound; this one's p99
-  // was 3.65x when the rules last changed: a change that makes it worse fails here.
+  // was 3.71x when the rules last changed: a change that makes it worse fails here.
   expect(ratios[0]!).toBeGreaterThanOrEqual(1);
   expect(ratios[1]!).toBeLessThanOrEqual(3.75);
 });
