@@ -19,6 +19,8 @@
  * full recomputation per event would cost O(flows), which a 10,000-node swarm cannot afford.
  */
 
+import type { EventQueue } from "./event-queue.ts";
+
 /** One direction of one node's NIC. */
 export class Port {
   /** The flows crossing this port now. */
@@ -47,8 +49,11 @@ export class Flow {
   rate = 0;
   /** Milliseconds, the last time `sent` was brought up to date. */
   at: number;
-  /** Bumped on every change of rate: a finish scheduled under an older rate is stale. */
-  version = 0;
+  /**
+   * When the simulator's finish event for this flow is due (Infinity: none). A slower rate
+   * leaves it be: it fires early and is set again, rather than one event per change of rate.
+   */
+  finishEventAt = Infinity;
   active = true;
   /** Where the flow sits in each port's list, for removal in O(1). */
   upIndex = -1;
@@ -129,7 +134,6 @@ export class FluidNetwork {
     flow.sent = flow.sentBy(now);
     flow.at = now;
     flow.active = false;
-    flow.version++;
     removeFrom(flow.up.flows, flow, "upIndex");
     removeFrom(flow.down.flows, flow, "downIndex");
     if (this.shared) removeFrom(this.shared.flows, flow, "sharedIndex");
@@ -201,7 +205,6 @@ export class FluidNetwork {
     flow.sent = flow.sentBy(now);
     flow.at = now;
     flow.rate = rate;
-    flow.version++;
     this.changed.push(flow);
   }
 
@@ -222,5 +225,42 @@ function removeFrom(flows: Flow[], flow: Flow, index: "upIndex" | "downIndex" | 
   if (last !== flow) {
     flows[at] = last;
     last[index] = at;
+  }
+}
+
+/** A flow whose last byte is due within this of its finish event counts as finished then (rounding). */
+const FINISH_SLACK_MS = 1e-6;
+
+/**
+ * Puts each flow's finish on the clock and reports it when its last byte has left. Only a
+ * finish that moved earlier needs a new event; one that moved later is caught by the event
+ * already due, which then sets itself again. Rates change several times per chunk: one
+ * event per change would be most of the simulator's events.
+ */
+export class FlowFinishes {
+  constructor(
+    private readonly clock: EventQueue,
+    private readonly done: (flow: Flow) => void,
+  ) {}
+
+  /** These flows' rates changed (FluidNetwork.takeChanged). */
+  changed(flows: Flow[]): void {
+    for (const flow of flows) {
+      const at = flow.finishAt();
+      if (at < flow.finishEventAt) this.schedule(flow, at);
+    }
+  }
+
+  private schedule(flow: Flow, at: number): void {
+    flow.finishEventAt = at;
+    this.clock.at(at, () => this.due(flow, at));
+  }
+
+  private due(flow: Flow, at: number): void {
+    // Superseded by an earlier event, or the flow is gone.
+    if (!flow.active || flow.finishEventAt !== at) return;
+    const finish = flow.finishAt();
+    if (finish > this.clock.now + FINISH_SLACK_MS) this.schedule(flow, finish);
+    else this.done(flow);
   }
 }

@@ -2,7 +2,7 @@ import type { PeerAddress } from "../swarm/address-book.ts";
 import { peerLabel } from "../swarm/address-book.ts";
 import { round } from "../util/units.ts";
 import { EventQueue } from "./event-queue.ts";
-import { type Flow, FluidNetwork, Port } from "./network.ts";
+import { FlowFinishes, FluidNetwork, Port } from "./network.ts";
 import { fluidBound, percentile } from "./report.ts";
 import { End, SimNode, type World } from "./sim-node.ts";
 
@@ -104,6 +104,10 @@ const STARTUP_MS = 1000;
 export class Simulator implements World {
   readonly clock = new EventQueue();
   readonly network: FluidNetwork;
+  private readonly finishes = new FlowFinishes(this.clock, (flow) => {
+    const end = flow.tag as End;
+    end.node.sent(end, flow);
+  });
   readonly latencyMs: number;
   readonly bound: number;
   private readonly nodes: SimNode[] = [];
@@ -188,10 +192,7 @@ export class Simulator implements World {
   }
 
   reschedule(): void {
-    for (const flow of this.network.takeChanged()) {
-      const version = flow.version;
-      this.clock.at(flow.finishAt(), () => this.finished(flow, version));
-    }
+    this.finishes.changed(this.network.takeChanged());
   }
 
   completed(node: SimNode): void {
@@ -201,13 +202,6 @@ export class Simulator implements World {
   departed(node: SimNode): void {
     if (!node.options.seed && !node.complete) this.settled.add(node);
   }
-
-  private finished(flow: Flow, version: number): void {
-    if (!flow.active || flow.version !== version) return;
-    const end = flow.tag as End;
-    end.node.sent(end, flow);
-  }
-
 
   /** A random `fraction` of the downloaders. */
   private pick(fraction: number): Set<SimNode> {

@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { type Flow, FluidNetwork, Port } from "../../src/sim/network.ts";
+import { EventQueue } from "../../src/sim/event-queue.ts";
+import { type Flow, FlowFinishes, FluidNetwork, Port } from "../../src/sim/network.ts";
 
 /** Weighted max-min rates by progressive filling: every unfrozen flow grows with its weight until a port fills. */
 function progressiveFilling(flows: Flow[]): Map<Flow, number> {
@@ -92,4 +93,30 @@ test("after any sequence of flows starting and stopping, the rates are the weigh
     ),
     { numRuns: 300 },
   );
+});
+
+test("a flow is reported finished when its last byte leaves, however its rate moved, with no event per change of rate", () => {
+  const clock = new EventQueue();
+  const net = new FluidNetwork();
+  const finished: [string, number][] = [];
+  const finishes = new FlowFinishes(clock, (flow) => {
+    finished.push([flow.tag as string, clock.now]);
+    net.stop(flow, clock.now);
+    finishes.changed(net.takeChanged());
+  });
+  const up = new Port(100);
+  const start = (name: string, bytes: number) => {
+    const flow = net.start(up, new Port(1e9), bytes, 1, clock.now);
+    flow.tag = name;
+    finishes.changed(net.takeChanged());
+  };
+  start("a", 1000); // alone: due at 10 s
+  clock.at(2_000, () => start("b", 1000)); // a slows to 50/s: 800 bytes left, due at 18 s
+  clock.run(Infinity, () => false);
+  // b sent 800 bytes by 18 s, then has the port to itself: 200 more at 100/s.
+  expect(finished.map(([name]) => name)).toEqual(["a", "b"]);
+  expect(finished[0]![1]).toBeCloseTo(18_000, 6);
+  expect(finished[1]![1]).toBeCloseTo(20_000, 6);
+  // b's start, a's first event (10 s, set again), a's finish, b's finish and the one superseded (22 s).
+  expect(clock.processed).toBe(5);
 });
