@@ -382,4 +382,18 @@ test("simulate --nodes N --rate R ... --json: a mix of rates, late joiners and l
   const bad = await run(["simulate", "--nodes", "10", "--rate", "100Mb/s"]);
   expect(bad.code).toBe(2);
   expect(bad.stderr.trim()).toBe("bytetide: simulate: --rate 100Mb/s: expected bits per second, such as 100M or 10G");
+  const half = await run(["simulate", "--nodes", "10", "--shared-cores", "2"]);
+  expect(half.code).toBe(2);
+  expect(half.stderr.trim()).toBe("bytetide: simulate: --shared-cores and --cpu-per-gib go together");
+  const cost = await run(["simulate", "--nodes", "10", "--shared-cores", "2", "--cpu-per-gib", "0"]);
+  expect(cost.code).toBe(2);
+  expect(cost.stderr.trim()).toBe("bytetide: simulate: --cpu-per-gib 0: expected CPU seconds, such as 6.5");
+  // One machine's CPU slows the swarm where the network alone would not.
+  const [alone, shared] = await Promise.all(
+    [[], ["--shared-cores", "2", "--cpu-per-gib", "20"]].map(async (extra) => {
+      const r = await run(["simulate", "--nodes", "8", "--rate", "200M", "--size", "64MiB", ...extra, "--json"]);
+      return JSON.parse(r.stdout.trim().split("\n").at(-1)!).slowest_over_bound as number;
+    }),
+  );
+  expect(shared!).toBeGreaterThan(alone!);
 });
