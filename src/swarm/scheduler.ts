@@ -307,7 +307,7 @@ export class Scheduler {
 
   /**
    * Whether a connected peer still downloading has the chunk. Such a peer shares freely;
-   * a complete one may itself be super-seeding and send askers elsewhere.
+   * a complete one may be another `serve`, super-seeding and sending askers elsewhere too.
    */
   downloaderHas(chunk: number): boolean {
     if (this.availability.of(chunk) === 0) return false;

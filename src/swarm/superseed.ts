@@ -10,8 +10,8 @@ export interface ServeContext {
   sentRecently: boolean;
   /**
    * A connected peer still downloading announced the chunk. Only such a peer counts as
-   * "elsewhere": it shares freely, where a complete one may be super-seeding too, and when
-   * every holder is complete and each sends the asker to the others, nobody serves it.
+   * "elsewhere": it shares freely, where a complete one may be another `serve`,
+   * super-seeding too, and when every holder sends the asker to the others, nobody serves it.
    */
   downloaderHasIt: boolean;
   /** Times this node already told this peer to get this chunk elsewhere. */
