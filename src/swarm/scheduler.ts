@@ -61,7 +61,7 @@ export const nodeSchedulerConfig = (chunkCount: number, chunkSize: number, reque
 /** Received chunks a node holds at once (being assembled, verified or written). */
 export const maxChunksInMemory = (chunkSize: number): number => Math.max(2, Math.floor(NET.maxBufferedChunkBytes / chunkSize));
 
-/** A peer's bits are listed rather than looked up when it has at most 1/FEW_BITS as many chunks as we miss. */
+/** A peer's bits are listed rather than looked up when it has at most 1/FEW_BITS as many chunks as are open to pick. */
 const FEW_BITS = 8;
 
 interface PeerSlot {
@@ -92,7 +92,7 @@ interface PeerSlot {
  * Invariant outside endgame: no chunk is requested from two peers at once.
  */
 export class Scheduler {
-  /** Who has what, and the missing chunks rarest first: what the picker looks through. */
+  /** Who has what, and the chunks open to pick (missing, asked of nobody) rarest first: what the picker looks through. */
   private readonly availability: Availability;
   private readonly requesters = new Map<number, Set<string>>();
   private readonly landing = new Set<number>();
@@ -105,7 +105,7 @@ export class Scheduler {
     readonly config: SchedulerConfig,
     readonly have: Bitset,
   ) {
-    this.availability = new Availability(config.chunkCount, (c) => !have.has(c));
+    this.availability = new Availability(config.chunkCount, (c) => !have.has(c), config.random);
   }
 
   get complete(): boolean {
@@ -116,16 +116,8 @@ export class Scheduler {
     return this.openRequests;
   }
 
-  /** Chunks neither ours, landing, nor requested from anyone. */
-  private get unrequested(): number {
-    // A landing chunk may still be requested from another peer (an endgame copy): count it once.
-    let landingAndRequested = 0;
-    for (const c of this.landing) if (this.requesters.has(c)) landingAndRequested++;
-    return this.config.chunkCount - this.have.count - this.landing.size - this.requesters.size + landingAndRequested;
-  }
-
   get inEndgame(): boolean {
-    return !this.complete && this.unrequested === 0;
+    return !this.complete && this.availability.openCount === 0;
   }
 
   addPeer(key: string): void {
@@ -195,7 +187,6 @@ export class Scheduler {
     const picks = policy(slots, {
       ...this.candidatesFor(peer),
       holds: (c) => peer.bits.has(c),
-      availability: this.availability.all,
       random: this.config.random,
       eligible: (c) => this.wanted(c) && !this.requesters.has(c) && this.mayAsk(peer, c),
     });
@@ -218,8 +209,9 @@ export class Scheduler {
    */
   received(key: string, chunk: number): number | undefined {
     const sentAt = this.peers.get(key)?.requests.get(chunk);
-    this.dropRequest(key, chunk);
+    // Landing before the request goes, so the chunk does not reopen in between.
     if (this.wanted(chunk)) this.landing.add(chunk);
+    this.dropRequest(key, chunk);
     return sentAt === undefined ? undefined : this.config.now() - sentAt;
   }
 
@@ -247,11 +239,13 @@ export class Scheduler {
   /** The chunk did not reach the disk for a reason that is not the peer's fault (a write error). */
   abandoned(chunk: number): void {
     this.landing.delete(chunk);
+    this.reopenIfFree(chunk);
   }
 
   /** The copy from `key` failed verification. Returns true when the peer should be dropped. */
   failed(key: string, chunk: number): boolean {
     this.landing.delete(chunk);
+    this.reopenIfFree(chunk);
     const peer = this.peers.get(key);
     if (!peer) return false;
     peer.badChunks++;
@@ -332,13 +326,20 @@ export class Scheduler {
 
   /**
    * What to look through for this peer, rarest first. A peer with few chunks at all has its
-   * bits listed; otherwise every missing chunk, and the look stops at the peer's last.
+   * bits listed; otherwise every open chunk, and the look stops at the peer's last (`held`
+   * counts its missing chunks, open or not: an upper bound, so the stop is never early).
    */
   private candidatesFor(peer: PeerSlot): { candidates: ArrayLike<number>; held: number } {
-    const missing = this.availability.rarestFirst();
-    if (peer.bits.count * FEW_BITS > missing.length) return { candidates: missing, held: peer.interesting };
+    const open = this.availability.rarestFirst();
+    if (peer.bits.count * FEW_BITS > open.length) return { candidates: open, held: peer.interesting };
     const found: number[] = [];
-    for (const c of peer.bits.members()) if (!this.have.has(c)) found.push(c);
+    for (const c of peer.bits.members()) {
+      if (this.have.has(c)) continue;
+      // Shuffled as it grows (inside out), so the stable sort below leaves ties in random order.
+      const j = Math.floor(this.config.random() * (found.length + 1));
+      found.push(found[j]!);
+      found[j] = c;
+    }
     found.sort((a, b) => this.availability.of(a) - this.availability.of(b));
     return { candidates: found, held: found.length };
   }
@@ -359,7 +360,10 @@ export class Scheduler {
     peer.cancelled.delete(chunk);
     peer.requests.set(chunk, this.config.now());
     let who = this.requesters.get(chunk);
-    if (!who) this.requesters.set(chunk, (who = new Set()));
+    if (!who) {
+      this.requesters.set(chunk, (who = new Set()));
+      this.availability.remove(chunk);
+    }
     who.add(key);
     this.openRequests++;
   }
@@ -376,6 +380,14 @@ export class Scheduler {
     this.openRequests--;
     const who = this.requesters.get(chunk);
     who?.delete(key);
-    if (who?.size === 0) this.requesters.delete(chunk);
+    if (who?.size === 0) {
+      this.requesters.delete(chunk);
+      this.reopenIfFree(chunk);
+    }
+  }
+
+  /** A chunk still wanted and asked of nobody is open to pick again. */
+  private reopenIfFree(chunk: number): void {
+    if (this.wanted(chunk) && !this.requesters.has(chunk)) this.availability.add(chunk);
   }
 }

@@ -6,6 +6,7 @@
  * timer: a run of minutes of swarm time takes milliseconds, and the same seed gives the
  * same run.
  */
+import { seededRandom } from "../../src/sim/simulator.ts";
 import { TICK_MS } from "../../src/swarm/pipeline.ts";
 import { defaultSchedulerConfig } from "../../src/swarm/scheduler.ts";
 import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts";
@@ -13,17 +14,12 @@ import { UploadSession } from "../../src/swarm/upload-session.ts";
 import type { UploadAnswer } from "../../src/peer/uploader.ts";
 import { Bitset } from "../../src/util/bitset.ts";
 
+/** A repeatable stand-in for Math.random, for any integer seed (fast-check hands out negative ones too). */
+export { seededRandom };
+
 export const CHUNK = 1024;
 export const BLOCK = 256;
 
-/** A repeatable stand-in for Math.random. */
-export function seededRandom(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x / 2 ** 31;
-  };
-}
 
 export interface PeerScript {
   /** The chunks it has: all of them by default. */

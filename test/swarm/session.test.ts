@@ -77,8 +77,9 @@ describe("scripted peers", () => {
     expect(held.length).toBeGreaterThan(0);
 
     swarm.disconnect("vanishes");
-    // "stays" had its pipeline full; it gets the orphans as its slots free up, long before any stall.
-    swarm.run(10 * TICK_MS);
+    // Open to pick again at once: "stays" gets them as its slots free up, with no stall to wait for.
+    for (const c of held) expect(swarm.session.scheduler.askable(c)).toBe(true);
+    swarm.run(20 * TICK_MS);
     for (const c of held) expect(swarm.requestsTo("stays").some((r) => r.chunk === c)).toBe(true);
     swarm.run(60_000);
     expect(swarm.outcome).toEqual({ complete: true });
