@@ -11,7 +11,7 @@ import { hashJobs, planHashJobs } from "./hash-files.ts";
 import { appliedMode, octalMode } from "./modes.ts";
 import { payloadPathOf } from "./payload.ts";
 import { lockExclusive } from "./lock.ts";
-import { decodeState, encodeState } from "./state.ts";
+import { chunkRecord, decodeState, encodeState } from "./state.ts";
 
 export interface OutputPaths {
   /** Where the finished file or directory goes; nothing appears here until it is verified. */
@@ -143,15 +143,20 @@ export class Output {
     }
     this.digests.set(digest, chunk * DIGEST_LENGTH);
     this.verified.add(chunk);
-    this.saveState(false);
+    // The file is unclean while we run (see open): the byte with the chunk's bit is enough.
+    const record = chunkRecord(this.verified, chunk);
+    this.writeState(record.bytes, record.offset);
   }
 
   private saveState(clean: boolean): void {
+    // One positional write of the whole file: a crash cannot leave half of it.
+    this.writeState(encodeState({ root: this.pkg.root, verified: this.verified, clean }), 0);
+  }
+
+  private writeState(bytes: Uint8Array, offset: number): void {
     if (this.stateFd === null) return;
-    const bytes = encodeState({ root: this.pkg.root, verified: this.verified, clean });
     try {
-      // One positional write of the whole file: a crash cannot leave half of it.
-      writeSync(this.stateFd, bytes, 0, bytes.length, 0);
+      writeSync(this.stateFd, bytes, 0, bytes.length, offset);
     } catch (err) {
       throw fsError("BT_E_IO", err, this.paths.state);
     }

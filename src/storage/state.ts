@@ -5,15 +5,21 @@ import { Bitset } from "../util/bitset.ts";
 /**
  * The progress file beside a download's output (docs/protocol.md, "Resume"):
  *   0  8   magic "\x89BTST\r\n\x1a"
- *   8  2   version (1)
+ *   8  2   version (2; version 1 is still read)
  *   10 2   flags: bit 0 = clean (the data was synced before this was written)
  *   12 4   chunk count
  *   16 32  package root
  *   48 ..  bitset of verified chunks, ceil(n/8) bytes
- *   .. 32  SHA-256 of everything before it
+ *   .. 32  SHA-256 of everything before it: checked when clean (version 1: always)
+ *
+ * While a download runs the file is unclean, and each verified chunk rewrites only the byte
+ * that holds its bit (`chunkRecord`): the cost of a record does not grow with the package.
+ * The checksum is then stale, which is safe: an unclean file's chunks are re-verified anyway.
  */
 const MAGIC = Uint8Array.of(0x89, 0x42, 0x54, 0x53, 0x54, 0x0d, 0x0a, 0x1a);
-const VERSION = 1;
+const VERSION = 2;
+/** Each record rewrote the whole file, checksum included. */
+const WHOLE_FILE_VERSION = 1;
 const FIXED = 48;
 const CLEAN = 1;
 
@@ -40,16 +46,24 @@ export function encodeState(state: ProgressState): Uint8Array {
   return out;
 }
 
+/** Where, and what, to write so that the file records `chunk` as verified too: one byte. */
+export function chunkRecord(verified: Bitset, chunk: number): { offset: number; bytes: Uint8Array } {
+  const at = chunk >> 3;
+  return { offset: FIXED + at, bytes: verified.bytes.subarray(at, at + 1) };
+}
+
 /** The state, or the reason it cannot be trusted at all (the caller then re-verifies everything). */
 export function decodeState(bytes: Uint8Array, root: Uint8Array, chunkCount: number): ProgressState | { problem: string } {
   if (bytes.length < FIXED || !MAGIC.every((b, i) => bytes[i] === b)) return { problem: "not a bytetide state file" };
   if (bytes.length !== stateLength(chunkCount)) return { problem: `truncated or wrong size (${bytes.length} bytes)` };
-  const body = bytes.length - 32;
-  if (!equalBytes(sha256Of(bytes.subarray(0, body)), bytes.subarray(body))) return { problem: "checksum mismatch" };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint16(8, true) !== VERSION) return { problem: `unknown state version ${view.getUint16(8, true)}` };
+  const version = view.getUint16(8, true);
+  if (version !== VERSION && version !== WHOLE_FILE_VERSION) return { problem: `unknown state version ${version}` };
+  const clean = (view.getUint16(10, true) & CLEAN) !== 0;
+  const body = bytes.length - 32;
+  if ((clean || version === WHOLE_FILE_VERSION) && !equalBytes(sha256Of(bytes.subarray(0, body)), bytes.subarray(body))) return { problem: "checksum mismatch" };
   if (view.getUint32(12, true) !== chunkCount || !equalBytes(bytes.subarray(16, 48), root)) return { problem: "belongs to another package" };
   const bits = bytes.slice(FIXED, body);
   if (Bitset.problem(chunkCount, bits)) return { problem: "corrupt bitset" };
-  return { root: root.slice(), verified: new Bitset(chunkCount, bits), clean: (view.getUint16(10, true) & CLEAN) !== 0 };
+  return { root: root.slice(), verified: new Bitset(chunkCount, bits), clean };
 }
