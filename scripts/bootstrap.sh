@@ -64,7 +64,9 @@ build_executable() {
   stale dist/bytetide src package.json native/build || return 0
   say "compiling dist/bytetide"
   mkdir -p dist
-  node_modules/.bin/bun build --compile src/cli/main.ts --outfile dist/bytetide >/dev/null
+  # --splitting keeps the commands, and the modules they load, in a chunk of their own that
+  # `bytetide --version` never evaluates; --bytecode skips parsing at start (54 -> ~24 ms).
+  node_modules/.bin/bun build --compile --splitting --bytecode --format esm src/cli/main.ts --outfile dist/bytetide >/dev/null
 }
 
 install_js

@@ -4,7 +4,7 @@ import type { FlagSpec } from "./args.ts";
 export interface Command {
   name: string;
   summary: string;
-  /** Usage, description and options; main.ts adds the environment and exit codes from `flags` and `exitCodes`. */
+  /** Usage, description and options; dispatch.ts adds the environment and exit codes from `flags` and `exitCodes`. */
   help: string;
   /** Every flag the command takes: run() parses with it, --help names its BYTETIDE_* variables. */
   flags: FlagSpec;

@@ -1,4 +1,3 @@
-import { open } from "node:fs/promises";
 import { merkleRoot, type Sha256 } from "./merkle.ts";
 import { DIGEST_LENGTH, type Hasher } from "./types.ts";
 
@@ -21,6 +20,8 @@ function hashChunks(bytes: Uint8Array, chunkSize: number): Uint8Array {
 }
 
 async function hashFileRange(path: string, offset: number, length: number, chunkSize: number): Promise<Uint8Array> {
+  // Loaded here, not above: this module is on the path of `bytetide --version` (cli/main.ts).
+  const { open } = await import("node:fs/promises");
   const file = await open(path, "r");
   try {
     const block = new Uint8Array(Math.min(READ_BLOCK, chunkSize));

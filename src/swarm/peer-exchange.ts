@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { isIPLiteral } from "../util/address.ts";
 import { MAX_PEERS_PER_MESSAGE, type PeerAddressEntry } from "../protocol/messages.ts";
 import { type PeerAddress, peerLabel } from "./address-book.ts";
 
@@ -7,7 +7,7 @@ import { type PeerAddress, peerLabel } from "./address-book.ts";
  * A host name means something only where it was resolved (a hosts file, a cluster's DNS),
  * so names are never passed on.
  */
-export const dialableByOthers = (a: PeerAddress): boolean => isIP(a.host) !== 0 && a.port > 0 && a.port <= 65_535;
+export const dialableByOthers = (a: PeerAddress): boolean => isIPLiteral(a.host) && a.port > 0 && a.port <= 65_535;
 
 /**
  * What a PEERS message to `recipient` lists: the listening addresses of the peers

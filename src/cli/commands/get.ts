@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NET } from "../../config.ts";
@@ -157,7 +156,7 @@ Whatever the exit code, progress is saved.`,
     const node = new SwarmNode({
       pkg,
       store: output ? downloadStore(output) : finishedStore(pkg, paths.final, logger),
-      peerId: randomBytes(PEER_ID_LENGTH),
+      peerId: crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH)),
       bootstrap: peers,
       requestsPerPeer,
       retryForMs,

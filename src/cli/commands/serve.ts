@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { NET } from "../../config.ts";
@@ -112,7 +111,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     const address = addressFlag("serve", "listen", (args.flags.listen as string | undefined) ?? `0.0.0.0:${NET.defaultListenPort}`, "0.0.0.0");
 
     const logger = loggerFor("serve", mode);
-    const peerId = randomBytes(PEER_ID_LENGTH);
+    const peerId = crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH));
     const uploadLimit = uploadBucket(maxUploadRate);
     const nodes = new Map<string, SwarmNode>();
     const served: { root: string; name: string; bytes: number }[] = [];
