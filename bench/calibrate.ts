@@ -1,13 +1,13 @@
 /**
  * The simulator against the lab, on one build: for each configuration, the lab swarm
- * (bench/swarm.ts: one seed and N getters on namespaces shaped to R Mbit/s, default chunk
- * size) `--runs` times, and `bytetide simulate` with the same N, R and size for random
+ * (bench/swarm.ts: one seed and N getters on namespaces shaped to R Mbit/s, at the chunk size
+ * `make` picks for --size unless --chunk-size says) `--runs` times, and `bytetide simulate` with the same N, R and size for random
  * seeds 1..--sims at the lab's RTT under load, twice: as a cluster (each node a machine of
  * its own: the network only), and as the lab is (every node on this one machine, moving a GiB
  * at the CPU cost the lab runs measured: --shared-cores, --cpu-per-gib). Reports the
  * slowest/T_min ratios, their means and how far each simulation is from the lab.
  * Target: within 10%. Needs root.
- *   bun bench/calibrate.ts [--configs 8x100,8x200,16x100] [--runs 2] [--sims 3] [--rtt 40ms]
+ *   bun bench/calibrate.ts [--configs 8x100,8x200,16x100] [--runs 2] [--sims 3] [--rtt 40ms] [--chunk-size S]
  */
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
@@ -22,11 +22,13 @@ const { values } = parseArgs({
     size: { type: "string", default: "256MiB" },
     // The lab's RTT under load: each tbf queue holds up to 50 ms (ss -tmi: 37-51 ms).
     rtt: { type: "string", default: "40ms" },
+    "chunk-size": { type: "string" },
   },
 });
 const root = join(import.meta.dir, "..");
 const bun = process.execPath;
-const command = `bun bench/calibrate.ts --configs ${values.configs} --runs ${values.runs} --sims ${values.sims} --size ${values.size} --rtt ${values.rtt}`;
+const chunkSize = values["chunk-size"] ? ["--chunk-size", values["chunk-size"]] : [];
+const command = `bun bench/calibrate.ts --configs ${values.configs} --runs ${values.runs} --sims ${values.sims} --size ${values.size} --rtt ${values.rtt}${chunkSize.map((a) => ` ${a}`).join("")}`;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function json(cmd: string[]): Promise<Record<string, unknown>> {
@@ -41,7 +43,7 @@ async function json(cmd: string[]): Promise<Record<string, unknown>> {
 async function simulations(hosts: string, mbit: string, extra: string[]): Promise<number[]> {
   const out: number[] = [];
   for (let seed = 1; seed <= Number(values.sims); seed++) {
-    const r = await json([join(root, "dist", "bytetide"), "simulate", "--nodes", hosts, "--rate", `${mbit}M`, "--size", values.size!, "--rtt", values.rtt!, "--random-seed", String(seed), ...extra, "--json"]);
+    const r = await json([join(root, "dist", "bytetide"), "simulate", "--nodes", hosts, "--rate", `${mbit}M`, "--size", values.size!, "--rtt", values.rtt!, "--random-seed", String(seed), ...chunkSize, ...extra, "--json"]);
     out.push(r.slowest_over_bound as number);
   }
   return out;
@@ -55,7 +57,7 @@ for (const config of values.configs!.split(",")) {
   const cpuPerGiB: number[] = [];
   const saturated: number[] = [];
   for (let i = 0; i < Number(values.runs); i++) {
-    const r = await json([bun, "bench/swarm.ts", "--hosts", hosts!, "--mbit", mbit!, "--size", values.size!, "--chunk-size", "4MiB"]);
+    const r = await json([bun, "bench/swarm.ts", "--hosts", hosts!, "--mbit", mbit!, "--size", values.size!, ...chunkSize]);
     if (r.skipped) {
       report("calibrate", { bench: "calibrate", command, skipped: r.skipped });
       process.exit(0);

@@ -1,7 +1,8 @@
 /**
  * A swarm on emulated hosts: one seed and N getters, each host's uplink and downlink shaped
  * to R Mbit/s (scripts/netlab.sh), every getter told only the seed's address.
- *   bun bench/swarm.ts [--hosts 16] [--mbit 200] [--size 256MiB] [--chunk-size 256KiB]
+ *   bun bench/swarm.ts [--hosts 16] [--mbit 200] [--size 256MiB] [--chunk-size S]
+ * Without --chunk-size, the package has the chunk size `make` picks for its size, as a user gets.
  * Records every getter's completion time and compares the slowest with the fluid-model lower
  * bound T_min = max(F/u_s, F/d_min, N·F/(u_s + Σu_i)) (Kumar & Ross) and with the
  * client-server bound N·F/u_s. Target: slowest <= 1.25 x T_min. Needs root.
@@ -18,7 +19,7 @@ const { values } = parseArgs({
     hosts: { type: "string", default: "16" },
     mbit: { type: "string", default: "200" },
     size: { type: "string", default: "256MiB" },
-    "chunk-size": { type: "string", default: "256KiB" },
+    "chunk-size": { type: "string" },
     dir: { type: "string", default: "/dev/shm/bytetide-swarm" },
   },
 });
@@ -29,7 +30,7 @@ const root = join(import.meta.dir, "..");
 const binary = join(root, "dist", "bytetide");
 const netlab = join(root, "scripts", "netlab.sh");
 const prefix = "btlb";
-const command = `bench/run_bench swarm --hosts ${hosts} --mbit ${mbit} --size ${values.size} --chunk-size ${values["chunk-size"]}`;
+const command = `bench/run_bench swarm --hosts ${hosts} --mbit ${mbit} --size ${values.size}${values["chunk-size"] ? ` --chunk-size ${values["chunk-size"]}` : ""}`;
 
 if (process.getuid?.() !== 0 || !Bun.which("ip") || !Bun.which("tc")) {
   report("swarm", { bench: "swarm", command, skipped: "needs root, ip and tc to build network namespaces" });
@@ -72,7 +73,8 @@ rmSync(values.dir!, { recursive: true, force: true });
 mkdirSync(values.dir!, { recursive: true });
 const file = join(values.dir!, "payload.bin");
 await measure(["sh", "-c", `head -c ${size} /dev/urandom > '${file}'`]);
-await measure([binary, "make", file, "--chunk-size", values["chunk-size"]!, "--force"]);
+const made = await measure([binary, "make", file, ...(values["chunk-size"] ? ["--chunk-size", values["chunk-size"]] : []), "--force", "--json"]);
+const chunkSize = Number(/"chunk_size":(\d+)/.exec(made.stdout)?.[1]);
 const pkg = `${file}.bpkg`;
 
 lab("up", String(hosts + 1), String(mbit));
@@ -119,7 +121,7 @@ try {
     hosts,
     mbit_per_host: mbit,
     package_bytes: size,
-    chunk_size: parseSize(values["chunk-size"]!),
+    chunk_size: chunkSize,
     cores: availableParallelism(),
     all_verified: logs.every((l) => l.ok),
     completion_seconds: completion.map((c) => round(c, 2)).sort((a, b) => a - b),

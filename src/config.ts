@@ -6,7 +6,10 @@ export const LIMITS = {
   /** Chunk sizes are powers of two in this range. */
   minChunkSize: 64 * 1024,
   maxChunkSize: 64 * 1024 * 1024,
-  defaultChunkSize: 4 * 1024 * 1024,
+  /** Without --chunk-size, the chunk size follows the package's size (pkg/format.ts, defaultChunkSize). */
+  defaultChunksAtMost: 2048,
+  minDefaultChunkSize: 256 * 1024,
+  maxDefaultChunkSize: 16 * 1024 * 1024,
   /** Refused on read before anything is allocated: a package past these is corrupt or hostile. */
   maxEntries: 1 << 22,
   maxChunks: 1 << 24,

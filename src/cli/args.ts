@@ -85,8 +85,9 @@ export function expectPositionals(command: string, args: ParsedArgs, min: number
   return args.positionals;
 }
 
-export function chunkSizeFlag(command: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
+/** --chunk-size, checked; undefined when not given (the default follows the package's size). */
+export function chunkSizeFlag(command: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
   const size = parseSize(String(value));
   const problem = size === null ? "expected a size such as 4MiB" : chunkSizeProblem(size);
   if (problem) throw new BtError("BT_E_USAGE", `${command}: --chunk-size ${value}: ${problem}`);

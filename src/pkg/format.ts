@@ -27,6 +27,20 @@ export function chunkSizeProblem(n: number): string | null {
   return null;
 }
 
+/**
+ * The chunk size `make` picks for a package of `totalBytes`, as mktorrent and libtorrent pick
+ * theirs: the smallest power of two that cuts it into at most LIMITS.defaultChunksAtMost
+ * chunks (so 1,025 to 2,048: enough for a swarm to trade from the start, few enough that
+ * per-chunk work stays small), within LIMITS.minDefaultChunkSize..maxDefaultChunkSize.
+ * 256 MiB gets 256 KiB, 1 GiB 512 KiB, 10 GiB 8 MiB, and 40 GiB on up 16 MiB. docs/format.md
+ * gives the lab figures behind it.
+ */
+export function defaultChunkSize(totalBytes: number): number {
+  let size = LIMITS.minDefaultChunkSize;
+  while (size < LIMITS.maxDefaultChunkSize && size * LIMITS.defaultChunksAtMost < totalBytes) size *= 2;
+  return size;
+}
+
 export function encodePackage(pkg: Package): Uint8Array {
   const utf8 = new TextEncoder();
   const encoded = pkg.entries.map((e) => ({

@@ -125,8 +125,7 @@ export class SimNode {
     this.chunkLength = (c) => (c === chunkCount - 1 ? lastLength : chunkSize);
     this.download = new DownloadSession(
       {
-        scheduler: nodeSchedulerConfig(chunkCount, chunkSize, NET.defaultRequestsPerPeer, { now, random }),
-        chunkLength: this.chunkLength,
+        scheduler: nodeSchedulerConfig(chunkCount, chunkSize, this.chunkLength, NET.defaultRequestsPerPeer, { now, random }),
         retryForMs: NET.defaultRetryForMs,
         downloadLimit: null,
         logRequests: false,

@@ -10,13 +10,18 @@ export class ChunkBuffers {
     private readonly keep: number,
   ) {}
 
-  /** A buffer of exactly `length` bytes (length <= chunkSize); its contents are stale. */
+  /**
+   * A buffer of exactly `length` bytes (length <= chunkSize); its contents are stale. A short
+   * chunk (a small file) gets one of its own size: the budget counts its bytes, and thousands
+   * of them may be in memory at once.
+   */
   acquire(length: number): Uint8Array {
-    return (this.free.pop() ?? new Uint8Array(this.chunkSize)).subarray(0, length);
+    if (length < this.chunkSize) return new Uint8Array(length);
+    return this.free.pop() ?? new Uint8Array(this.chunkSize);
   }
 
   /** Takes a buffer back once nothing (hashing, writing) uses it any more. */
   release(buffer: Uint8Array): void {
-    if (this.free.length < this.keep) this.free.push(new Uint8Array(buffer.buffer, 0, this.chunkSize));
+    if (buffer.length === this.chunkSize && this.free.length < this.keep) this.free.push(buffer);
   }
 }

@@ -1,5 +1,4 @@
 import type { Socket } from "bun";
-import { randomBytes } from "node:crypto";
 import { LIMITS, NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
@@ -21,7 +20,7 @@ import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { type PeersAction, PeersSession } from "./peers-session.ts";
 import { TICK_MS } from "./pipeline.ts";
-import { maxChunksInMemory, nodeSchedulerConfig } from "./scheduler.ts";
+import { maxBytesInMemory, nodeSchedulerConfig } from "./scheduler.ts";
 import { DownloadSession, type SessionAction } from "./session.ts";
 import { UploadSession } from "./upload-session.ts";
 
@@ -124,8 +123,7 @@ export class SwarmNode {
     this.book = new AddressBook(NET.maxKnownPeers);
     this.session = new DownloadSession(
       {
-        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, options.requestsPerPeer),
-        chunkLength: (c) => store.chunkLength(c),
+        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer),
         retryForMs: options.retryForMs,
         downloadLimit: options.downloadLimit,
         logRequests: options.logRequests ?? false,
@@ -133,7 +131,7 @@ export class SwarmNode {
       },
       store.have,
     );
-    this.buffers = new ChunkBuffers(pkg.chunkSize, maxChunksInMemory(pkg.chunkSize));
+    this.buffers = new ChunkBuffers(pkg.chunkSize, Math.floor(maxBytesInMemory(pkg.chunkSize) / pkg.chunkSize));
     this.upload = new UploadSession(this.session, options.superSeeding);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
     this.completion = new Promise((resolve, reject) => {
@@ -185,7 +183,7 @@ export class SwarmNode {
       peerId: this.options.peerId,
       listenPort: this.listenPort,
       capabilities: this.options.network.secret ? CAPABILITIES.AUTH : 0,
-      nonce: randomBytes(NONCE_LENGTH),
+      nonce: crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)),
     };
   }
 

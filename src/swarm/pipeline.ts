@@ -5,7 +5,7 @@
  * rate: enough requests to cover PIPELINE_SECONDS of its data. A peer that takes longer
  * than that for one chunk gets one request at a time: the round trip lost between its
  * chunks is small beside the chunk, while a second request queued behind the first would
- * hold a slot of the node's memory budget (maxChunksInMemory) for a whole chunk time,
+ * hold a chunk of the node's memory budget (maxBytesInMemory) for a whole chunk time,
  * which in a large swarm, where every uplink is shared by many, is many seconds (the
  * simulator shows it: docs/performance.md). The scheduler keeps the result within
  * 1..--concurrency (`Scheduler.setDepth`).

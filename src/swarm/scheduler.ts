@@ -1,4 +1,4 @@
-import { LIMITS, NET } from "../config.ts";
+import { NET } from "../config.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Availability } from "./availability.ts";
 import { type PiecePolicy, randomFirst, rarestFirst } from "./picker.ts";
@@ -9,10 +9,12 @@ export interface SchedulerConfig {
   chunkCount: number;
   /** Bytes in a full chunk: a peer's rate in bytes becomes its depth in chunks (pipeline.ts). */
   chunkSize: number;
-  /** Requests in flight to one peer. */
+  /** Bytes in each chunk: a file's last chunk is short, and a small file is one short chunk. */
+  chunkLength: (chunk: number) => number;
+  /** Full chunks' worth of bytes in flight to one peer (--concurrency). */
   requestsPerPeer: number;
-  /** Chunks held in memory at once: open requests plus chunks being verified and written. */
-  maxChunksInMemory: number;
+  /** Bytes held in memory at once: open requests plus chunks being verified and written. */
+  maxBytesInMemory: number;
   /** Chunks failing verification before a peer is dropped. */
   maxBadChunksPerPeer: number;
   /** Until this many chunks are ours, pick at random rather than rarest first. */
@@ -29,9 +31,11 @@ export interface SchedulerConfig {
 
 export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => ({
   chunkCount,
-  chunkSize: LIMITS.defaultChunkSize,
+  // Only tests leave these out; a node passes its package's (nodeSchedulerConfig).
+  chunkSize: 4 * 1024 * 1024,
+  chunkLength: () => 4 * 1024 * 1024,
   requestsPerPeer: 8,
-  maxChunksInMemory: 16,
+  maxBytesInMemory: 16 * 4 * 1024 * 1024,
   maxBadChunksPerPeer: 3,
   randomFirstPicks: 4,
   maxEndgameCopies: 2,
@@ -45,21 +49,34 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
 });
 
 /**
- * A node's scheduler as `get` and `serve` run it: chunks held in memory bounded by
+ * A node's scheduler as `get` and `serve` run it: bytes held in memory bounded by
  * NET.maxBufferedChunkBytes whatever the chunk size. The simulator builds its nodes with
  * the same call, so both run the same numbers.
  */
-export const nodeSchedulerConfig = (chunkCount: number, chunkSize: number, requestsPerPeer: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig =>
+export const nodeSchedulerConfig = (
+  chunkCount: number,
+  chunkSize: number,
+  chunkLength: (chunk: number) => number,
+  requestsPerPeer: number,
+  overrides: Partial<SchedulerConfig> = {},
+): SchedulerConfig =>
   defaultSchedulerConfig(chunkCount, {
     chunkSize,
+    chunkLength,
     requestsPerPeer,
-    maxChunksInMemory: maxChunksInMemory(chunkSize),
+    maxBytesInMemory: maxBytesInMemory(chunkSize),
     maxBadChunksPerPeer: NET.maxBadChunksPerPeer,
     ...overrides,
   });
 
-/** Received chunks a node holds at once (being assembled, verified or written). */
-export const maxChunksInMemory = (chunkSize: number): number => Math.max(2, Math.floor(NET.maxBufferedChunkBytes / chunkSize));
+/** Bytes of received chunks a node holds at once (being assembled, verified or written): two chunks at least. */
+export const maxBytesInMemory = (chunkSize: number): number => Math.max(2 * chunkSize, NET.maxBufferedChunkBytes);
+
+/**
+ * Open requests to one peer, whatever their bytes: a package of small files has chunks of a
+ * few bytes, and a peer refuses more than NET.maxQueuedRequestsPerPeer queued at once.
+ */
+const MAX_REQUESTS_PER_PEER = NET.maxQueuedRequestsPerPeer / 2;
 
 /** A peer's bits are listed rather than looked up when it has at most 1/FEW_BITS as many chunks as are open to pick. */
 const FEW_BITS = 8;
@@ -70,9 +87,11 @@ interface PeerSlot {
   interesting: number;
   /** Open requests to this peer, and when each was sent (for the request latency). */
   requests: Map<number, number>;
+  /** Bytes of those requests. */
+  requestedBytes: number;
   /** Chunks cancelled at this peer: late PIECEs of them are expected and dropped. */
   cancelled: Set<number>;
-  /** Requests to keep open to this peer: follows its rate (see setDepth). */
+  /** Full chunks' worth of bytes to keep requested from this peer: follows its rate (see setDepth). */
   depth: number;
   meter: RateMeter;
   stall: StallWatch;
@@ -98,6 +117,8 @@ export class Scheduler {
   private readonly landing = new Set<number>();
   private readonly peers = new Map<string, PeerSlot>();
   private openRequests = 0;
+  /** Bytes of open requests and landing chunks: what the memory budget counts. */
+  private bytesHeld = 0;
   /** peersByRate's answer until a rate or the set of peers changes. */
   private byRate: string[] | null = null;
 
@@ -126,6 +147,7 @@ export class Scheduler {
       bits: new Bitset(this.config.chunkCount),
       interesting: 0,
       requests: new Map(),
+      requestedBytes: 0,
       cancelled: new Set(),
       depth: this.config.requestsPerPeer,
       meter: new RateMeter(),
@@ -176,15 +198,41 @@ export class Scheduler {
     return this.peers.get(key)?.cancelled.has(chunk) ?? false;
   }
 
-  /** Picks what to request from `key` now (at most `maxNew`) and records the requests. */
+  /**
+   * Picks what to request from `key` now (at most `maxNew`) and records the requests. The
+   * pipeline and the memory budget count bytes, so short chunks (small files, file tails)
+   * keep as much in flight as full ones: requests are added while there is room, the last
+   * one may overshoot by less than a chunk.
+   */
   nextRequests(key: string, maxNew = Infinity): number[] {
     const peer = this.peers.get(key);
-    if (!peer) return [];
-    const budget = this.config.maxChunksInMemory - this.openRequests - this.landing.size;
-    const slots = Math.min(peer.depth - peer.requests.size, budget, maxNew);
-    if (slots <= 0 || peer.interesting === 0) return [];
+    if (!peer || peer.interesting === 0) return [];
+    const { chunkSize, chunkLength } = this.config;
+    const room = () => Math.min(peer.depth * chunkSize - peer.requestedBytes, this.config.maxBytesInMemory - this.bytesHeld);
+    const openBefore = peer.requests.size;
+    const picks: number[] = [];
+    for (;;) {
+      // As many full chunks as fit; short ones leave room for another round.
+      const slots = Math.min(Math.ceil(room() / chunkSize), maxNew - picks.length, MAX_REQUESTS_PER_PEER - peer.requests.size);
+      if (slots <= 0) break;
+      const batch = this.pick(key, peer, slots);
+      let added = 0;
+      for (const c of batch) {
+        if (room() <= 0) break;
+        this.addRequest(key, peer, c, chunkLength(c));
+        picks.push(c);
+        added++;
+      }
+      if (added < slots) break;
+    }
+    if (picks.length > 0) peer.stall.opened(openBefore, this.config.now());
+    return picks;
+  }
+
+  /** Up to `limit` chunks to ask `key` for: the policy's picks, then endgame copies. */
+  private pick(key: string, peer: PeerSlot, limit: number): number[] {
     const policy = this.have.count < this.config.randomFirstPicks ? randomFirst : this.config.policy;
-    const picks = policy(slots, {
+    const picks = policy(limit, {
       ...this.candidatesFor(peer),
       holds: (c) => peer.bits.has(c),
       random: this.config.random,
@@ -192,14 +240,12 @@ export class Scheduler {
     });
     // Endgame: every missing chunk is already requested. Ask this peer too, so one slow
     // peer cannot hold up the end; the first copy to arrive wins and the rest are cancelled.
-    if (picks.length < slots && this.inEndgame) {
+    if (picks.length < limit && this.inEndgame) {
       for (const [c, who] of this.requesters) {
-        if (picks.length >= slots) break;
+        if (picks.length >= limit) break;
         if (!who.has(key) && who.size < this.config.maxEndgameCopies && this.wanted(c) && this.mayAsk(peer, c)) picks.push(c);
       }
     }
-    if (picks.length > 0) peer.stall.opened(peer.requests.size, this.config.now());
-    for (const c of picks) this.addRequest(key, peer, c);
     return picks;
   }
 
@@ -210,7 +256,7 @@ export class Scheduler {
   received(key: string, chunk: number): number | undefined {
     const sentAt = this.peers.get(key)?.requests.get(chunk);
     // Landing before the request goes, so the chunk does not reopen in between.
-    if (this.wanted(chunk)) this.landing.add(chunk);
+    if (this.wanted(chunk)) this.land(chunk);
     this.dropRequest(key, chunk);
     return sentAt === undefined ? undefined : this.config.now() - sentAt;
   }
@@ -227,7 +273,7 @@ export class Scheduler {
 
   /** The chunk verified and reached the disk. Returns the peers whose duplicate requests to CANCEL (marked cancelled). */
   committed(chunk: number): string[] {
-    this.landing.delete(chunk);
+    this.unland(chunk);
     this.have.add(chunk);
     this.availability.remove(chunk);
     for (const peer of this.peers.values()) if (peer.bits.has(chunk)) peer.interesting--;
@@ -238,13 +284,13 @@ export class Scheduler {
 
   /** The chunk did not reach the disk for a reason that is not the peer's fault (a write error). */
   abandoned(chunk: number): void {
-    this.landing.delete(chunk);
+    this.unland(chunk);
     this.reopenIfFree(chunk);
   }
 
   /** The copy from `key` failed verification. Returns true when the peer should be dropped. */
   failed(key: string, chunk: number): boolean {
-    this.landing.delete(chunk);
+    this.unland(chunk);
     this.reopenIfFree(chunk);
     const peer = this.peers.get(key);
     if (!peer) return false;
@@ -355,10 +401,21 @@ export class Scheduler {
     return !peer.failedChunks.has(chunk) || this.availability.of(chunk) === 1;
   }
 
-  private addRequest(key: string, peer: PeerSlot, chunk: number): void {
+  private land(chunk: number): void {
+    this.landing.add(chunk);
+    this.bytesHeld += this.config.chunkLength(chunk);
+  }
+
+  private unland(chunk: number): void {
+    if (this.landing.delete(chunk)) this.bytesHeld -= this.config.chunkLength(chunk);
+  }
+
+  private addRequest(key: string, peer: PeerSlot, chunk: number, bytes: number): void {
     // Asked again: from now on its PIECEs are wanted, not late copies to drop.
     peer.cancelled.delete(chunk);
     peer.requests.set(chunk, this.config.now());
+    peer.requestedBytes += bytes;
+    this.bytesHeld += bytes;
     let who = this.requesters.get(chunk);
     if (!who) {
       this.requesters.set(chunk, (who = new Set()));
@@ -378,6 +435,9 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer?.requests.delete(chunk)) return;
     this.openRequests--;
+    const bytes = this.config.chunkLength(chunk);
+    peer.requestedBytes -= bytes;
+    this.bytesHeld -= bytes;
     const who = this.requesters.get(chunk);
     who?.delete(key);
     if (who?.size === 0) {

@@ -51,10 +51,8 @@ export interface DialOutlook {
 }
 
 export interface SessionConfig {
-  /** The scheduler's config; its `now` and `random` are the session's clock and randomness. */
+  /** The scheduler's config; its `now` and `random` are the session's clock and randomness, its `chunkLength` the chunks' bytes. */
   scheduler: SchedulerConfig;
-  /** Bytes in each chunk (the last may be short). */
-  chunkLength: (chunk: number) => number;
   /** --retry-for: with no progress possible, keep trying this long before failing. */
   retryForMs: number;
   downloadLimit: RequestBudget | null;
@@ -117,7 +115,7 @@ export class DownloadSession {
   ) {
     this.scheduler = new Scheduler(config.scheduler, have);
     this.giveUp = new GiveUpRule(config.retryForMs);
-    for (const c of have.members()) this.verifiedBytes += config.chunkLength(c);
+    for (const c of have.members()) this.verifiedBytes += config.scheduler.chunkLength(c);
   }
 
   get complete(): boolean {
@@ -188,7 +186,7 @@ export class DownloadSession {
       if (!this.scheduler.isCancelled(peer, chunk)) this.close(peer, WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${chunk}, which was not requested`);
       return this.out.drain();
     }
-    const length = this.config.chunkLength(chunk);
+    const length = this.config.scheduler.chunkLength(chunk);
     const received = p.assembling.get(chunk) ?? 0;
     if (offset !== received || received + bytes > length) {
       this.close(peer, WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${chunk} at offset ${offset} (+${bytes}), expected offset ${received} of ${length}`);
@@ -257,7 +255,7 @@ export class DownloadSession {
       // Every peer hears of it, so it can ask us, and a seed can tell who has what.
       this.out.push({ type: "send", peer, message: { type: "HAVE", index: chunk } });
     }
-    const length = this.config.chunkLength(chunk);
+    const length = this.config.scheduler.chunkLength(chunk);
     this.receivedFrom.set(name, (this.receivedFrom.get(name) ?? 0) + length);
     this.bytesReceived += length;
     this.verifiedBytes += length;
@@ -305,7 +303,7 @@ export class DownloadSession {
     if (this.stopped || this.complete || !p || p.leaving) return;
     const picks = this.scheduler.nextRequests(peer, this.affordableRequests());
     for (const chunk of picks) {
-      this.config.downloadLimit?.take(this.config.chunkLength(chunk));
+      this.config.downloadLimit?.take(this.config.scheduler.chunkLength(chunk));
       this.out.push({ type: "send", peer, message: { type: "REQUEST", index: chunk } });
       if (this.config.logRequests) this.log("request", { chunk, peer: p.name });
     }

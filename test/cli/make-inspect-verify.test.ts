@@ -117,6 +117,15 @@ describe("a single-file package", () => {
     expectCleanError(r, 5);
   });
 
+  test("without --chunk-size the chunk size follows the package's size (pkg/format.ts defaultChunkSize)", async () => {
+    const other = join(dir, "by-size.bin");
+    writeFileSync(other, seededBytes(600 * 1024, 43));
+    const r = await runCli(["make", other, "--json"]);
+    expect(r.code).toBe(0);
+    const done = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+    expect({ chunk_size: done.chunk_size, chunks: done.chunks }).toEqual({ chunk_size: 262_144, chunks: 3 });
+  });
+
   test("an existing output is refused without --force and replaced with it", async () => {
     const refused = await runCli(["make", file, "--chunk-size", "64KiB"]);
     expectCleanError(refused, 6, pkgPath, "--force");

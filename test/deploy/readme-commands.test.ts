@@ -58,7 +58,7 @@ const DEMO = readme("./scripts/demo.sh");
 
 // The synopses. Paths under /data are moved like the README's.
 const MAKE_RUNS = instances(
-  "bytetide make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --quiet]",
+  "bytetide make <file|dir> [-o out.bpkg] [--chunk-size SIZE] [--force] [--json | --quiet]",
   ["make", "/data/one.bin", "-o", "/data/out.bpkg", "--chunk-size", "4MiB"],
   ["make", "/data/one.bin", "-o", "/data/out.bpkg", "--chunk-size", "4MiB", "--force"],
   ["make", "/data/dir"],
@@ -94,7 +94,7 @@ const SIMULATE_RUNS = instances(
   "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
   ["simulate", "--nodes", "30", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
 );
-const SIMULATE = readme("bytetide simulate --nodes 200 --rate 1G --size 256MiB");
+const SIMULATE = readme("bytetide simulate --nodes 200 --rate 1G --size 64MiB");
 const VERSION_RUNS = instances("bytetide --version", ["--version"]);
 const COMMANDS = [...new Set(synopses.flatMap((s) => /^bytetide ([a-z]+)\b/.exec(s)?.[1] ?? []))].filter((c) => c !== "help");
 const HELP_RUNS = instances("bytetide help [command]", ["help"], ...COMMANDS.map((c) => ["help", c]));
@@ -125,7 +125,7 @@ test("README.md: every command in its sh and console blocks, and every synopsis 
   }
 });
 
-test("make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --quiet]: writes the package, refuses to overwrite it without --force (exit 6), NDJSON or silence on request", async () => {
+test("make <file|dir> [-o out.bpkg] [--chunk-size SIZE] [--force] [--json | --quiet]: writes the package, refuses to overwrite it without --force (exit 6), NDJSON or silence on request", async () => {
   const data = tempDir("bytetide-readme-make");
   writeFileSync(join(data, "one.bin"), seededBytes(5_000_000, 1));
   writeWeights(join(data, "dir"), 3 * 1024 * 1024, 2);
@@ -146,6 +146,8 @@ test("make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --qu
   const parsed = events.stdout.trim().split("\n").map((l) => JSON.parse(l) as { event: string });
   expect(parsed.map((e) => e.event)).toContain("start");
   expect(parsed.at(-1)!.event).toBe("done");
+  // No --chunk-size: the package's size chooses (5 MB: 256 KiB), as the README says.
+  expect(parsed.at(-1)).toMatchObject({ chunk_size: 262_144, chunks: 20 });
   const silent = await run(quiet!);
   expect([silent.code, silent.stdout, silent.stderr]).toEqual([0, "", ""]);
 });
@@ -358,7 +360,7 @@ test.skipIf(!netlabAvailable)(
 test("simulate: the README's 200-node swarm prints what the README shows, every node completes, and its ratio to the bound holds", async () => {
   const r = await run(SIMULATE.slice(1));
   expect(r.code, r.stderr).toBe(0);
-  for (const sample of samplesOf("bytetide simulate --nodes 200 --rate 1G --size 256MiB")) expect(r.stdout).toMatch(lineShape(sample));
+  for (const sample of samplesOf("bytetide simulate --nodes 200 --rate 1G --size 64MiB")) expect(r.stdout).toMatch(lineShape(sample));
   expect(r.stdout).toContain("completed 200, left mid-way 0, failed 0, unfinished 0");
   const ratios = /over the bound: p50 ([\d.]+)x, p99 ([\d.]+)x, slowest ([\d.]+)x/.exec(r.stdout)!.slice(1).map(Number);
   // The run is deterministic (--random-seed 1). No swarm beats the bound; this one's p99

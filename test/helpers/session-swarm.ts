@@ -51,13 +51,13 @@ function sessionConfig(chunks: number, now: () => number, dialable: () => boolea
   return {
     scheduler: defaultSchedulerConfig(chunks, {
       chunkSize: CHUNK,
+      chunkLength: () => CHUNK,
       requestsPerPeer: options.requestsPerPeer ?? 8,
-      maxChunksInMemory: 64,
+      maxBytesInMemory: 64 * CHUNK,
       randomFirstPicks: 0,
       random: seededRandom(options.seed ?? 1),
       now,
     }),
-    chunkLength: () => CHUNK,
     retryForMs: options.retryForMs ?? 60_000,
     downloadLimit: null,
     logRequests: false,

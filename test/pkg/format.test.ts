@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { decodePackage, encodePackage, FormatError, HEADER_LENGTH } from "../../src/pkg/format.ts";
+import fc from "fast-check";
+import { chunkSizeProblem, decodePackage, defaultChunkSize, encodePackage, FormatError, HEADER_LENGTH } from "../../src/pkg/format.ts";
 import type { Entry } from "../../src/pkg/model.ts";
 import { toHex } from "../../src/util/units.ts";
 import { ESCAPES, packageOf, TREE } from "./fixtures.ts";
@@ -139,4 +140,33 @@ describe("unsafe file tables are refused on read", () => {
       expect(decodeError(encodePackage(packageOf(entries)))).toMatch(reason);
     });
   }
+});
+
+describe("the default chunk size", () => {
+  const KiB = 1024;
+  const MiB = 1024 * KiB;
+  const GiB = 1024 * MiB;
+
+  test("follows the package's size: 256 KiB up to 512 MiB, then doubling, 16 MiB at most", () => {
+    expect(defaultChunkSize(0)).toBe(256 * KiB);
+    expect(defaultChunkSize(256 * MiB)).toBe(256 * KiB);
+    expect(defaultChunkSize(512 * MiB)).toBe(256 * KiB);
+    expect(defaultChunkSize(512 * MiB + 1)).toBe(512 * KiB);
+    expect(defaultChunkSize(1 * GiB)).toBe(512 * KiB);
+    expect(defaultChunkSize(10 * GiB)).toBe(8 * MiB);
+    expect(defaultChunkSize(32 * GiB)).toBe(16 * MiB);
+    expect(defaultChunkSize(2 ** 50)).toBe(16 * MiB);
+  });
+
+  test("is always a valid chunk size, and gives at most 2048 chunks wherever 16 MiB allows", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 46 }), (total) => {
+        const size = defaultChunkSize(total);
+        expect(chunkSizeProblem(size)).toBeNull();
+        if (size < 16 * MiB) expect(Math.ceil(total / size)).toBeLessThanOrEqual(2048);
+        // The smallest that does: half of it would give more (or go below 256 KiB).
+        if (size > 256 * KiB) expect(Math.ceil(total / (size / 2))).toBeGreaterThan(2048);
+      }),
+    );
+  });
 });

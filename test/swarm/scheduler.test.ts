@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { NET } from "../../src/config.ts";
 import { type PickContext, randomFirst, rarestFirst } from "../../src/swarm/picker.ts";
 import { defaultSchedulerConfig, Scheduler } from "../../src/swarm/scheduler.ts";
 import { STALL_MS } from "../../src/swarm/stall.ts";
@@ -102,12 +103,36 @@ describe("scheduler", () => {
   });
 
   test("the memory budget caps requests across all peers", () => {
-    const s = scheduler(100, { requestsPerPeer: 10, maxChunksInMemory: 6 });
+    const s = scheduler(100, { requestsPerPeer: 10, maxBytesInMemory: 6 * 4 * 1024 * 1024 });
     for (const p of ["a", "b"]) {
       s.addPeer(p);
       s.setBitfield(p, Bitset.full(100));
     }
     expect(s.nextRequests("a").length + s.nextRequests("b").length).toBe(6);
+  });
+
+  test("the pipeline and the budget count bytes: short chunks (small files) keep as many bytes in flight as full ones", () => {
+    const full = 4 * 1024 * 1024;
+    // Chunks 0..199 are small files of a 64th of a chunk; 200..209 are full.
+    const lengthOf = (c: number) => (c < 200 ? full / 64 : full);
+    const s = scheduler(210, { requestsPerPeer: 1, chunkLength: lengthOf, maxBytesInMemory: 1.5 * full, policy: (limit: number, ctx: PickContext) => Array.from(ctx.candidates).filter(ctx.eligible).sort((x, y) => x - y).slice(0, limit) });
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(210));
+    // Depth 1: a full chunk's worth, so 64 small ones, not 1.
+    expect(s.nextRequests("a")).toHaveLength(64);
+    s.addPeer("b");
+    s.setBitfield("b", Bitset.full(210));
+    // The budget (1.5 full chunks) has half a chunk's worth left: 32 small ones.
+    const toB = s.nextRequests("b");
+    expect(toB).toHaveLength(32);
+    expect(toB.every((c) => c < 200)).toBe(true);
+  });
+
+  test("however small the chunks, a peer has at most half of what it may queue open at once", () => {
+    const s = scheduler(1000, { requestsPerPeer: 8, chunkLength: () => 1 });
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(1000));
+    expect(s.nextRequests("a")).toHaveLength(NET.maxQueuedRequestsPerPeer / 2);
   });
 
   test("endgame: with every missing chunk requested, an idle peer duplicates them; the arrival cancels the rest", () => {

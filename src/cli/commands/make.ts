@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { LIMITS } from "../../config.ts";
 import { buildPackage, scanInput } from "../../pkg/build.ts";
+import { defaultChunkSize } from "../../pkg/format.ts";
 import { refuseExisting, refuseUnwritable, writePackage } from "../../pkg/io.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { chunkSizeFlag, expectPositionals, parseArgs } from "../args.ts";
@@ -23,7 +23,7 @@ export const make: Command = {
     BT_E_EXISTS: "the output already exists (use --force)",
     BT_E_IO: "the package cannot be written: a missing or read-only directory, a disk error",
   },
-  help: `Usage: bytetide make <file|dir> [-o out.bpkg] [--chunk-size 4MiB] [--force] [--json | --quiet]
+  help: `Usage: bytetide make <file|dir> [-o out.bpkg] [--chunk-size SIZE] [--force] [--json | --quiet]
 
 Cuts the input into chunks, hashes every chunk with SHA-256 on every core, and writes
 a .bpkg holding the file table, the chunk hashes and their Merkle root. Prints the root,
@@ -32,7 +32,9 @@ included; 'get' strips those unless told --allow-setuid.
 
 Options:
   -o, --output PATH     where to write the package (default: <input>.bpkg beside the input)
-  --chunk-size SIZE     power of two from 64KiB to 64MiB (default 4MiB)
+  --chunk-size SIZE     power of two from 64KiB to 64MiB (default: from the package's size,
+                        the smallest power of two giving at most 2048 chunks, from 256KiB
+                        to 16MiB: 256KiB up to 512MiB, 8MiB for 10GiB; docs/format.md)
   -f, --force           overwrite an existing output
   -h, --help            show this help
 
@@ -43,7 +45,7 @@ ${OUTPUT_HELP}`,
     const mode = outputMode("make", args.flags);
     const logger = loggerFor("make", mode);
     const [input] = expectPositionals("make", args, 1, 1, "one file or directory to package");
-    const chunkSize = chunkSizeFlag("make", args.flags["chunk-size"], LIMITS.defaultChunkSize);
+    const requestedChunkSize = chunkSizeFlag("make", args.flags["chunk-size"]);
     const output = (args.flags.output as string | undefined) ?? `${resolve(input!)}.bpkg`;
     const force = args.flags.force === true;
 
@@ -53,6 +55,7 @@ ${OUTPUT_HELP}`,
     // After the scan, so a missing input is reported as such; before hours of hashing.
     await refuseUnwritable(output);
     const total = scanned.entries.reduce((n, e) => n + e.size, 0);
+    const chunkSize = requestedChunkSize ?? defaultChunkSize(total);
     const files = scanned.entries.filter((e) => e.kind === "file").length;
     if (mode === "json") logger.event("start", { input: input!, total_bytes: total, files });
     const progress = createProgress("hashing", total, 0, mode, logger);

@@ -1,4 +1,4 @@
-import { LIMITS } from "../../config.ts";
+import { defaultChunkSize } from "../../pkg/format.ts";
 import { BtError } from "../../errors.ts";
 import { type SimulationResult, Simulator } from "../../sim/simulator.ts";
 import { loggerFor } from "../../util/log.ts";
@@ -51,7 +51,8 @@ Options:
                         such as 1G,10G gives a mix, taken by the nodes in turn.
   --seed-rate R         the seeds' NIC rate in bits per second (default: the first --rate)
   --size S              package bytes, e.g. 256MiB or 10GiB (default 256MiB)
-  --chunk-size S        chunk bytes, a power of two from 64KiB to 64MiB (default ${formatBytes(LIMITS.defaultChunkSize).replace(" ", "")}, as 'make')
+  --chunk-size S        chunk bytes, a power of two from 64KiB to 64MiB (default: as 'make'
+                        picks for --size; 256KiB for 256MiB, 8MiB for 10GiB)
   --rtt D               round-trip time between any two nodes (default 1ms)
   --join-late F         fraction of downloaders launched late, at a random moment within
                         T_min (default 0)
@@ -80,13 +81,14 @@ events, events_per_second and log_events (the sessions' log events, counted).`,
     const rates = String(f.rate ?? "1G")
       .split(",")
       .map((r) => bitRateFlag("rate", r));
+    const size = sizeFlag(f.size);
     const sim = new Simulator({
       nodes: integerFlag("simulate", "nodes", f.nodes, 8, 1, 100_000),
       seeds: integerFlag("simulate", "seeds", f.seeds, 1, 1, 1000),
       rates,
       seedRate: f["seed-rate"] === undefined ? rates[0]! : bitRateFlag("seed-rate", String(f["seed-rate"])),
-      size: sizeFlag(f.size),
-      chunkSize: chunkSizeFlag("simulate", f["chunk-size"], LIMITS.defaultChunkSize),
+      size,
+      chunkSize: chunkSizeFlag("simulate", f["chunk-size"]) ?? defaultChunkSize(size),
       rttMs: rttFlag(f.rtt),
       joinLate: fractionFlag("join-late", f["join-late"]),
       leave: fractionFlag("leave", f.leave),
