@@ -107,15 +107,17 @@ export class PeerConnection {
   /**
    * Queues bytes for the socket. A partially written buffer is kept, by reference, until
    * the rest is sent from drain: callers must not modify `bytes` while backlog > 0.
-   * Small frames (HAVE, REQUEST, CANCEL...) are gathered and written together once per
-   * event-loop turn: a swarm sends thousands of them, and a syscall each costs more than
-   * the data. Order is kept: a large frame first flushes what is gathered.
+   * Small frames (HAVE, REQUEST, CANCEL, the PIECE of a tiny file...) are gathered and
+   * written together once per event-loop turn: a swarm sends thousands of them, and a
+   * syscall each costs more than the data. They are copied, since the caller may reuse its
+   * buffer before the turn ends (the uploader reads the next block into the same frame).
+   * Order is kept: a large frame first flushes what is gathered.
    */
   send(bytes: Uint8Array): void {
     if (this.state === "closed" || !this.socket) return;
     if (bytes.length <= SMALL_FRAME_BYTES) {
       if (this.outbox.length === 0) setImmediate(() => this.flushOutbox());
-      this.outbox.push(bytes);
+      this.outbox.push(bytes.slice());
       this.outboxBytes += bytes.length;
       return;
     }
