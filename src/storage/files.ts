@@ -1,6 +1,6 @@
-import { closeSync, fdatasync, openSync, read, write } from "node:fs";
+import { closeSync, fdatasync, openSync, read, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
-import { NET } from "../config.ts";
+import { LIMITS, NET } from "../config.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
 import type { Package } from "../pkg/model.ts";
 import { payloadPathOf } from "./payload.ts";
@@ -89,7 +89,10 @@ export class PackageFiles {
     try {
       let done = 0;
       while (done < at.length) {
-        done += (await writeAsync(f.fd, data, done, at.length - done, at.offset + done)).bytesWritten;
+        done +=
+          at.length <= LIMITS.inlineIoBytes
+            ? writeSync(f.fd, data, done, at.length - done, at.offset + done)
+            : (await writeAsync(f.fd, data, done, at.length - done, at.offset + done)).bytesWritten;
       }
     } finally {
       f.pins--;

@@ -131,7 +131,7 @@ export class SwarmNode {
       },
       store.have,
     );
-    this.buffers = new ChunkBuffers(pkg.chunkSize, Math.floor(maxBytesInMemory(pkg.chunkSize) / pkg.chunkSize));
+    this.buffers = new ChunkBuffers(pkg.chunkSize, maxBytesInMemory(pkg.chunkSize));
     this.upload = new UploadSession(this.session, options.superSeeding);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
     this.completion = new Promise((resolve, reject) => {
@@ -420,7 +420,11 @@ export class SwarmNode {
     const buffer = link.assemblies.get(chunk)!;
     link.assemblies.delete(chunk);
     const expected = this.options.pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
-    const hashed = this.verifyLimiter.run(() => hasher().hashChunksAsync(buffer, buffer.length));
+    // A short chunk is hashed here: a trip to the pool and back costs more than its bytes.
+    const hashed =
+      buffer.length <= LIMITS.inlineIoBytes
+        ? Promise.resolve(hasher().hashChunks(buffer, buffer.length))
+        : this.verifyLimiter.run(() => hasher().hashChunksAsync(buffer, buffer.length));
     this.track(
       chunk,
       hashed.then((digest) => {
