@@ -57,7 +57,7 @@ for (const config of values.configs!.split(",")) {
   const cpuPerGiB: number[] = [];
   const saturated: number[] = [];
   for (let i = 0; i < Number(values.runs); i++) {
-    const r = await json([bun, "bench/swarm.ts", "--hosts", hosts!, "--mbit", mbit!, "--size", values.size!, ...chunkSize]);
+    const r = await json([bun, "bench/swarm.ts", "--hosts", hosts!, "--mbit", mbit!, "--size", values.size!, ...chunkSize, "--baseline", "none"]);
     if (r.skipped) {
       report("calibrate", { bench: "calibrate", command, skipped: r.skipped });
       process.exit(0);
