@@ -30,6 +30,13 @@ export function threadCpu(pid: number): Map<number, number> {
   return out;
 }
 
+/** utime + stime of a process, every thread it ever had included, in seconds. */
+export function processCpu(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
 /** Runs a command to completion and measures wall time, CPU time (split by thread) and peak RSS. */
 export async function measure(cmd: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Measured> {
   const started = performance.now();

@@ -3,15 +3,19 @@
  *   bun bench/transfer.ts [--size 1GiB] [--rss-size 4GiB] [--runs 3]
  * Cases: c1 and c16 requests in flight, verifying on the native pool ("pool") or on the JS
  * thread ("single"). Output lands on tmpfs (/dev/shm), so the disk does not set the pace.
+ * Then the cost of a chunk: the same bytes in 64 KiB and in 4 MiB chunks, a get of each
+ * from a serve that has already proved its chunks; the difference in CPU over the difference
+ * in chunk count is what one chunk costs the get and the serve beyond its bytes.
  * Targets (docs/performance.md): pool throughput >= 1.5x "curl download + openssl verify";
- * the get's peak RSS <= 150 MiB for a 4 GiB package.
+ * the get's peak RSS <= 150 MiB for a 4 GiB package; 64 KiB chunks reach >= 0.8x the 4 MiB
+ * throughput; <= 50 us of CPU per chunk for get and for serve.
  */
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseSize } from "../src/util/units.ts";
-import { freePort, measure, type Measured, medianOf, mib, peakRss, report, round, startDaemon } from "./harness.ts";
+import { freePort, measure, type Measured, medianOf, mib, peakRss, processCpu, report, round, startDaemon } from "./harness.ts";
 
 const { values } = parseArgs({
   options: {
@@ -31,13 +35,14 @@ const outDir = values.out!;
 mkdirSync(dataDir, { recursive: true });
 mkdirSync(outDir, { recursive: true });
 
-async function payload(bytes: number): Promise<{ file: string; pkg: string }> {
+/** A file of random bytes and its package, at the chunk size `make` picks for it. */
+async function payload(bytes: number): Promise<{ file: string; pkg: string; chunkSize: number }> {
   const file = join(dataDir, `transfer-${bytes}.bin`);
   if (!existsSync(file) || statSync(file).size !== bytes) await measure(["sh", "-c", `head -c ${bytes} /dev/urandom > '${file}'`]);
   const pkg = `${file}.bpkg`;
-  await measure([binary, "make", file, "-o", pkg, "--force"]);
+  const made = await measure([binary, "make", file, "-o", pkg, "--force", "--json"]);
   await measure(["sh", "-c", `cat '${file}' > /dev/null`]);
-  return { file, pkg };
+  return { file, pkg, chunkSize: Number(/"chunk_size":(\d+)/.exec(made.stdout)?.[1]) };
 }
 
 async function withSeed<T>(pkg: string, body: (address: string, pid: number) => Promise<T>): Promise<T> {
@@ -133,6 +138,37 @@ const largeRun = await withSeed(large.pkg, async (address) => {
   return describeGet(m, rssSize);
 });
 
+/** Gets of the main payload cut into `chunkSize` chunks: median wall and get CPU, and the serve's CPU over the same gets. */
+async function chunkCase(chunkSize: string) {
+  const pkg = join(dataDir, `chunks-${chunkSize}.bpkg`);
+  await measure([binary, "make", main.file, "-o", pkg, "--chunk-size", chunkSize, "--force"]);
+  const chunks = Math.ceil(size / parseSize(chunkSize)!);
+  return withSeed(pkg, async (address, seedPid) => {
+    const target = join(outDir, `chunks-${chunkSize}.bin`);
+    const get = () => (rmSync(target, { force: true }), measure([binary, "get", pkg, "--peer", address, "-o", target, "--linger", "0"]));
+    // The first get has the serve prove every chunk (hashing, read once): left out.
+    await get();
+    const seedBefore = processCpu(seedPid);
+    const all: Measured[] = [];
+    for (let i = 0; i < runs; i++) all.push(await get());
+    const seedCpu = (processCpu(seedPid) - seedBefore) / runs;
+    rmSync(target, { force: true });
+    all.sort((a, b) => a.seconds - b.seconds);
+    const median = all[Math.floor(all.length / 2)]!;
+    return { chunk_size: chunkSize, chunks, seconds: round(median.seconds), throughput_MBps: round(size / 1e6 / median.seconds, 1), get_cpu_s: round(median.cpuSeconds, 2), serve_cpu_s: round(seedCpu, 2) };
+  });
+}
+
+const smallChunks = await chunkCase("64KiB");
+const largeChunks = await chunkCase("4MiB");
+const perChunkUs = (a: number, b: number) => round(((a - b) / (smallChunks.chunks - largeChunks.chunks)) * 1e6, 0);
+const chunkCost = {
+  cases: [smallChunks, largeChunks],
+  throughput_ratio_64KiB_over_4MiB: round(smallChunks.throughput_MBps / largeChunks.throughput_MBps, 2),
+  get_cpu_us_per_chunk: perChunkUs(smallChunks.get_cpu_s, largeChunks.get_cpu_s),
+  serve_cpu_us_per_chunk: perChunkUs(smallChunks.serve_cpu_s, largeChunks.serve_cpu_s),
+};
+
 const best = cases["c16-pool"]!;
 const ratio = base ? best.throughput_MBps / base.curl_then_openssl_MBps : null;
 report("transfer", {
@@ -141,16 +177,20 @@ report("transfer", {
   bytetide: (await measure([binary, "--version"])).stdout.trim(),
   cores: availableParallelism(),
   package_bytes: size,
-  chunk_size: 4 * 1024 * 1024,
+  chunk_size: main.chunkSize,
   output: `tmpfs (${outDir})`,
   runs,
   baseline_nginx_curl_openssl: base ?? "nginx, curl or openssl not installed",
   cases,
   seed_peak_rss_MiB: mib(seedPeakRss),
   large_package: { bytes: rssSize, ...largeRun },
+  chunk_cost: chunkCost,
   throughput_ratio_c16_pool_vs_curl_then_openssl: ratio === null ? null : round(ratio, 2),
   targets: {
     throughput_ratio_at_least_1_5: ratio === null ? null : ratio >= 1.5,
     get_peak_rss_4GiB_at_most_150_MiB: largeRun.get_peak_rss_MiB <= 150,
+    chunks_64KiB_at_least_0_8_of_4MiB: chunkCost.throughput_ratio_64KiB_over_4MiB >= 0.8,
+    get_at_most_50_us_per_chunk: chunkCost.get_cpu_us_per_chunk <= 50,
+    serve_at_most_50_us_per_chunk: chunkCost.serve_cpu_us_per_chunk <= 50,
   },
 });
