@@ -2,8 +2,9 @@
  * Many small files: a dataset of about 20,000 files of 0-64 KiB in nested directories plus two
  * large ones (about 1 GB in all). Times `make`, then a loopback `get` against an rsync daemon
  * over loopback (rsync -a), in the same run, and checks both trees are identical, modes
- * included. Outputs land on tmpfs (/dev/shm), so the disk does not set the pace.
- *   bun bench/dataset.ts [--files 20000] [--large 2x192MiB] [--runs 3]
+ * included. Outputs land on tmpfs (/dev/shm) unless --out says otherwise: a disk adds what
+ * each side does to make the files durable (get syncs them before its rename; rsync does not).
+ *   bun bench/dataset.ts [--files 20000] [--large 2x192MiB] [--runs 3] [--out DIR]
  * Target (docs/performance.md): get at least 1.5x as fast as rsync.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -136,7 +137,7 @@ report("dataset", {
   bytes: total,
   chunk_size: chunkSize,
   chunks,
-  output: `tmpfs (${outDir})`,
+  output: outDir,
   make: describe(made),
   get: { ...describe(getMedian), MBps: round(total / 1e6 / getMedian.seconds, 1), tree_identical: get.identical },
   rsync: rsyncMedian ? { ...describe(rsyncMedian), MBps: round(total / 1e6 / rsyncMedian.seconds, 1), tree_identical: rsync!.identical } : "rsync not installed",

@@ -180,8 +180,6 @@ export class Output {
     if (!equalBytes(hasher().merkleRoot(this.digests), this.pkg.root)) {
       throw new BtError("BT_E_VERIFY", `${this.paths.part}: Merkle root of the received chunks does not match the package`);
     }
-    await this.files.sync();
-    this.files.close();
     const pathOf = this.files.pathOf;
     const each = (kinds: string[], action: (path: string, i: number) => void) => {
       // Deepest first, so a directory loses write permission only after its contents are done.
@@ -198,8 +196,11 @@ export class Output {
       rmSync(path, { force: true });
       symlinkSync(this.pkg.entries[i]!.target!, path);
     });
-    // New directory entries are durable only once their directories are synced.
-    each(["directory"], syncDirectory);
+    const synced = await this.files.sync();
+    this.files.close();
+    // New directory entries are durable only once their directories are synced (a whole
+    // filesystem synced took them along).
+    if (synced === "files") each(["directory"], syncDirectory);
     const finalPathOf = payloadPathOf(this.pkg, this.paths.final);
     each(["file", "directory"], (path, i) => {
       const recorded = this.pkg.entries[i]!.mode;
