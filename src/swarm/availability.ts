@@ -49,7 +49,7 @@ export class Availability {
     return this.counts[chunk]!;
   }
 
-  /** The open chunks, rarest first (ties in no particular order). A view: valid until the next change. */
+  /** The open chunks, rarest first, ties in random order. A view: valid until the next change. */
   rarestFirst(): Uint32Array {
     return this.order.subarray(0, this.open);
   }

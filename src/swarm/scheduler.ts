@@ -29,24 +29,27 @@ export interface SchedulerConfig {
   now: () => number;
 }
 
-export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => ({
-  chunkCount,
-  // Only tests leave these out; a node passes its package's (nodeSchedulerConfig).
-  chunkSize: 4 * 1024 * 1024,
-  chunkLength: () => 4 * 1024 * 1024,
-  requestsPerPeer: 8,
-  maxBytesInMemory: 16 * 4 * 1024 * 1024,
-  maxBadChunksPerPeer: 3,
-  randomFirstPicks: 4,
-  maxEndgameCopies: 2,
-  // Meanwhile the other holders are asked. Short, because a peer that cannot reach any
-  // holder is served only after asking the seed 8 times (MAX_TIMES_ELSEWHERE, superseed.ts).
-  elsewhereBackoffMs: 1_000,
-  policy: rarestFirst,
-  random: Math.random,
-  now: () => performance.now(),
-  ...overrides,
-});
+export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => {
+  // Only tests leave the sizes out; a node passes its package's (nodeSchedulerConfig).
+  const chunkSize = overrides.chunkSize ?? 4 * 1024 * 1024;
+  return {
+    chunkCount,
+    chunkSize,
+    chunkLength: () => chunkSize,
+    requestsPerPeer: 8,
+    maxBytesInMemory: 16 * chunkSize,
+    maxBadChunksPerPeer: 3,
+    randomFirstPicks: 4,
+    maxEndgameCopies: 2,
+    // Meanwhile the other holders are asked. Short, because a peer that cannot reach any
+    // holder is served only after asking the seed 8 times (MAX_TIMES_ELSEWHERE, superseed.ts).
+    elsewhereBackoffMs: 1_000,
+    policy: rarestFirst,
+    random: Math.random,
+    now: () => performance.now(),
+    ...overrides,
+  };
+};
 
 /**
  * A node's scheduler as `get` and `serve` run it: bytes held in memory bounded by

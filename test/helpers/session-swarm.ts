@@ -51,7 +51,6 @@ function sessionConfig(chunks: number, now: () => number, dialable: () => boolea
   return {
     scheduler: defaultSchedulerConfig(chunks, {
       chunkSize: CHUNK,
-      chunkLength: () => CHUNK,
       requestsPerPeer: options.requestsPerPeer ?? 8,
       maxBytesInMemory: 64 * CHUNK,
       randomFirstPicks: 0,
