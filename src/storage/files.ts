@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, openSync, read, write, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, openSync, read, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { LIMITS, NET } from "../config.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
@@ -24,6 +24,16 @@ async function syncFilesystemOf(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * The permission bits a download creates a file with: the recorded ones, so that finalize
+ * seldom has to change them, plus the owner's write bit, so that a file evicted from the
+ * open set can be opened again for writing. Privilege bits wait for finalize.
+ */
+export const creationMode = (recorded: number): number => (recorded & 0o777) | 0o200;
+
+/** Opens for writing, creating the file if it is not there yet; never through a symlink planted in the tree. */
+const WRITE_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
+
 interface OpenFile {
   fd: number;
   /** Async operations in progress: the descriptor is not closed under them. */
@@ -34,6 +44,8 @@ interface OpenFile {
  * Chunk-addressed access to a package's files under `rootPath`, with a bounded set of
  * open descriptors (least recently used first out). Reads and writes go to the thread
  * pool: a slow disk must not stall the event loop that every peer's messages share.
+ * A writable one creates each file on its first write (one open per file, not a
+ * create, a truncate and a reopen); the file grows to its size as its chunks land.
  */
 export class PackageFiles {
   readonly layout: ChunkLayout;
@@ -60,7 +72,9 @@ export class PackageFiles {
     if (f) {
       this.open.delete(entryIndex);
     } else {
-      f = { fd: openSync(this.pathOf(entryIndex), this.writable ? "r+" : "r"), pins: 0 };
+      const path = this.pathOf(entryIndex);
+      const fd = this.writable ? openSync(path, WRITE_FLAGS, creationMode(this.pkg.entries[entryIndex]!.mode)) : openSync(path, "r");
+      f = { fd, pins: 0 };
       this.evict();
     }
     this.open.set(entryIndex, f);

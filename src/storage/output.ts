@@ -1,12 +1,13 @@
 import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, writeSync, ftruncateSync } from "node:fs";
 import { dirname } from "node:path";
+import { LIMITS } from "../config.ts";
 import { BtError, fsError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { Bitset } from "../util/bitset.ts";
 import type { Logger } from "../util/log.ts";
-import { PackageFiles } from "./files.ts";
+import { creationMode, PackageFiles } from "./files.ts";
 import { hashJobs, planHashJobs } from "./hash-files.ts";
 import { appliedMode, octalMode } from "./modes.ts";
 import { payloadPathOf } from "./payload.ts";
@@ -35,15 +36,15 @@ function ensureDirectory(path: string): void {
   mkdirSync(path, { mode: 0o755 });
 }
 
-function ensureFile(path: string, size: number): void {
+/** Creates the file if it is missing and gives it `size`: sparse, existing bytes below `size` kept for resume. */
+function ensureFile(path: string, size: number, mode: number): void {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, mode);
   } catch (err) {
     throw fsError("BT_E_IO", err, path);
   }
   try {
-    // Sparse: space is taken as chunks land. Existing bytes below `size` are kept for resume.
     ftruncateSync(fd, size);
   } finally {
     closeSync(fd);
@@ -62,12 +63,18 @@ export class Output {
   /** Digest of every chunk as computed here, for the final Merkle check. */
   private readonly digests: Uint8Array;
   private stateFd: number | null = null;
+  /** Chunks verified but not yet in the progress file, lowest and highest; written by a timer. */
+  private unrecorded: { first: number; last: number; timer: ReturnType<typeof setTimeout> } | null = null;
+  /** A record that could not be written, reported by the next commit (a timer has nobody to tell). */
+  private recordFailure: unknown = null;
 
   private constructor(
     readonly pkg: Package,
     readonly paths: OutputPaths,
     verified: Bitset,
     digests: Uint8Array,
+    /** The .part tree is this run's: every file in it was created with its creationMode. */
+    private readonly createdHere: boolean,
   ) {
     this.files = new PackageFiles(pkg, paths.part, true);
     this.verified = verified;
@@ -103,7 +110,8 @@ export class Output {
     const probe = new PackageFiles(pkg, paths.part, true);
     for (const [i, e] of pkg.entries.entries()) {
       if (e.kind === "directory") ensureDirectory(probe.pathOf(i));
-      else if (e.kind === "file") ensureFile(probe.pathOf(i), e.size);
+      // A new file is created by its first write; an empty one has none.
+      else if (e.kind === "file" && (resuming || e.size === 0)) ensureFile(probe.pathOf(i), e.size, creationMode(e.mode));
     }
 
     const digests = new Uint8Array(chunkCount * DIGEST_LENGTH);
@@ -127,15 +135,16 @@ export class Output {
     } catch (err) {
       throw fsError("BT_E_IO", err, paths.state);
     }
-    return new Output(pkg, paths, verified, digests);
+    return new Output(pkg, paths, verified, digests, !resuming);
   }
 
   get complete(): boolean {
     return this.verified.complete;
   }
 
-  /** Writes a verified chunk, then records it. */
+  /** Writes a verified chunk, then records it (within LIMITS.progressRecordMs). */
   async commit(chunk: number, data: Uint8Array, digest: Uint8Array): Promise<void> {
+    if (this.recordFailure) throw this.recordFailure;
     try {
       await this.files.writeChunk(chunk, data);
     } catch (err) {
@@ -143,12 +152,31 @@ export class Output {
     }
     this.digests.set(digest, chunk * DIGEST_LENGTH);
     this.verified.add(chunk);
-    // The file is unclean while we run (see open): the byte with the chunk's bit is enough.
-    const record = chunkRecord(this.verified, chunk);
-    this.writeState(record.bytes, record.offset);
+    if (this.unrecorded) {
+      this.unrecorded.first = Math.min(this.unrecorded.first, chunk);
+      this.unrecorded.last = Math.max(this.unrecorded.last, chunk);
+    } else {
+      this.unrecorded = { first: chunk, last: chunk, timer: setTimeout(() => this.recordVerified(), LIMITS.progressRecordMs) };
+    }
+  }
+
+  /** The file is unclean while we run (see open): the bytes with the new chunks' bits are enough. */
+  private recordVerified(): void {
+    if (!this.unrecorded) return;
+    const { first, last, timer } = this.unrecorded;
+    clearTimeout(timer);
+    this.unrecorded = null;
+    const record = chunkRecord(this.verified, first, last);
+    try {
+      this.writeState(record.bytes, record.offset);
+    } catch (err) {
+      this.recordFailure = err;
+    }
   }
 
   private saveState(clean: boolean): void {
+    if (this.unrecorded) clearTimeout(this.unrecorded.timer);
+    this.unrecorded = null;
     // One positional write of the whole file: a crash cannot leave half of it.
     this.writeState(encodeState({ root: this.pkg.root, verified: this.verified, clean }), 0);
   }
@@ -202,10 +230,13 @@ export class Output {
     // filesystem synced took them along).
     if (synced === "files") each(["directory"], syncDirectory);
     const finalPathOf = payloadPathOf(this.pkg, this.paths.final);
+    const umask = process.umask();
     each(["file", "directory"], (path, i) => {
-      const recorded = this.pkg.entries[i]!.mode;
+      const { kind, mode: recorded } = this.pkg.entries[i]!;
       const { mode, stripped } = appliedMode(recorded, options.allowSetuid);
       if (stripped) options.logger.event("mode-stripped", { file: finalPathOf(i), recorded: octalMode(recorded), applied: octalMode(mode), hint: "--allow-setuid keeps setuid/setgid bits" });
+      // A chmod per file is a tenth of a small-file download's system calls: skip those already right.
+      if (this.createdHere && kind === "file" && mode === (creationMode(recorded) & ~umask)) return;
       chmodSync(path, mode);
     });
     try {
@@ -219,6 +250,7 @@ export class Output {
   }
 
   close(): void {
+    this.recordVerified();
     this.files.close();
     if (this.stateFd !== null) closeSync(this.stateFd);
     this.stateFd = null;

@@ -12,8 +12,8 @@ import { Bitset } from "../util/bitset.ts";
  *   48 ..  bitset of verified chunks, ceil(n/8) bytes
  *   .. 32  SHA-256 of everything before it: checked when clean (version 1: always)
  *
- * While a download runs the file is unclean, and each verified chunk rewrites only the byte
- * that holds its bit (`chunkRecord`): the cost of a record does not grow with the package.
+ * While a download runs the file is unclean, and verified chunks rewrite only the bytes that
+ * hold their bits (`chunkRecord`): the cost of a record does not grow with the package.
  * The checksum is then stale, which is safe: an unclean file's chunks are re-verified anyway.
  */
 const MAGIC = Uint8Array.of(0x89, 0x42, 0x54, 0x53, 0x54, 0x0d, 0x0a, 0x1a);
@@ -46,10 +46,10 @@ export function encodeState(state: ProgressState): Uint8Array {
   return out;
 }
 
-/** Where, and what, to write so that the file records `chunk` as verified too: one byte. */
-export function chunkRecord(verified: Bitset, chunk: number): { offset: number; bytes: Uint8Array } {
-  const at = chunk >> 3;
-  return { offset: FIXED + at, bytes: verified.bytes.subarray(at, at + 1) };
+/** Where, and what, to write so that the file records chunks `first` to `last` as verified too: the bytes holding their bits. */
+export function chunkRecord(verified: Bitset, first: number, last = first): { offset: number; bytes: Uint8Array } {
+  const from = first >> 3;
+  return { offset: FIXED + from, bytes: verified.bytes.subarray(from, (last >> 3) + 1) };
 }
 
 /** The state, or the reason it cannot be trusted at all (the caller then re-verifies everything). */
