@@ -7,6 +7,7 @@ import { spawnCli, startSeed, verifiedChunks, waitForVerified } from "../helpers
 import { fakeSeed } from "../helpers/fake-seed.ts";
 import { readPackage } from "../../src/pkg/io.ts";
 import { encodePiece } from "../../src/protocol/messages.ts";
+import { NET } from "../../src/config.ts";
 
 const dir = tempDir("bytetide-transfer");
 const CHUNK = "64KiB";
@@ -126,19 +127,28 @@ describe("faulty peers", () => {
     expect(seedLog).toContain(`chunk-error chunk=${flippedChunk} file=${flippedPath} reason="the data on disk does not match the package"`);
   });
 
-  test("a peer that sends a corrupted chunk: get names the chunk and the peer, exits 5, and never says VERIFY OK", async () => {
-    const pkg = await readPackage(await singlePkg);
+  // Chunks up to LIMITS.inlineIoBytes are hashed on the JS thread, longer ones on the native pool.
+  test.each([
+    ["64KiB", "on the JS thread"],
+    ["2MiB", "on the hashing pool"],
+  ])("a peer that sends a corrupted chunk (%s, hashed %s): get names the chunk and the peer, exits 5, and never says VERIFY OK", async (chunkSize) => {
+    const path = join(dir, `single-${chunkSize}.bin`);
+    writeFileSync(path, single);
+    await make(path, ["--chunk-size", chunkSize]);
+    const pkg = await readPackage(`${path}.bpkg`);
+    const badChunk = Math.floor((flippedChunk * 65_536 + 999) / pkg.chunkSize);
     const liar = fakeSeed(pkg, (chunk, write) => {
-      const length = Math.min(pkg.chunkSize, single.length - chunk * pkg.chunkSize);
-      const source = chunk === flippedChunk ? flipped : single;
-      write(encodePiece(chunk, 0, source.subarray(chunk * pkg.chunkSize, chunk * pkg.chunkSize + length)));
+      const start = chunk * pkg.chunkSize;
+      const end = Math.min(start + pkg.chunkSize, single.length);
+      const source = chunk === badChunk ? flipped : single;
+      for (let at = start; at < end; at += NET.blockSize) write(encodePiece(chunk, at - start, source.subarray(at, Math.min(at + NET.blockSize, end))));
     });
     try {
-      const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", `127.0.0.1:${liar.port}`, "-o", join(dir, "from-liar.bin"), "--retry-for", "2s"]);
+      const r = await runCli(["get", "--linger", "0", `${path}.bpkg`, "--peer", `127.0.0.1:${liar.port}`, "-o", join(dir, `from-liar-${chunkSize}.bin`), "--retry-for", "2s"]);
       expect(r.code).toBe(5);
       expect(r.stdout).not.toContain("VERIFY OK");
-      expect(r.stderr.trim().split("\n").at(-1)).toContain(`chunk ${flippedChunk} from peer 127.0.0.1:${liar.port} failed verification`);
-      expect(r.stderr).toContain(`chunk-error chunk=${flippedChunk} peer=127.0.0.1:${liar.port}`);
+      expect(r.stderr.trim().split("\n").at(-1)).toContain(`chunk ${badChunk} from peer 127.0.0.1:${liar.port} failed verification`);
+      expect(r.stderr).toContain(`chunk-error chunk=${badChunk} peer=127.0.0.1:${liar.port}`);
     } finally {
       liar.stop(true);
     }
