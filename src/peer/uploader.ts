@@ -25,6 +25,13 @@ const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
 /** Block reads in flight across every connection of the process (they share the thread pool with hashing). */
 const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
 
+/**
+ * Queued chunks whose checks (a seed proving its data, a file's stamp looked at again) are
+ * started while the chunk before them is checked or sent: one at a time, each small file
+ * cost a trip to the thread pool during which the connection sent nothing.
+ */
+const PREPARE_AHEAD = 4;
+
 /** How a REQUEST is answered: the chunk is served, or REJECT(NOT_AVAILABLE) or REJECT(ELSEWHERE). */
 export type UploadAnswer = "serve" | "not-available" | "elsewhere";
 
@@ -101,6 +108,7 @@ export class Uploader {
     if (answer !== "serve") return this.decline(chunk, REJECT_CODES[answer]);
     this.queue.push(chunk);
     this.hooks.granted(chunk);
+    this.prepareAhead();
     this.pump();
   }
 
@@ -154,6 +162,15 @@ export class Uploader {
       });
   }
 
+  /** Starts the checks of the chunks queued behind the next one; their results are awaited when their turn comes. */
+  private prepareAhead(): void {
+    if (!this.source.prepare) return;
+    for (const chunk of this.queue.slice(1, 1 + PREPARE_AHEAD)) {
+      const ready = this.source.prepare(chunk);
+      if (ready !== true) void ready.catch(() => false);
+    }
+  }
+
   /** The connection is gone: a chunk part-sent will never finish. */
   close(): void {
     this.closed = true;
@@ -179,6 +196,7 @@ export class Uploader {
         return;
       }
       const ready = this.source.prepare?.(chunk) ?? true;
+      this.prepareAhead();
       if (ready !== true) return this.awaitCheck(chunk, ready);
       // Waits for a free slot; the owner pumps again when one frees.
       if (!this.hooks.takeSlot()) return;

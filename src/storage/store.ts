@@ -1,9 +1,11 @@
 import { stat } from "node:fs/promises";
+import { LIMITS } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { ChunkSource } from "../peer/uploader.ts";
 import { Bitset } from "../util/bitset.ts";
+import { Limiter } from "../util/bounded.ts";
 import type { PackageFiles } from "./files.ts";
 import type { Output } from "./output.ts";
 
@@ -45,6 +47,8 @@ export function completeStore(files: PackageFiles, options: { trusted: boolean; 
   const state = new Uint8Array(chunkCount).fill(options.trusted ? GOOD : UNKNOWN);
   const stamps = new Map<number, { stamp: Promise<string>; checkedAt: number }>();
   const checks = new Map<number, Promise<boolean>>();
+  // Uploaders start checks ahead of need: the pool has a thread per core and serves fs.promises too.
+  const proofs = new Limiter(LIMITS.hashJobsInFlight);
   const runOf = (entryIndex: number) => layout.files.find((f) => f.entryIndex === entryIndex)!;
 
   for (const f of layout.files) stamps.set(f.entryIndex, { stamp: stampOf(files.pathOf(f.entryIndex)), checkedAt: performance.now() });
@@ -62,8 +66,8 @@ export function completeStore(files: PackageFiles, options: { trusted: boolean; 
 
   const prove = (chunk: number, path: string, offset: number, length: number): Promise<boolean> => {
     const expected = pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
-    const pending = hasher()
-      .hashFileRange(path, offset, length, pkg.chunkSize)
+    const pending = proofs
+      .run(() => hasher().hashFileRange(path, offset, length, pkg.chunkSize))
       .then((digest) => equalBytes(digest, expected), () => false)
       .then((good) => {
         state[chunk] = good ? GOOD : BAD;

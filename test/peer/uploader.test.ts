@@ -83,3 +83,29 @@ test("a read that comes back short is answered READ_FAILED, not a short chunk", 
   expect(sent).toHaveLength(0);
   expect(messages).toContainEqual({ type: "REJECT", index: 5, code: WIRE_ERRORS.READ_FAILED });
 });
+
+test("while one chunk's check runs, the checks of the next few queued chunks are started too, and each is still sent only once proved", async () => {
+  const { conn, sent, messages } = fakeConnection();
+  // As the seed's store does: one check per chunk, its verdict remembered.
+  const pending = new Map<number, (good: boolean) => void>();
+  const checks = new Map<number, Promise<boolean>>();
+  const verdicts = new Map<number, boolean>();
+  const prepare = (chunk: number): true | Promise<boolean> => {
+    if (verdicts.get(chunk) === true) return true;
+    if (!checks.has(chunk)) checks.set(chunk, new Promise<boolean>((resolve) => pending.set(chunk, (good) => (verdicts.set(chunk, good), resolve(good)))));
+    return checks.get(chunk)!;
+  };
+  const uploader = new Uploader(conn, { ...instantSource, prepare });
+  for (let chunk = 0; chunk < 12; chunk++) uploader.request(chunk);
+  expect([...pending.keys()]).toEqual([0, 1, 2, 3, 4]);
+  expect(sent).toHaveLength(0);
+  for (const chunk of [4, 3, 2, 1]) pending.get(chunk)!(chunk !== 2);
+  await settle();
+  expect(sent).toHaveLength(0);
+  pending.get(0)!(true);
+  for (let waited = 0; sent.length < 4 && waited < 100; waited++) await settle();
+  // 0, 1, 3 and 4 went out, 2 was refused; 5 waits for its check, and those of 6-9 are under way.
+  expect(sent).toHaveLength(4);
+  expect(messages).toEqual([{ type: "REJECT", index: 2, code: WIRE_ERRORS.NOT_AVAILABLE }]);
+  expect([...pending.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
