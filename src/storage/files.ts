@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasync, openSync, read, write, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, openSync, read, readSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { LIMITS, NET } from "../config.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
@@ -42,8 +42,12 @@ interface OpenFile {
 
 /**
  * Chunk-addressed access to a package's files under `rootPath`, with a bounded set of
- * open descriptors (least recently used first out). Reads and writes go to the thread
- * pool: a slow disk must not stall the event loop that every peer's messages share.
+ * open descriptors (least recently used first out). A seed's reads go to the thread pool:
+ * its payload may be cold on a slow disk, which must not stall the event loop that every
+ * peer's messages share. A download reads back chunks it wrote itself, nearly always
+ * moments ago and still in the page cache (a resumed one's may be older): on the JS
+ * thread, where a pool trip per block cost a swarm of 8 hosts a tenth of its CPU. Long
+ * chunks are written on the pool (LIMITS.inlineIoBytes).
  * A writable one creates each file on its first write (one open per file, not a
  * create, a truncate and a reopen); the file grows to its size as its chunks land.
  */
@@ -99,7 +103,8 @@ export class PackageFiles {
     try {
       let got = 0;
       while (got < want) {
-        const { bytesRead } = await readAsync(f.fd, into, got, want - got, at.offset + offset + got);
+        const position = at.offset + offset + got;
+        const bytesRead = this.writable ? readSync(f.fd, into, got, want - got, position) : (await readAsync(f.fd, into, got, want - got, position)).bytesRead;
         if (bytesRead === 0) break;
         got += bytesRead;
       }
