@@ -22,6 +22,14 @@ export interface ChunkSource {
 
 const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
 
+/**
+ * Frames given back by connections that ran out of chunks to send, for the next connection
+ * that has one: in a swarm each connection sends in bursts, and a fresh frame per burst
+ * (256 KiB zeroed, then collected) was a tenth of a getter's JS thread. A frame comes back
+ * only when its connection holds none of it unsent; at most one per upload slot is kept.
+ */
+const idleFrames: Uint8Array[] = [];
+
 /** Block reads in flight across every connection of the process (they share the thread pool with hashing). */
 const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
 
@@ -176,6 +184,7 @@ export class Uploader {
     this.closed = true;
     for (const chunk of this.queue.splice(0)) this.hooks.ended(chunk);
     if (this.current) this.endCurrent();
+    // Not given back: a closing connection may still be flushing part of it.
     this.frame = null;
   }
 
@@ -192,6 +201,8 @@ export class Uploader {
     if (!this.current) {
       const chunk = this.queue[0];
       if (chunk === undefined) {
+        // backlog is 0 (above): the connection holds no part of the frame.
+        if (this.frame && idleFrames.length < NET.uploadSlots) idleFrames.push(this.frame);
         this.frame = null;
         return;
       }
@@ -213,7 +224,7 @@ export class Uploader {
       }, wait);
       return;
     }
-    this.frame ??= new Uint8Array(FRAME_PREFIX + NET.blockSize);
+    this.frame ??= idleFrames.pop() ?? new Uint8Array(FRAME_PREFIX + NET.blockSize);
     this.readBlock(this.current, this.frame, size);
   }
 

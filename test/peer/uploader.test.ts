@@ -109,3 +109,28 @@ test("while one chunk's check runs, the checks of the next few queued chunks are
   expect(messages).toEqual([{ type: "REJECT", index: 2, code: WIRE_ERRORS.NOT_AVAILABLE }]);
   expect([...pending.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
+
+test("a connection that runs out of chunks gives its frame to the next one that sends, and a closed one does not", async () => {
+  const connection = () => {
+    const frames: ArrayBufferLike[] = [];
+    const fake = fakeConnection();
+    (fake.conn as unknown as { send: (bytes: Uint8Array) => void }).send = (bytes) => void frames.push(bytes.buffer);
+    return { ...fake, frames };
+  };
+  const first = connection();
+  new Uploader(first.conn, instantSource).request(1);
+  await settle();
+  const second = connection();
+  const uploader = new Uploader(second.conn, instantSource);
+  uploader.request(2);
+  await settle();
+  expect(second.frames).toEqual(first.frames);
+  // Closed while it reads a block into that frame: the frame is not given back, and a third
+  // connection gets a new one.
+  uploader.request(3);
+  uploader.close();
+  const third = connection();
+  new Uploader(third.conn, instantSource).request(4);
+  await settle();
+  expect(third.frames[0]).not.toBe(first.frames[0]);
+});
