@@ -69,6 +69,13 @@ interface Link {
 }
 
 const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
+/**
+ * Bun's allocator hands memory freed 100 ms ago back to the system (mimalloc's purge
+ * delay), and the next reads fault it in afresh: at a slow link's rate, 4 MiB takes longer
+ * than that to arrive, so garbage is collected by age too, once there is enough of it.
+ */
+const RECEIVE_GARBAGE_MAX_AGE_MS = 50;
+const RECEIVE_GARBAGE_MIN_BYTES = 512 * 1024;
 const RESIDENT_GROWTH_PER_FULL_COLLECTION = 24 * 1024 * 1024;
 
 /**
@@ -111,6 +118,7 @@ export class SwarmNode {
   private closed = false;
   private ticker: ReturnType<typeof setInterval> | null = null;
   private bytesSinceCollection = 0;
+  private lastCollectionAt = 0;
   /** Resident bytes just after the last full collection (at first, at start). */
   private residentAfterFullCollection = process.memoryUsage.rss();
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
@@ -459,15 +467,21 @@ export class SwarmNode {
   /**
    * Every received block arrives in a fresh buffer from Bun, and the collector does not
    * count those bytes as pressure: at network speed they pile up to hundreds of MiB before
-   * it runs. So every few MiB a cheap young-generation collection. A full one only once the
+   * it runs. So every few MiB, or every 50 ms on a slow link, a cheap young-generation
+   * collection. A full one only once the
    * process has grown well past its size after the last: a full collection also hands all
    * free memory back to the system, and faulting it in again cost more than the collection
    * (a full one every 32 MiB took 115,000 page faults and 40% of a 1 GiB get's time).
    */
   private collectReceiveGarbage(bytes: number): void {
     this.bytesSinceCollection += bytes;
-    if (this.bytesSinceCollection < RECEIVE_BYTES_PER_COLLECTION) return;
+    const now = performance.now();
+    const due =
+      this.bytesSinceCollection >= RECEIVE_BYTES_PER_COLLECTION ||
+      (this.bytesSinceCollection >= RECEIVE_GARBAGE_MIN_BYTES && now - this.lastCollectionAt >= RECEIVE_GARBAGE_MAX_AGE_MS);
+    if (!due) return;
     this.bytesSinceCollection = 0;
+    this.lastCollectionAt = now;
     Bun.gc(false);
     if (process.memoryUsage.rss() < this.residentAfterFullCollection + RESIDENT_GROWTH_PER_FULL_COLLECTION) return;
     Bun.gc(true);
