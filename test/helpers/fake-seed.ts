@@ -1,4 +1,4 @@
-import type { TCPSocketListener } from "bun";
+import type { Socket, TCPSocketListener } from "bun";
 import type { Package } from "../../src/pkg/model.ts";
 import { FrameDecoder } from "../../src/protocol/frame.ts";
 import { decodeMessage, encodeMessage } from "../../src/protocol/messages.ts";
@@ -9,24 +9,47 @@ import { Bitset } from "../../src/util/bitset.ts";
  * `onRequest` does with each REQUEST (answer garbage, or nothing at all). For testing how
  * a get treats a peer that lies or stalls.
  */
-export function fakeSeed(pkg: Package, onRequest: (chunk: number, write: (bytes: Uint8Array) => void) => void): TCPSocketListener<{ decoder: FrameDecoder }> {
+export function fakeSeed(pkg: Package, onRequest: (chunk: number, write: (bytes: Uint8Array) => void) => void): TCPSocketListener<FakeSeedSocket> {
   const chunkCount = pkg.chunkHashes.length / 32;
-  return Bun.listen<{ decoder: FrameDecoder }>({
+  return Bun.listen<FakeSeedSocket>({
     hostname: "127.0.0.1",
     port: 0,
     socket: {
       open(s) {
-        s.data = { decoder: new FrameDecoder(1 << 20) };
+        s.data = { decoder: new FrameDecoder(1 << 20), unsent: [] };
       },
       data(s, bytes) {
+        // socket.write may take only part of a buffer: the rest waits for drain, in order.
+        const write = (b: Uint8Array) => {
+          s.data.unsent.push(b);
+          flush(s);
+        };
         for (const frame of s.data.decoder.push(bytes)) {
           const m = decodeMessage(frame);
           if (m.type === "HELLO") {
-            s.write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
-            s.write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
-          } else if (m.type === "REQUEST") onRequest(m.index, (b) => s.write(b));
+            write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
+            write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
+          } else if (m.type === "REQUEST") onRequest(m.index, write);
         }
       },
+      drain: flush,
     },
   });
+}
+
+interface FakeSeedSocket {
+  decoder: FrameDecoder;
+  unsent: Uint8Array[];
+}
+
+function flush(s: Socket<FakeSeedSocket>): void {
+  while (s.data.unsent.length > 0) {
+    const head = s.data.unsent[0]!;
+    const written = Math.max(0, s.write(head));
+    if (written < head.length) {
+      s.data.unsent[0] = head.subarray(written);
+      return;
+    }
+    s.data.unsent.shift();
+  }
 }
