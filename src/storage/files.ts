@@ -46,10 +46,10 @@ interface OpenFile {
  * its payload may be cold on a slow disk, which must not stall the event loop that every
  * peer's messages share. A download reads back chunks it wrote itself, nearly always
  * moments ago and still in the page cache (a resumed one's may be older): on the JS
- * thread, where a pool trip per block cost a swarm of 8 hosts a tenth of its CPU. Long
- * chunks are written on the pool (LIMITS.inlineIoBytes).
- * A writable one creates each file on its first write (one open per file, not a
- * create, a truncate and a reopen); the file grows to its size as its chunks land.
+ * thread, where a pool trip per block cost a swarm of 8 hosts a tenth of its CPU. Chunks
+ * longer than LIMITS.inlineIoBytes are written on the pool. A writable one creates each
+ * file on its first write (one open per file, not a create, a truncate and a reopen); the
+ * file grows to its size as its chunks land.
  */
 export class PackageFiles {
   readonly layout: ChunkLayout;

@@ -468,10 +468,10 @@ export class SwarmNode {
    * Every received block arrives in a fresh buffer from Bun, and the collector does not
    * count those bytes as pressure: at network speed they pile up to hundreds of MiB before
    * it runs. So every few MiB, or every 50 ms on a slow link, a cheap young-generation
-   * collection. A full one only once the
-   * process has grown well past its size after the last: a full collection also hands all
-   * free memory back to the system, and faulting it in again cost more than the collection
-   * (a full one every 32 MiB took 115,000 page faults and 40% of a 1 GiB get's time).
+   * collection; a full one only once the process has grown well past its size after the
+   * last. A full collection also hands all free memory back to the system, and faulting it
+   * in again cost more than the collection (one every 32 MiB took 115,000 page faults and
+   * 40% of a 1 GiB get's time).
    */
   private collectReceiveGarbage(bytes: number): void {
     this.bytesSinceCollection += bytes;
