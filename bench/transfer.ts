@@ -1,8 +1,10 @@
 /**
  * Loopback transfer: one seed sends one package to one get, against nginx + curl in the same run.
  *   bun bench/transfer.ts [--size 1GiB] [--rss-size 4GiB] [--runs 3]
- * Cases: c1 and c16 requests in flight, verifying on the native pool ("pool") or on the JS
- * thread ("single"). Output lands on tmpfs (/dev/shm), so the disk does not set the pace.
+ * Cases: c1 and c16 requests in flight, verifying with the native addon ("pool": on the N-API
+ * pool for chunks over 1 MiB, on the JS thread for the default 512 KiB of a 1 GiB package)
+ * or with BYTETIDE_HASHER=js ("single": Bun.CryptoHasher, always on the JS thread). Output
+ * lands on tmpfs (/dev/shm), so the disk does not set the pace.
  * Then the cost of a chunk: the same bytes in 64 KiB and in 4 MiB chunks, a get of each
  * from a serve that has already proved its chunks; the difference in CPU over the difference
  * in chunk count is what one chunk costs the get and the serve beyond its bytes.
