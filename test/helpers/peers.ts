@@ -1,5 +1,4 @@
 import type { Subprocess } from "bun";
-import { afterAll } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readPackage } from "../../src/pkg/io.ts";
@@ -11,14 +10,20 @@ import { watch, type Watched } from "./process.ts";
 const BUN = join(REPO_ROOT, "node_modules", ".bin", "bun");
 const MAIN = join(REPO_ROOT, "src", "cli", "main.ts");
 const live = new Set<Subprocess>();
-afterAll(() => {
+
+/**
+ * Kills every process spawnCli started that is still running. Called once, after the last
+ * test file (preload.ts): a spawn's timeout dies with the test runner, so a test that fails
+ * before stopping its seed would otherwise leave the seed running for ever.
+ */
+export function killLiveProcesses(): void {
   for (const p of live) p.kill("SIGKILL");
-});
+}
 
 /** A bytetide process started by a test. */
 export type Running = Watched;
 
-/** Starts bytetide as a real process; it is killed when the test file ends if still running. */
+/** Starts bytetide as a real process; it is killed when the test run ends if still running. */
 export function spawnCli(args: string[], timeoutMs = 90_000): Running {
   const started = performance.now();
   const proc = Bun.spawn([BUN, MAIN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: timeoutMs });
