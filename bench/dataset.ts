@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseSize } from "../src/util/units.ts";
-import { freePort, measure, type Measured, report, round, startDaemon } from "./harness.ts";
+import { freePort, measure, type Measured, medianRun, report, round, startDaemon } from "./harness.ts";
 
 const { values } = parseArgs({
   options: {
@@ -124,11 +124,10 @@ async function getRuns(): Promise<{ runs: Measured[]; identical: boolean }> {
   }
 }
 
-const median = (all: Measured[]) => all.toSorted((a, b) => a.seconds - b.seconds)[Math.floor(all.length / 2)]!;
 const get = await getRuns();
 const rsync = await rsyncRuns();
-const getMedian = median(get.runs);
-const rsyncMedian = rsync ? median(rsync.runs) : null;
+const getMedian = medianRun(get.runs);
+const rsyncMedian = rsync ? medianRun(rsync.runs) : null;
 const ratio = rsyncMedian ? rsyncMedian.seconds / getMedian.seconds : null;
 report("dataset", {
   bench: "dataset",

@@ -62,15 +62,17 @@ export function peakRss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
+/** The run of median wall time. */
+export const medianRun = (all: Measured[]): Measured => all.toSorted((a, b) => a.seconds - b.seconds)[Math.floor(all.length / 2)]!;
+
 /** The median of `runs` measurements: this machine is shared and noisy. */
-export async function medianOf(runs: number, cmd: string[], before: () => void = () => {}): Promise<Measured> {
+export async function medianOf(runs: number, cmd: string[], before: () => void = () => {}, options: { env?: Record<string, string> } = {}): Promise<Measured> {
   const all: Measured[] = [];
   for (let i = 0; i < runs; i++) {
     before();
-    all.push(await measure(cmd));
+    all.push(await measure(cmd, options));
   }
-  all.sort((a, b) => a.seconds - b.seconds);
-  return all[Math.floor(all.length / 2)]!;
+  return medianRun(all);
 }
 
 export { round };

@@ -118,13 +118,9 @@ await withSeed(main.pkg, async (address, seedPid) => {
   const target = join(outDir, "get.bin");
   for (const concurrency of [1, 16]) {
     for (const [mode, hasherName] of [["pool", "native"], ["single", "js"]] as const) {
-      const all: Measured[] = [];
-      for (let i = 0; i < runs; i++) {
-        rmSync(target, { force: true });
-        all.push(await measure([binary, "get", main.pkg, "--peer", address, "-o", target, "--linger", "0", "--concurrency", String(concurrency)], { env: { BYTETIDE_HASHER: hasherName } }));
-      }
-      all.sort((a, b) => a.seconds - b.seconds);
-      cases[`c${concurrency}-${mode}`] = describeGet(all[Math.floor(all.length / 2)]!, size);
+      const get = [binary, "get", main.pkg, "--peer", address, "-o", target, "--linger", "0", "--concurrency", String(concurrency)];
+      const median = await medianOf(runs, get, () => rmSync(target, { force: true }), { env: { BYTETIDE_HASHER: hasherName } });
+      cases[`c${concurrency}-${mode}`] = describeGet(median, size);
     }
   }
   rmSync(target, { force: true });
@@ -147,16 +143,15 @@ async function chunkCase(chunkSize: string) {
   const chunks = Math.ceil(size / parseSize(chunkSize)!);
   return withSeed(pkg, async (address, seedPid) => {
     const target = join(outDir, `chunks-${chunkSize}.bin`);
-    const get = () => (rmSync(target, { force: true }), measure([binary, "get", pkg, "--peer", address, "-o", target, "--linger", "0"]));
+    const get = [binary, "get", pkg, "--peer", address, "-o", target, "--linger", "0"];
+    const clear = () => rmSync(target, { force: true });
     // The first get has the serve prove every chunk (hashing, read once): left out.
-    await get();
+    clear();
+    await measure(get);
     const seedBefore = processCpu(seedPid);
-    const all: Measured[] = [];
-    for (let i = 0; i < runs; i++) all.push(await get());
+    const median = await medianOf(runs, get, clear);
     const seedCpu = (processCpu(seedPid) - seedBefore) / runs;
-    rmSync(target, { force: true });
-    all.sort((a, b) => a.seconds - b.seconds);
-    const median = all[Math.floor(all.length / 2)]!;
+    clear();
     return { chunk_size: chunkSize, chunks, seconds: round(median.seconds), throughput_MBps: round(size / 1e6 / median.seconds, 1), get_cpu_s: round(median.cpuSeconds, 2), serve_cpu_s: round(seedCpu, 2) };
   });
 }
