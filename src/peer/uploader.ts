@@ -173,8 +173,8 @@ export class Uploader {
   /** Starts the checks of the chunks queued behind the next one; their results are awaited when their turn comes. */
   private prepareAhead(): void {
     if (!this.source.prepare) return;
-    for (const chunk of this.queue.slice(1, 1 + PREPARE_AHEAD)) {
-      const ready = this.source.prepare(chunk);
+    for (let i = 1; i <= PREPARE_AHEAD && i < this.queue.length; i++) {
+      const ready = this.source.prepare(this.queue[i]!);
       if (ready !== true) void ready.catch(() => false);
     }
   }

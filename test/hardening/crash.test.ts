@@ -12,11 +12,10 @@ const SIZE = 48 * 1024 * 1024;
 const CHUNKS = SIZE / CHUNK;
 const CONCURRENCY = 8;
 const SEED_RATE = 24 * 1024 * 1024;
-/**
- * Chunks the seed can deliver before a progress record is written: one record interval's
- * worth at its rate, after a burst of a tenth of a second's (serve's upload bucket).
- */
-const UNRECORDED_AT_MOST = Math.ceil((SEED_RATE * (LIMITS.progressRecordMs + 100)) / 1000 / CHUNK);
+/** serve's upload bucket holds a tenth of a second at its rate (serve.ts, uploadBucket). */
+const SEED_BURST_MS = 100;
+/** Chunks the seed can deliver before a progress record is written: its burst, then one record interval's worth. */
+const UNRECORDED_AT_MOST = Math.ceil((SEED_RATE * (SEED_BURST_MS + LIMITS.progressRecordMs)) / 1000 / CHUNK);
 const payload = seededBytes(SIZE, 2024);
 writeFileSync(join(dir, "data.bin"), payload);
 await makePackage(join(dir, "data.bin"), ["--chunk-size", "256KiB"]);

@@ -46,6 +46,9 @@ describe("one serve, one get", () => {
     writeFileSync(join(tree, "sub", "deep", "c.txt"), "tiny\n");
     writeFileSync(join(tree, "empty"), "");
     chmodSync(join(tree, "sub", "b.bin"), 0o750);
+    // Created writable by its owner while it downloads: finalize must still make it read-only.
+    writeFileSync(join(tree, "sub", "read-only.txt"), "keep\n");
+    chmodSync(join(tree, "sub", "read-only.txt"), 0o444);
     symlinkSync("sub/b.bin", join(tree, "link"));
     expect((await runCli(["make", tree, "--chunk-size", CHUNK])).code).toBe(0);
     const seed = await startSeed([join(dir, "tree.bpkg")]);
@@ -57,6 +60,7 @@ describe("one serve, one get", () => {
     expect(readFileSync(join(out, "empty")).length).toBe(0);
     expect(lstatSync(join(out, "empty-dir")).isDirectory()).toBe(true);
     expect(lstatSync(join(out, "sub", "b.bin")).mode & 0o777).toBe(0o750);
+    expect(lstatSync(join(out, "sub", "read-only.txt")).mode & 0o777).toBe(0o444);
     expect(readlinkSync(join(out, "link"))).toBe("sub/b.bin");
     expect((await runCli(["verify", join(dir, "tree.bpkg"), out])).code).toBe(0);
     await seed.stop();
