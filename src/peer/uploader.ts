@@ -11,7 +11,7 @@ export interface ChunkSource {
   readonly chunkCount: number;
   has(chunk: number): boolean;
   chunkLength(chunk: number): number;
-  /** Reads bytes of a chunk from `offset` into `into`, off the JS thread; resolves with how many were read. */
+  /** Reads bytes of a chunk from `offset` into `into` (off the JS thread when the disk is slow); resolves with how many were read. */
   read(chunk: number, offset: number, into: Uint8Array): Promise<number>;
   /**
    * Called before a chunk is sent: true when its bytes are known good, otherwise a check
@@ -74,7 +74,7 @@ const REJECT_CODES = { "not-available": WIRE_ERRORS.NOT_AVAILABLE, elsewhere: WI
 
 /**
  * Answers one peer's REQUESTs: a bounded queue, streamed as PIECE frames of at most
- * NET.blockSize bytes, read (off the JS thread) straight into one reused frame buffer. The
+ * NET.blockSize bytes, read straight into one reused frame buffer. The
  * next block is read only when the socket has taken everything before it, so memory per
  * connection is one block and the socket's backpressure paces the disk. Requests that
  * arrive while a block is being read wait in the queue, which is what the flood rule counts.

@@ -1,11 +1,13 @@
-import { closeSync, constants, fdatasync, openSync, read, readSync, write, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, openSync, read, readSync, stat, statSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { LIMITS, NET } from "../config.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
 import type { Package } from "../pkg/model.ts";
 import { payloadPathOf } from "./payload.ts";
+import { WarmDisk } from "./warm-disk.ts";
 
 const readAsync = promisify(read);
+const statAsync = promisify(stat);
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 
@@ -40,16 +42,20 @@ interface OpenFile {
   pins: number;
 }
 
+/** A file's size, mtime and inode as one comparable string; "gone" when there is no file. */
+export type FileStamp = string;
+
+const stampOfStats = (s: { size: number; mtimeMs: number; ino: number }): FileStamp => `${s.size}:${s.mtimeMs}:${s.ino}`;
+
 /**
  * Chunk-addressed access to a package's files under `rootPath`, with a bounded set of
- * open descriptors (least recently used first out). A seed's reads go to the thread pool:
- * its payload may be cold on a slow disk, which must not stall the event loop that every
- * peer's messages share. A download reads back chunks it wrote itself, nearly always
- * moments ago and still in the page cache (a resumed one's may be older): on the JS
- * thread, where a pool trip per block cost a swarm of 8 hosts a tenth of its CPU. Chunks
- * longer than LIMITS.inlineIoBytes are written on the pool. A writable one creates each
- * file on its first write (one open per file, not a create, a truncate and a reopen); the
- * file grows to its size as its chunks land.
+ * open descriptors (least recently used first out). Reads and stats run on the JS thread
+ * while they find their data in memory, and on the thread pool while they do not
+ * (WarmDisk): a seed's payload may be cold on a slow disk, which must not stall the event
+ * loop that every peer's messages share, yet a pool trip per block cost a swarm of 8
+ * hosts a tenth of its CPU. Chunks longer than LIMITS.inlineIoBytes are written on the
+ * pool. A writable one creates each file on its first write (one open per file, not a
+ * create, a truncate and a reopen); the file grows to its size as its chunks land.
  */
 export class PackageFiles {
   readonly layout: ChunkLayout;
@@ -62,6 +68,7 @@ export class PackageFiles {
     readonly pkg: Package,
     readonly rootPath: string,
     private readonly writable: boolean,
+    private readonly disk = new WarmDisk(),
   ) {
     this.layout = new ChunkLayout(pkg.entries, pkg.chunkSize);
     this.pathOf = payloadPathOf(pkg, rootPath);
@@ -94,8 +101,30 @@ export class PackageFiles {
     }
   }
 
+  /**
+   * Reads up to into.length bytes of chunk `index` from `offset` on the JS thread, and
+   * returns the count read; null while the disk is cold (read() goes to the pool then).
+   */
+  readNow(index: number, offset: number, into: Uint8Array): number | null {
+    if (!this.disk.warm) return null;
+    const at = this.layout.locate(index);
+    const want = Math.min(into.length, at.length - offset);
+    return this.disk.timed(() => {
+      const { fd } = this.file(at.entryIndex);
+      let got = 0;
+      while (got < want) {
+        const bytesRead = readSync(fd, into, got, want - got, at.offset + offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return got;
+    });
+  }
+
   /** Reads up to into.length bytes of chunk `index` from `offset`; resolves with the count read. */
   async read(index: number, offset: number, into: Uint8Array): Promise<number> {
+    const now = this.readNow(index, offset, into);
+    if (now !== null) return now;
     const at = this.layout.locate(index);
     const want = Math.min(into.length, at.length - offset);
     const f = this.file(at.entryIndex);
@@ -103,8 +132,7 @@ export class PackageFiles {
     try {
       let got = 0;
       while (got < want) {
-        const position = at.offset + offset + got;
-        const bytesRead = this.writable ? readSync(f.fd, into, got, want - got, position) : (await readAsync(f.fd, into, got, want - got, position)).bytesRead;
+        const { bytesRead } = await readAsync(f.fd, into, got, want - got, at.offset + offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
@@ -112,6 +140,19 @@ export class PackageFiles {
     } finally {
       f.pins--;
     }
+  }
+
+  /** The stamp of an entry's file, taken on the JS thread while the disk is warm. */
+  stamp(entryIndex: number): FileStamp | Promise<FileStamp> {
+    const path = this.pathOf(entryIndex);
+    if (!this.disk.warm) return statAsync(path).then(stampOfStats, () => "gone");
+    return this.disk.timed(() => {
+      try {
+        return stampOfStats(statSync(path));
+      } catch {
+        return "gone";
+      }
+    });
   }
 
   /** Writes a whole chunk at its place. */

@@ -1,12 +1,12 @@
-import { stat } from "node:fs/promises";
 import { LIMITS } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { equalBytes } from "../pkg/format.ts";
+import type { ChunkLocation } from "../pkg/layout.ts";
 import type { ChunkSource } from "../peer/uploader.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
-import type { PackageFiles } from "./files.ts";
+import type { FileStamp, PackageFiles } from "./files.ts";
 import type { Output } from "./output.ts";
 
 /** Where a node's chunks live: the verified set, reads for serving, writes for downloading. */
@@ -23,66 +23,76 @@ const BAD = 2;
 /** How long a file's size, mtime and inode are taken as still true before they are looked at again. */
 const STAMP_TTL_MS = 1_000;
 
-const stampOf = async (path: string): Promise<string> => {
-  try {
-    const s = await stat(path);
-    return `${s.size}:${s.mtimeMs}:${s.ino}`;
-  } catch {
-    return "gone";
-  }
-};
-
 /**
  * Complete data on disk: a seed's payload, or a finished download. A seed's data is
  * proved chunk by chunk the first time each is asked for (as libtorrent's seed mode does),
  * so a wrong --data or a file replaced before the start is found before a bad byte is
  * sent; a finished download was proved as it arrived (`trusted`). A file whose size,
  * mtime or inode changes later has its chunks proved again. A chunk that does not match
- * is no longer offered, and onBadChunk names it and its file. Files are looked at off the
- * JS thread, at most once a second each, not per request.
+ * is no longer offered, and onBadChunk names it and its file. Files are looked at again
+ * at most once a second each, not per request. While the disk is warm, a chunk of at most
+ * LIMITS.inlineIoBytes is read and proved on the JS thread, as a download hashes one; the
+ * rest, and everything while the disk is cold, go to the thread pool.
  */
 export function completeStore(files: PackageFiles, options: { trusted: boolean; onBadChunk: (chunk: number, path: string) => void }): ChunkStore {
   const { layout, pkg } = files;
   const chunkCount = layout.chunkCount;
   const state = new Uint8Array(chunkCount).fill(options.trusted ? GOOD : UNKNOWN);
-  const stamps = new Map<number, { stamp: Promise<string>; checkedAt: number }>();
+  const stamps = new Map<number, { stamp: FileStamp | Promise<FileStamp>; checkedAt: number }>();
   const checks = new Map<number, Promise<boolean>>();
   // Uploaders start checks ahead of need: the pool has a thread per core and serves fs.promises too.
   const proofs = new Limiter(LIMITS.hashJobsInFlight);
   const runOf = (entryIndex: number) => layout.files.find((f) => f.entryIndex === entryIndex)!;
+  let inlineProofBuffer: Uint8Array | null = null;
 
-  for (const f of layout.files) stamps.set(f.entryIndex, { stamp: stampOf(files.pathOf(f.entryIndex)), checkedAt: performance.now() });
+  for (const f of layout.files) stamps.set(f.entryIndex, { stamp: files.stamp(f.entryIndex), checkedAt: performance.now() });
 
-  /** Resolves once the file's stamp is current; a changed file's chunks must be proved again. */
-  const refreshStamp = async (entryIndex: number): Promise<void> => {
-    const known = stamps.get(entryIndex)!;
-    const fresh = { stamp: stampOf(files.pathOf(entryIndex)), checkedAt: performance.now() };
-    stamps.set(entryIndex, fresh);
-    const [before, now] = await Promise.all([known.stamp, fresh.stamp]);
-    if (before === now) return;
-    const run = runOf(entryIndex);
-    state.fill(UNKNOWN, run.firstChunk, run.firstChunk + run.chunkCount);
+  /** Takes the file's stamp again; a changed file's chunks must be proved again. Synchronous while the disk is warm. */
+  const refreshStamp = (entryIndex: number): void | Promise<void> => {
+    const before = stamps.get(entryIndex)!.stamp;
+    const now = files.stamp(entryIndex);
+    stamps.set(entryIndex, { stamp: now, checkedAt: performance.now() });
+    const compare = (a: FileStamp, b: FileStamp): void => {
+      if (a === b) return;
+      const run = runOf(entryIndex);
+      state.fill(UNKNOWN, run.firstChunk, run.firstChunk + run.chunkCount);
+    };
+    if (typeof before === "string" && typeof now === "string") return compare(before, now);
+    return Promise.all([before, now]).then(([a, b]) => compare(a, b));
   };
 
-  const prove = (chunk: number, path: string, offset: number, length: number): Promise<boolean> => {
-    const expected = pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
+  const judge = (chunk: number, path: string, digest: Uint8Array | null): boolean => {
+    const good = digest !== null && equalBytes(digest, pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH));
+    state[chunk] = good ? GOOD : BAD;
+    if (!good) options.onBadChunk(chunk, path);
+    return good;
+  };
+
+  /** Proves a short chunk on the JS thread; null while the disk is cold. */
+  const proveNow = (chunk: number, path: string, length: number): boolean | null => {
+    inlineProofBuffer ??= new Uint8Array(Math.min(pkg.chunkSize, LIMITS.inlineIoBytes));
+    const bytes = inlineProofBuffer.subarray(0, length);
+    const got = files.readNow(chunk, 0, bytes);
+    if (got === null) return null;
+    return judge(chunk, path, got === length ? hasher().hashChunks(bytes, length) : null);
+  };
+
+  const prove = (chunk: number, at: ChunkLocation): boolean | Promise<boolean> => {
+    const path = files.pathOf(at.entryIndex);
+    const now = at.length <= LIMITS.inlineIoBytes ? proveNow(chunk, path, at.length) : null;
+    if (now !== null) return now;
     const pending = proofs
-      .run(() => hasher().hashFileRange(path, offset, length, pkg.chunkSize))
-      .then((digest) => equalBytes(digest, expected), () => false)
-      .then((good) => {
-        state[chunk] = good ? GOOD : BAD;
-        if (!good) options.onBadChunk(chunk, path);
-        return good;
-      })
+      .run(() => hasher().hashFileRange(path, at.offset, at.length, pkg.chunkSize))
+      .then((digest) => judge(chunk, path, digest), () => judge(chunk, path, null))
       .finally(() => checks.delete(chunk));
     checks.set(chunk, pending);
     return pending;
   };
 
-  const settle = (chunk: number, at: ReturnType<typeof layout.locate>): Promise<boolean> => {
-    if (state[chunk] === GOOD) return Promise.resolve(true);
-    if (state[chunk] === BAD) return Promise.resolve(false);
-    return checks.get(chunk) ?? prove(chunk, files.pathOf(at.entryIndex), at.offset, at.length);
+  const settle = (chunk: number, at: ChunkLocation): boolean | Promise<boolean> => {
+    if (state[chunk] === GOOD) return true;
+    if (state[chunk] === BAD) return false;
+    return checks.get(chunk) ?? prove(chunk, at);
   };
 
   return {
@@ -94,9 +104,9 @@ export function completeStore(files: PackageFiles, options: { trusted: boolean; 
     prepare(c) {
       const at = layout.locate(c);
       const stale = performance.now() - stamps.get(at.entryIndex)!.checkedAt > STAMP_TTL_MS;
-      if (!stale && state[c] === GOOD) return true;
-      if (!stale) return settle(c, at);
-      return refreshStamp(at.entryIndex).then(() => settle(c, at));
+      const refreshed = stale ? refreshStamp(at.entryIndex) : undefined;
+      const settled = refreshed ? refreshed.then(() => settle(c, at)) : settle(c, at);
+      return settled === true ? true : Promise.resolve(settled);
     },
     commit: () => Promise.reject(new BtError("BT_E_INTERNAL", "commit to a complete store")),
   };
