@@ -2,6 +2,7 @@ import { BtError, EXIT_CODES } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { helpOf } from "./help.ts";
 import { inspect } from "./commands/inspect.ts";
+import { ls } from "./commands/ls.ts";
 import { make } from "./commands/make.ts";
 import { verify } from "./commands/verify.ts";
 import { get } from "./commands/get.ts";
@@ -9,7 +10,7 @@ import { serve } from "./commands/serve.ts";
 import { simulate } from "./commands/simulate.ts";
 import { versionLine } from "./version.ts";
 
-const COMMANDS: Command[] = [make, inspect, verify, serve, get, simulate];
+const COMMANDS: Command[] = [make, inspect, verify, serve, get, ls, simulate];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -83,6 +83,18 @@ export function encodePackage(pkg: Package): Uint8Array {
   return out;
 }
 
+/**
+ * The package id: SHA-256 of the encoded package up to its checksum, which is the checksum
+ * itself. Unlike the Merkle root, which covers only the chunk hashes, it commits to
+ * everything the package says: chunk size, sizes, the file table (names, modes, links), the
+ * chunk hashes and the root. Decoding refuses any byte the encoder would not have written
+ * (reserved fields included), so a package has one encoding and one id.
+ */
+export const packageId = (pkg: Package): Uint8Array => encodePackage(pkg).slice(-DIGEST_LENGTH);
+
+/** The id an encoded package claims (its checksum); decodePackage checks it. */
+export const claimedId = (encoded: Uint8Array): Uint8Array => encoded.subarray(encoded.length - DIGEST_LENGTH);
+
 /** The length a package file must have, from its header alone; throws on a bad header. */
 export function expectedLength(header: Uint8Array): number {
   if (header.length < HEADER_LENGTH) throw new FormatError(`truncated: ${header.length} bytes, shorter than the ${HEADER_LENGTH}-byte header`);
@@ -114,6 +126,7 @@ export function decodePackage(bytes: Uint8Array): Package {
   const formatVersion = view.getUint16(8, true);
   const flags = view.getUint16(10, true);
   if (flags !== 0) throw new FormatError(`unsupported flags 0x${flags.toString(16)}`);
+  if (view.getUint32(36, true) !== 0) throw new FormatError("corrupt: reserved header field is not 0");
   const chunkSize = view.getUint32(12, true);
   const sizeProblem = chunkSizeProblem(chunkSize);
   if (sizeProblem) throw new FormatError(`corrupt: chunk size ${chunkSize}: ${sizeProblem}`);
@@ -137,6 +150,7 @@ export function decodePackage(bytes: Uint8Array): Package {
     if (at + ENTRY_FIXED_LENGTH > tableEnd) throw new FormatError("corrupt: entry table overruns its length");
     const kind = KINDS[view.getUint8(at)];
     if (!kind) throw new FormatError(`corrupt: entry ${i} has unknown kind ${view.getUint8(at)}`);
+    if (view.getUint8(at + 1) !== 0) throw new FormatError(`corrupt: entry ${i} has a reserved byte that is not 0`);
     const pathLength = view.getUint16(at + 2, true);
     const entry: Entry = {
       kind,

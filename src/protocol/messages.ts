@@ -14,6 +14,10 @@ export const MESSAGE_TYPES = {
   BYE: 10,
   PEERS: 11,
   AUTH: 12,
+  LIST: 13,
+  CATALOGUE: 14,
+  METADATA_REQUEST: 15,
+  METADATA: 16,
 } as const;
 
 /** HELLO capability bits. */
@@ -32,6 +36,23 @@ export const PIECE_PREFIX_LENGTH = 8;
 export const MAX_ERROR_MESSAGE_BYTES = 1024;
 /** Addresses in one PEERS message. */
 export const MAX_PEERS_PER_MESSAGE = 200;
+/** Packages in one CATALOGUE message: at most 200 × 298 bytes, whatever the names. */
+export const MAX_CATALOGUE_ENTRIES = 200;
+/** Bytes of a .bpkg in one METADATA message: a large file table comes in many frames. */
+export const METADATA_BLOCK = 256 * 1024;
+/** The HELLO root of a connection that asks about packages (LIST, METADATA_REQUEST) rather than for one. */
+export const NO_PACKAGE = new Uint8Array(ROOT_LENGTH);
+const ID_LENGTH = 32;
+
+/** One package a peer serves, as CATALOGUE lists it. */
+export interface CatalogueEntry {
+  /** The package id (docs/format.md, "Package id"). */
+  id: Uint8Array;
+  /** Bytes of data. */
+  size: number;
+  /** The package name: its first entry's path, one component of at most 255 bytes. */
+  name: string;
+}
 
 /**
  * A peer's listening address as PEERS carries it: an IPv4 or IPv6 literal and a port from a
@@ -66,7 +87,11 @@ export type Message =
   | { type: "KEEPALIVE" }
   | { type: "BYE"; code: number }
   | { type: "PEERS"; peers: PeerAddressEntry[] }
-  | { type: "AUTH"; proof: Uint8Array };
+  | { type: "AUTH"; proof: Uint8Array }
+  | { type: "LIST"; from: number }
+  | { type: "CATALOGUE"; total: number; from: number; packages: CatalogueEntry[] }
+  | { type: "METADATA_REQUEST"; id: Uint8Array; offset: number }
+  | { type: "METADATA"; id: Uint8Array; total: number; offset: number; data: Uint8Array };
 
 const u32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -116,7 +141,68 @@ export function encodeMessage(m: Message): Uint8Array {
       return encodeFrame(T.PEERS, 0, encodePeers(m.peers));
     case "AUTH":
       return encodeFrame(T.AUTH, 0, m.proof);
+    case "LIST":
+      return encodeFrame(T.LIST, 0, u32(m.from));
+    case "CATALOGUE":
+      return encodeFrame(T.CATALOGUE, 0, encodeCatalogue(m.total, m.from, m.packages));
+    case "METADATA_REQUEST": {
+      const p = new Uint8Array(ID_LENGTH + 4);
+      p.set(m.id, 0);
+      new DataView(p.buffer).setUint32(ID_LENGTH, m.offset, true);
+      return encodeFrame(T.METADATA_REQUEST, 0, p);
+    }
+    case "METADATA": {
+      const p = new Uint8Array(ID_LENGTH + 8 + m.data.length);
+      p.set(m.id, 0);
+      const v = new DataView(p.buffer);
+      v.setUint32(ID_LENGTH, m.total, true);
+      v.setUint32(ID_LENGTH + 4, m.offset, true);
+      p.set(m.data, ID_LENGTH + 8);
+      return encodeFrame(T.METADATA, 0, p);
+    }
   }
+}
+
+function encodeCatalogue(total: number, from: number, packages: CatalogueEntry[]): Uint8Array {
+  const utf8 = new TextEncoder();
+  const listed = packages.slice(0, MAX_CATALOGUE_ENTRIES).map((e) => ({ ...e, name: utf8.encode(e.name).subarray(0, 255) }));
+  const out = new Uint8Array(10 + listed.reduce((n, e) => n + ID_LENGTH + 9 + e.name.length, 0));
+  const v = new DataView(out.buffer);
+  v.setUint32(0, total, true);
+  v.setUint32(4, from, true);
+  v.setUint16(8, listed.length, true);
+  let at = 10;
+  for (const e of listed) {
+    out.set(e.id, at);
+    v.setBigUint64(at + ID_LENGTH, BigInt(e.size), true);
+    out[at + ID_LENGTH + 8] = e.name.length;
+    out.set(e.name, at + ID_LENGTH + 9);
+    at += ID_LENGTH + 9 + e.name.length;
+  }
+  return out;
+}
+
+function decodeCatalogue(p: Uint8Array): Message {
+  const bad = (why: string) => new ProtocolError(WIRE_ERRORS.BAD_FRAME, `CATALOGUE ${why}`);
+  if (p.length < 10) throw bad("payload too short");
+  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
+  const count = v.getUint16(8, true);
+  if (count > MAX_CATALOGUE_ENTRIES) throw bad(`lists ${count} packages, more than ${MAX_CATALOGUE_ENTRIES}`);
+  const packages: CatalogueEntry[] = [];
+  let at = 10;
+  for (let i = 0; i < count; i++) {
+    if (at + ID_LENGTH + 9 > p.length) throw bad("payload truncated");
+    const n = p[at + ID_LENGTH + 8]!;
+    if (at + ID_LENGTH + 9 + n > p.length) throw bad("payload truncated");
+    packages.push({
+      id: p.slice(at, at + ID_LENGTH),
+      size: Number(v.getBigUint64(at + ID_LENGTH, true)),
+      name: new TextDecoder().decode(p.subarray(at + ID_LENGTH + 9, at + ID_LENGTH + 9 + n)),
+    });
+    at += ID_LENGTH + 9 + n;
+  }
+  if (at !== p.length) throw bad("has trailing bytes");
+  return { type: "CATALOGUE", total: v.getUint32(0, true), from: v.getUint32(4, true), packages };
 }
 
 function encodePeers(peers: PeerAddressEntry[]): Uint8Array {
@@ -220,6 +306,19 @@ export function decodeMessage(frame: Frame): Message {
     case T.AUTH:
       expectLength(frame, "AUTH", AUTH_PROOF_LENGTH);
       return { type: "AUTH", proof: p.slice() };
+    case T.LIST:
+      return { type: "LIST", from: expectLength(frame, "LIST", 4).getUint32(0, true) };
+    case T.CATALOGUE:
+      return decodeCatalogue(p);
+    case T.METADATA_REQUEST:
+      return { type: "METADATA_REQUEST", id: p.slice(0, ID_LENGTH), offset: expectLength(frame, "METADATA_REQUEST", ID_LENGTH + 4).getUint32(ID_LENGTH, true) };
+    case T.METADATA: {
+      if (p.length < ID_LENGTH + 8 || p.length > ID_LENGTH + 8 + METADATA_BLOCK) {
+        throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `METADATA payload is ${p.length} bytes, outside ${ID_LENGTH + 8}..${ID_LENGTH + 8 + METADATA_BLOCK}`);
+      }
+      const v = new DataView(p.buffer, p.byteOffset, ID_LENGTH + 8);
+      return { type: "METADATA", id: p.slice(0, ID_LENGTH), total: v.getUint32(ID_LENGTH, true), offset: v.getUint32(ID_LENGTH + 4, true), data: p.subarray(ID_LENGTH + 8) };
+    }
     default:
       throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `unknown message type ${frame.type}`);
   }

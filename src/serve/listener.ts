@@ -4,7 +4,10 @@ import { BtError, describeBindError } from "../errors.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
 import { serverTls } from "../peer/tls.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
+import { equalBytes } from "../pkg/format.ts";
+import { NO_PACKAGE } from "../protocol/messages.ts";
 import type { SwarmNode } from "../swarm/node.ts";
+import { Catalogue } from "./catalogue.ts";
 import type { Logger } from "../util/log.ts";
 import { resolveFailure, resolveHost } from "../util/address.ts";
 import { toHex } from "../util/units.ts";
@@ -35,31 +38,40 @@ export interface Listener {
 }
 
 const nodeOf = (conn: PeerConnection): SwarmNode | null => (conn.context as { node?: SwarmNode } | null)?.node ?? null;
+const asksCatalogue = (conn: PeerConnection): boolean => (conn.context as { catalogue?: boolean } | null)?.catalogue === true;
 
 /**
  * Accepts peers and hands each, once its HELLO names a package served here, to that
- * package's SwarmNode. A HELLO for anything else gets ERROR UNKNOWN_PACKAGE.
+ * package's SwarmNode; one whose HELLO names no package (all zeros) asks the catalogue
+ * (`ls`, and `get` by id). A HELLO for anything else gets ERROR UNKNOWN_PACKAGE.
  */
 export async function listen(options: ListenerOptions): Promise<Listener> {
   const connections = new Set<PeerConnection>();
   const { logger, network } = options;
+  const catalogue = new Catalogue(options.nodes);
 
   const handler: ConnectionHandler = {
     onReady: (conn) => nodeOf(conn)?.handler.onReady(conn),
-    onMessage: (conn, message) => nodeOf(conn)?.handler.onMessage(conn, message),
-    onDrain: (conn) => nodeOf(conn)?.handler.onDrain(conn),
+    onMessage: (conn, message) => (asksCatalogue(conn) ? catalogue.received(conn, message) : nodeOf(conn)?.handler.onMessage(conn, message)),
+    onDrain: (conn) => (asksCatalogue(conn) ? catalogue.drained(conn) : nodeOf(conn)?.handler.onDrain(conn)),
     onClosing: (conn) => nodeOf(conn)?.handler.onClosing(conn),
     onClose(conn, info) {
       connections.delete(conn);
       const node = nodeOf(conn);
       if (node) return node.handler.onClose(conn, info);
+      if (asksCatalogue(conn) && !info.code) return;
       logger.event("peer-refused", { peer: conn.label, code: info.code ? wireErrorName(info.code) : undefined, reason: info.reason });
     },
   };
 
   const accept = (conn: PeerConnection, root: Uint8Array) => {
+    const [anyNode] = options.nodes.values();
+    if (!anyNode) throw new ProtocolError(WIRE_ERRORS.BUSY, "starting up");
+    if (equalBytes(root, NO_PACKAGE)) {
+      conn.context = { catalogue: true };
+      return { ...anyNode.hello(), root: NO_PACKAGE };
+    }
     const node = options.nodes.get(toHex(root));
-    if (!node && options.nodes.size === 0) throw new ProtocolError(WIRE_ERRORS.BUSY, "starting up");
     if (!node) throw new ProtocolError(WIRE_ERRORS.UNKNOWN_PACKAGE, `no package with root ${toHex(root)} here`);
     conn.context = { node };
     return node.hello();

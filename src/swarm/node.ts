@@ -1,9 +1,8 @@
-import type { Socket } from "bun";
 import { LIMITS, NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
-import { type CloseInfo, type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
-import { clientTls } from "../peer/tls.ts";
+import { type CloseInfo, type ConnectionHandler, PeerConnection } from "../peer/connection.ts";
+import { dial } from "../peer/dial.ts";
 import { type UploadHooks, Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
@@ -16,7 +15,6 @@ import type { Logger } from "../util/log.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import { toHex } from "../util/units.ts";
 import { ChunkBuffers } from "./buffers.ts";
-import { resolveFailure, resolveHost } from "../util/address.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { type PeersAction, PeersSession } from "./peers-session.ts";
 import { TICK_MS } from "./pipeline.ts";
@@ -185,6 +183,10 @@ export class SwarmNode {
   }
 
   /** Our HELLO for one connection: a fresh nonce each time. */
+  get pkg(): Package {
+    return this.options.pkg;
+  }
+
   hello(): Hello {
     return {
       type: "HELLO",
@@ -234,47 +236,17 @@ export class SwarmNode {
 
   // ---- connections ------------------------------------------------------------------
 
-  /** Resolves the address afresh (a name may have moved), then tries each of its addresses in turn. */
   private dial(address: PeerAddress): void {
     const label = peerLabel(address);
-    resolveHost(address.host).then(
-      (hosts) => this.connectToFirst(label, hosts, address.port, []),
-      (err) => this.onDialFailed(label, resolveFailure(address.host, err)),
-    );
-  }
-
-  private connectToFirst(label: string, hosts: string[], port: number, failures: string[]): void {
-    if (this.closed) return;
-    const [host, ...rest] = hosts;
-    if (host === undefined) return this.onDialFailed(label, failures.join("; ") || `${label}: the name has no addresses`);
-    const target = peerLabel({ host, port });
-    const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
-    conn.context = { address: label };
-    let settled = false;
-    const failed = (reason: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // A name's failures say which of its addresses failed how; an IP literal's, just how.
-      this.connectToFirst(label, rest, port, [...failures, target === label ? reason : `${reason} (${target})`]);
-    };
-    const timer = setTimeout(() => failed(`no connection within ${NET.connectTimeoutMs / 1000} s`), NET.connectTimeoutMs);
-    Bun.connect<PeerConnection>({
-      hostname: host,
-      port,
-      data: conn,
-      ...(this.options.network.tls ? { tls: clientTls(this.options.network.tls) } : {}),
-      socket: {
-        ...connectionSocketHandlers,
-        open: (socket) => {
-          if (settled) return void socket.terminate();
-          settled = true;
-          clearTimeout(timer);
-          if (this.closed) return void socket.terminate();
-          conn.attach(socket as Socket<PeerConnection>);
-        },
+    dial(address, this.options.network, {
+      connection: () => {
+        const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
+        conn.context = { address: label };
+        return conn;
       },
-    }).catch((err: Error) => failed(err.message));
+      failed: (reason) => this.onDialFailed(label, reason),
+      cancelled: () => this.closed,
+    });
   }
 
   private onDialFailed(label: string, reason: string): void {

@@ -90,6 +90,17 @@ const GET_RUNS = instances("bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...
   "--linger",
   "0",
 ]);
+const GET_BY_ID_RUNS = instances("bytetide get bytetide://HOST:PORT/<id> [--peer ...] [-o PATH] [options]", [
+  "get",
+  "bytetide://localhost:PORT_A/ID",
+  "--peer",
+  "127.0.0.1:PORT_B",
+  "-o",
+  "/data/got-by-id/one.bin",
+  "--linger",
+  "0",
+]);
+const LS_RUNS = instances("bytetide ls HOST[:PORT] [--json]", ["ls", "localhost:PORT_A"], ["ls", "localhost:PORT_A", "--json"]);
 const SIMULATE_RUNS = instances(
   "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
   ["simulate", "--nodes", "30", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
@@ -226,7 +237,7 @@ test("--version names the hasher (BYTETIDE_HASHER=js forces the fallback); help,
   expect(flags.filter((f) => !helpText.includes(f)), "flags the README mentions that no --help shows").toEqual([]);
 });
 
-test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload-rate R] and get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH]: on loopback", async () => {
+test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload-rate R], get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH], get by id and ls: on loopback", async () => {
   const data = tempDir("bytetide-readme-serve");
   const at = (argv: string[]) => mapPaths(argv, { "/data": data });
   mkdirSync(join(data, "pkgs"));
@@ -249,6 +260,19 @@ test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdout).toStartWith("VERIFY OK");
     expect(readFileSync(join(data, "got", "one.bin"))).toEqual(readFileSync(join(data, "pkgs", "one.bin")));
+
+    // By id (as inspect gives it), a name for the first serve, the second as another peer.
+    const ids = await Promise.all(["one.bin", "two.bin"].map(async (name) => JSON.parse((await run(["inspect", join(data, "pkgs", `${name}.bpkg`), "--json"])).stdout).id as string));
+    const withPorts = (a: string) => a.replace("PORT_A", portA).replace("PORT_B", portB).replace("ID", ids[0]!);
+    const byId = await run(at(GET_BY_ID_RUNS[0]!).map(withPorts));
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(readFileSync(join(data, "got-by-id", "one.bin"))).toEqual(readFileSync(join(data, "pkgs", "one.bin")));
+    const [text, json] = await Promise.all(LS_RUNS.map((argv) => run(argv.map(withPorts))));
+    expect(text.stdout).toMatch(new RegExp(`^${ids[0]}\\s+2\\.86 MiB\\s+one\\.bin\\n${ids[1]}\\s+977 KiB\\s+two\\.bin\\n$`));
+    expect(JSON.parse(json.stdout).packages).toEqual([
+      { id: ids[0], name: "one.bin", size: 3_000_000 },
+      { id: ids[1], name: "two.bin", size: 1_000_000 },
+    ]);
   } finally {
     ends = await Promise.all(seeds.map((s) => s.stop("SIGTERM")));
   }

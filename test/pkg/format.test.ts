@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { chunkSizeProblem, decodePackage, defaultChunkSize, encodePackage, FormatError, HEADER_LENGTH } from "../../src/pkg/format.ts";
+import { chunkSizeProblem, claimedId, decodePackage, defaultChunkSize, encodePackage, FormatError, HEADER_LENGTH, packageId } from "../../src/pkg/format.ts";
 import type { Entry } from "../../src/pkg/model.ts";
 import { toHex } from "../../src/util/units.ts";
 import { ESCAPES, packageOf, TREE } from "./fixtures.ts";
@@ -53,6 +53,37 @@ describe("package encoding", () => {
     const back = decodePackage(encodePackage(pkg));
     expect(back.chunkHashes.length).toBe(0);
     expect(toHex(back.root)).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  });
+});
+
+describe("the package id", () => {
+  test("is the checksum: SHA-256 of the encoded package before it", () => {
+    const encoded = encodePackage(packageOf(TREE));
+    const id = packageId(packageOf(TREE));
+    expect(toHex(id)).toBe(toHex(hasher().hashChunks(encoded.subarray(0, encoded.length - 32), encoded.length - 32)));
+    expect(toHex(claimedId(encoded))).toBe(toHex(id));
+  });
+
+  test("changes with a name, a mode, a link target or the chunk size, where the Merkle root does not", () => {
+    const base = packageOf(TREE);
+    const variants = [
+      { ...base, entries: base.entries.map((e) => (e.path === "weights/a.bin" ? { ...e, mode: 0o600 } : e)) },
+      { ...base, entries: base.entries.map((e) => (e.path === "weights/latest" ? { ...e, target: "../weights/a.bin" } : e)) },
+      { ...base, entries: base.entries.map((e) => ({ ...e, path: e.path.replace(/^weights/, "model") })) },
+      { ...base, chunkSize: 131_072, chunkHashes: base.chunkHashes.subarray(0, 96), root: hasher().merkleRoot(base.chunkHashes.subarray(0, 96)) },
+    ];
+    const ids = new Set([base, ...variants].map((p) => toHex(packageId(p))));
+    expect(ids.size).toBe(variants.length + 1);
+    for (const p of variants.slice(0, 3)) expect(toHex(p.root)).toBe(toHex(base.root));
+  });
+
+  test("one package has one encoding: a reserved byte that is not 0 is refused", () => {
+    const good = encodePackage(packageOf(TREE));
+    for (const at of [36, HEADER_LENGTH + 1]) {
+      const bad = good.slice();
+      bad[at] = 1;
+      expect(decodeError(reseal(bad))).toMatch(/reserved/);
+    }
   });
 });
 

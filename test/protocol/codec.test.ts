@@ -38,6 +38,10 @@ const SAMPLES: Message[] = [
   { type: "KEEPALIVE" },
   { type: "BYE", code: WIRE_ERRORS.SHUTTING_DOWN },
   { type: "PEERS", peers: [{ host: "10.1.2.3", port: 7654 }, { host: "fd00::12", port: 1 }] },
+  { type: "LIST", from: 200 },
+  { type: "CATALOGUE", total: 202, from: 200, packages: [{ id: seededBytes(32, 5), size: 2 ** 40 + 3, name: "weights-v2" }, { id: seededBytes(32, 6), size: 0, name: "ünïcode" }] },
+  { type: "METADATA_REQUEST", id: seededBytes(32, 7), offset: 262_144 },
+  { type: "METADATA", id: seededBytes(32, 8), total: 600_000, offset: 262_144, data: seededBytes(1000, 9) },
 ];
 
 describe("frame decoder edge cases", () => {
@@ -199,6 +203,20 @@ describe("frame decoder edge cases", () => {
   });
 });
 
+describe("catalogue messages", () => {
+  test("26. a METADATA block over 256 KiB, or a CATALOGUE over 200 packages or cut short, is a framing error", () => {
+    const oversized = { version: PROTOCOL_VERSION, type: MESSAGE_TYPES.METADATA, code: 0, payload: new Uint8Array(40 + 256 * 1024 + 1) };
+    expect(protocolError(() => decodeMessage(oversized)).message).toMatch(/METADATA payload/);
+    const tooMany = new Uint8Array(10);
+    new DataView(tooMany.buffer).setUint16(8, 201, true);
+    expect(protocolError(() => decodeMessage(decodeAll([encodeFrame(MESSAGE_TYPES.CATALOGUE, 0, tooMany)])[0]!)).message).toMatch(/more than 200/);
+    const listing = encodeMessage({ type: "CATALOGUE", total: 1, from: 0, packages: [{ id: seededBytes(32, 1), size: 1, name: "x" }] });
+    const cut = listing.slice(0, listing.length - 1);
+    new DataView(cut.buffer).setUint32(6, cut.length - HEADER_LENGTH, true);
+    expect(protocolError(() => decodeMessage(decodeAll([cut])[0]!)).message).toMatch(/CATALOGUE payload truncated/);
+  });
+});
+
 describe("messages", () => {
   test.each(SAMPLES.map((m) => [m.type, m] as const))("%s round-trips", (_, message) => {
     const [frame] = decodeAll([encodeMessage(message)]);
@@ -225,6 +243,15 @@ describe("property: any frame sequence, cut anywhere, decodes to the same sequen
       nonce: fc.uint8Array({ minLength: 32, maxLength: 32 }),
     }),
     fc.record({ type: fc.constant("AUTH" as const), proof: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+    fc.record({ type: fc.constant("LIST" as const), from: fc.nat() }),
+    fc.record({ type: fc.constant("METADATA_REQUEST" as const), id: fc.uint8Array({ minLength: 32, maxLength: 32 }), offset: fc.nat() }),
+    fc.record({
+      type: fc.constant("METADATA" as const),
+      id: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      total: fc.nat(),
+      offset: fc.nat(),
+      data: fc.uint8Array({ maxLength: 3000 }),
+    }),
   );
 
   test("holds for 500 random sequences and cut points", () => {

@@ -2,7 +2,6 @@ import { lstatSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError } from "../../errors.ts";
-import { readPackage } from "../../pkg/io.ts";
 import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
 import { listen } from "../../serve/listener.ts";
@@ -20,6 +19,7 @@ import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
+import { loadPackage, packageRef } from "../package-ref.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
 import { downloadBucket, uploadBucket } from "./serve.ts";
@@ -31,6 +31,7 @@ export const get: Command = {
   summary: "download a package from peers, verifying every chunk, and share it meanwhile",
   flags: {
     peer: { type: "string", multiple: true },
+    id: { type: "string" },
     output: { type: "string", short: "o" },
     listen: { type: "string" },
     linger: { type: "string" },
@@ -54,12 +55,18 @@ export const get: Command = {
     BT_E_VERIFY: "a chunk that only bad peers could supply, or a Merkle root that does not check out",
     BT_E_EXISTS: "the output exists and does not match the package (use --force)",
     BT_E_IO: "the output cannot be written: a disk error, no space, a read-only directory",
-    BT_E_NO_PEERS: "no peer could supply the missing chunks (unreachable, lacking them, or refusing us)",
+    BT_E_NO_PEERS: "no peer could supply the missing chunks (unreachable, lacking them, or refusing us), or, by id, the package itself",
     BT_E_LOCKED: "another get is downloading to the same output",
     BT_E_INTERRUPTED: "interrupted by Ctrl-C (SIGINT) before completing",
     BT_E_TERMINATED: "stopped by SIGTERM before completing (after VERIFY OK, a signal ends lingering with 0)",
   },
   help: `Usage: bytetide get <pkg.bpkg> --peer HOST:PORT [--peer ...] [-o PATH] [options]
+       bytetide get bytetide://HOST:PORT/<id> [--peer ...] [-o PATH] [options]
+       bytetide get --id <id> --peer HOST:PORT [--peer ...] [-o PATH] [options]
+
+By id (as 'make' and 'ls' print it), nothing needs copying first: the package itself is
+fetched from the peers, the URL's first, and must check out against the id, which commits
+to every byte of it (file names, modes, chunk size, chunk hashes, root).
 
 Downloads the package's data from the peers, many requests in flight to each, rarest
 chunks first. Every chunk is checked against its SHA-256 before it is written, and the
@@ -75,6 +82,7 @@ for ${NET.lingerIdleMs / 1000} s, at most --linger.
 
 Options:
   --peer HOST:PORT      a peer serving the package (repeatable; IPv6 as [addr]:port)
+  --id ID               the package id (64 hex digits), instead of a .bpkg or a URL
   -o, --output PATH     where to put the file or directory (default: ./<package name>)
   --listen HOST:PORT    where to accept other peers (default 0.0.0.0:0, a free port)
   --linger DURATION     after completing, serve others at most this long (default ${NET.defaultLingerMs / 1000}s; 0: exit at once)
@@ -106,15 +114,17 @@ Whatever the exit code, progress is saved.`,
     const mode = outputMode("get", args.flags);
     const logger = loggerFor("get", mode);
     const network = networkPolicy("get", args.flags);
-    const [packagePath] = expectPositionals("get", args, 1, 1, "one .bpkg file");
-    const peers = listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1"));
+    const [positional] = expectPositionals("get", args, 0, 1, "one .bpkg file or bytetide:// URL");
+    const ref = packageRef("get", positional, args.flags.id as string | undefined, listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1")));
+    // A URL's peer first, then the --peer ones.
+    const peers = ref.peers;
     const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
     const lingerMs = args.flags.seed === true ? Infinity : durationFlag("get", "linger", args.flags.linger, NET.defaultLingerMs);
     const requestsPerPeer = integerFlag("get", "concurrency", args.flags.concurrency, NET.defaultRequestsPerPeer, 1, NET.maxRequestsPerPeer);
     const retryForMs = durationFlag("get", "retry-for", args.flags["retry-for"], NET.defaultRetryForMs);
     const uploadLimit = uploadBucket(rateFlag("get", "max-upload-rate", args.flags["max-upload-rate"]));
     const downloadRate = rateFlag("get", "max-download-rate", args.flags["max-download-rate"]);
-    const pkg = await readPackage(packagePath!);
+    const pkg = await loadPackage("get", ref, network, logger);
     const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
     const root = toHex(pkg.root);
 

@@ -1,4 +1,5 @@
 import { DIGEST_LENGTH } from "../../hash/index.ts";
+import { packageId } from "../../pkg/format.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { ChunkLayout } from "../../pkg/layout.ts";
 import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
@@ -19,6 +20,7 @@ export function packageJson(pkg: Package): object {
     chunk_size: pkg.chunkSize,
     total_size: pkg.totalSize,
     chunk_count: chunkCountOf(pkg),
+    id: toHex(packageId(pkg)),
     merkle_root: toHex(pkg.root),
     files: ofKind("file").map(({ e, i }) => ({
       path: e.path,
@@ -43,6 +45,7 @@ function summary(path: string, pkg: Package): string {
       : `directory: ${plural(count("file"), "file")}, ${plural(count("directory") - 1, "subdirectory")}, ${plural(count("symlink"), "symlink")}`;
   const lines = [
     `package  ${path}`,
+    `id       ${toHex(packageId(pkg))}`,
     `root     ${toHex(pkg.root)}`,
     `format   ${pkg.formatVersion}`,
     `name     ${packageName(pkg)} (${what})`,
@@ -62,11 +65,11 @@ export const inspect: Command = {
   summary: "describe a .bpkg package",
   help: `Usage: bytetide inspect <pkg.bpkg> [--json]
 
-Reads and validates a package and describes it: root, sizes, chunking and files.
+Reads and validates a package and describes it: id, root, sizes, chunking and files.
 
 Options:
   --json       print one JSON object: format_version, name, kind, chunk_size, total_size,
-               chunk_count, merkle_root, files [{path, size, mode, first_chunk,
+               chunk_count, id, merkle_root, files [{path, size, mode, first_chunk,
                chunk_count}], directories, symlinks, chunk_hashes (hex, in order)
   -h, --help   show this help`,
 

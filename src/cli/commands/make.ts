@@ -1,12 +1,16 @@
+import { hostname } from "node:os";
 import { resolve } from "node:path";
+import { NET } from "../../config.ts";
 import { buildPackage, scanInput } from "../../pkg/build.ts";
-import { defaultChunkSize } from "../../pkg/format.ts";
+import { defaultChunkSize, packageId } from "../../pkg/format.ts";
 import { refuseExisting, refuseUnwritable, writePackage } from "../../pkg/io.ts";
+import { packageName } from "../../pkg/model.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { chunkSizeFlag, expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { loggerFor } from "../../util/log.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
+import { packageUrl } from "../package-ref.ts";
 import { createProgress } from "../progress.ts";
 
 export const make: Command = {
@@ -26,9 +30,10 @@ export const make: Command = {
   help: `Usage: bytetide make <file|dir> [-o out.bpkg] [--chunk-size SIZE] [--force] [--json | --quiet]
 
 Cuts the input into chunks, hashes every chunk with SHA-256 on every core, and writes
-a .bpkg holding the file table, the chunk hashes and their Merkle root. Prints the root,
-which is the package's identity. Modes are recorded as they are, setuid and setgid bits
-included; 'get' strips those unless told --allow-setuid.
+a .bpkg holding the file table, the chunk hashes and their Merkle root. Prints the root
+and the package id, which commits to all of it, with a 'get' command that fetches the
+package by id from a serve on this host. Modes are recorded as they are, setuid and
+setgid bits included; 'get' strips those unless told --allow-setuid.
 
 Options:
   -o, --output PATH     where to write the package (default: <input>.bpkg beside the input)
@@ -65,13 +70,18 @@ ${OUTPUT_HELP}`,
 
     const seconds = (performance.now() - started) / 1000;
     const chunks = pkg.chunkHashes.length / 32;
+    const id = packageId(pkg);
+    // Where a serve of this package would be found: this host, on the default port.
+    const getCommand = `bytetide get ${packageUrl({ host: hostname(), port: NET.defaultListenPort }, id)} -o ${packageName(pkg)}`;
     if (mode === "json") {
-      logger.event("done", { root: toHex(pkg.root), package: output, bytes: pkg.totalSize, files, chunks, chunk_size: chunkSize, seconds: Number(seconds.toFixed(3)) });
+      logger.event("done", { id: toHex(id), root: toHex(pkg.root), package: output, bytes: pkg.totalSize, files, chunks, chunk_size: chunkSize, seconds: Number(seconds.toFixed(3)), get: getCommand });
       return 0;
     }
     if (mode === "quiet") return 0;
     console.log(`wrote ${output} (${files} file${files === 1 ? "" : "s"}, ${formatBytes(pkg.totalSize)}, ${chunks} chunks of ${formatBytes(chunkSize)}, ${seconds.toFixed(2)} s)`);
     console.log(`root ${toHex(pkg.root)}`);
+    console.log(`id   ${toHex(id)}`);
+    console.log(`once 'bytetide serve ${output}' runs here, on every node: ${getCommand}`);
     return 0;
   },
 };

@@ -2,6 +2,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError, fsError } from "../../errors.ts";
+import { packageId } from "../../pkg/format.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
@@ -13,7 +14,7 @@ import { peerLabel } from "../../swarm/address-book.ts";
 import { SwarmNode } from "../../swarm/node.ts";
 import { loggerFor } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
-import { formatBytes } from "../../util/units.ts";
+import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
@@ -75,7 +76,8 @@ export const serve: Command = {
   },
   help: `Usage: bytetide serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT]
 
-Serves the chunks of one or more packages to any peer that asks for them by root.
+Serves the chunks of one or more packages to any peer that asks for them by root, and
+the packages themselves to any that asks by id ('get bytetide://HOST:PORT/<id>', 'ls').
 A directory argument means every .bpkg directly inside it. Each package's data is found
 beside its .bpkg under the name it records.
 
@@ -114,7 +116,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     const peerId = crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH));
     const uploadLimit = uploadBucket(maxUploadRate);
     const nodes = new Map<string, SwarmNode>();
-    const served: { root: string; name: string; bytes: number }[] = [];
+    const served: { id: string; root: string; name: string; bytes: number }[] = [];
     for (const path of paths) {
       const pkg = await readPackage(path);
       const files = new PackageFiles(pkg, data ?? defaultPayloadPath(path, pkg), false);
@@ -137,7 +139,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
       nodes.set(node.rootHex, node);
-      served.push({ root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
+      served.push({ id: toHex(packageId(pkg)), root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
     const listener = await listen({ command: "serve", host: address.host, port: address.port, nodes, logger, network });
@@ -151,7 +153,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       logger.event("listening", { address: listening, packages: served, metrics: metrics?.url });
     } else if (mode === "text") {
       console.log(`serving ${nodes.size} package${nodes.size === 1 ? "" : "s"} on ${listening}`);
-      console.log(served.map((p) => `  ${p.root}  ${p.name} (${formatBytes(p.bytes)})`).join("\n"));
+      console.log(served.map((p) => `  ${p.id}  ${p.name} (${formatBytes(p.bytes)})`).join("\n"));
       if (metrics) console.log(`metrics on ${metrics.url}`);
     }
     const signal = await untilSignal();

@@ -1,0 +1,50 @@
+import { BtError } from "../../errors.ts";
+import { CatalogueError, listPackages } from "../../peer/catalogue-client.ts";
+import { formatBytes, toHex } from "../../util/units.ts";
+import { expectPositionals, parseArgs } from "../args.ts";
+import type { Command } from "../command.ts";
+import { NETWORK_USAGE_ERRORS, networkPolicy } from "../network.ts";
+import { peerArgument } from "../package-ref.ts";
+import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
+
+export const ls: Command = {
+  name: "ls",
+  summary: "list the packages a peer serves, with the id to get each by",
+  flags: { json: { type: "boolean" }, ...SECURITY_FLAGS },
+  exitCodes: {
+    BT_E_USAGE: NETWORK_USAGE_ERRORS,
+    BT_E_NO_PEERS: "the peer could not be reached, refused us, or answered wrongly",
+  },
+  help: `Usage: bytetide ls HOST[:PORT] [--json]
+
+Lists what a serve (or a get, while it runs) offers: each package's id, size and name,
+in name order. Fetch one on any node with 'bytetide get bytetide://HOST:PORT/<id>'.
+
+Options:
+  --json       print one JSON object: peer, packages [{id, name, size}]
+  -h, --help   show this help
+
+${SECURITY_HELP}`,
+
+  async run(argv) {
+    const args = parseArgs("ls", argv, ls.flags);
+    const [given] = expectPositionals("ls", args, 1, 1, "one peer, HOST:PORT");
+    const peer = peerArgument("ls", "peer", given!);
+    const network = networkPolicy("ls", args.flags);
+    let packages;
+    try {
+      packages = await listPackages(peer, network);
+    } catch (err) {
+      if (err instanceof CatalogueError) throw new BtError("BT_E_NO_PEERS", `ls: ${err.message}`);
+      throw err;
+    }
+    const rows = packages.map((p) => ({ id: toHex(p.id), name: p.name, size: p.size }));
+    if (args.flags.json) {
+      console.log(JSON.stringify({ peer: given, packages: rows }));
+      return 0;
+    }
+    if (rows.length === 0) console.log(`${given} serves no packages`);
+    for (const row of rows) console.log(`${row.id}  ${formatBytes(row.size).padStart(10)}  ${row.name}`);
+    return 0;
+  },
+};

@@ -1,0 +1,75 @@
+import type { NetworkPolicy } from "../config.ts";
+import { NET } from "../config.ts";
+import { BtError } from "../errors.ts";
+import { CatalogueError, fetchPackage } from "../peer/catalogue-client.ts";
+import { readPackage } from "../pkg/io.ts";
+import type { Package } from "../pkg/model.ts";
+import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
+import { parseHostPort } from "../util/address.ts";
+import type { Logger } from "../util/log.ts";
+import { toHex } from "../util/units.ts";
+
+const SCHEME = "bytetide://";
+const ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** What `get` was told to fetch, a .bpkg on disk or a package id, and the peers to fetch from. */
+export type PackageRef = ({ kind: "file"; path: string } | { kind: "id"; id: Uint8Array }) & { peers: PeerAddress[] };
+
+/** The URL that names a package by id and a peer that has it: bytetide://HOST:PORT/<id>. */
+export const packageUrl = (peer: PeerAddress, id: Uint8Array): string => `${SCHEME}${peerLabel(peer)}/${toHex(id)}`;
+
+/** A peer named on the command line: HOST:PORT, [v6]:PORT, or a bare HOST or [v6] on the default port. */
+export function peerArgument(command: string, what: string, text: string): PeerAddress {
+  const address = parseHostPort(text, "") ?? parseHostPort(`${text}:${NET.defaultListenPort}`, "");
+  if (!address?.host) throw new BtError("BT_E_USAGE", `${command}: ${what} ${text}: expected HOST[:PORT] (IPv6 as [addr]:port)`);
+  return address;
+}
+
+function idArgument(command: string, what: string, text: string): Uint8Array {
+  const hex = text.toLowerCase();
+  if (!ID_PATTERN.test(hex)) throw new BtError("BT_E_USAGE", `${command}: ${what} ${text}: expected a package id, 64 hex digits (make and ls print it)`);
+  return Uint8Array.from(hex.match(/../g)!, (byte) => Number.parseInt(byte, 16));
+}
+
+/**
+ * Reads get's positional argument and --id: a URL (its peer is asked first, then the
+ * --peer ones), an id given with --id, or a path to a .bpkg.
+ */
+export function packageRef(command: string, positional: string | undefined, idFlag: string | undefined, peers: PeerAddress[]): PackageRef {
+  if (positional?.startsWith(SCHEME)) {
+    if (idFlag !== undefined) throw new BtError("BT_E_USAGE", `${command}: --id and a ${SCHEME} URL exclude each other`);
+    const rest = positional.slice(SCHEME.length);
+    const slash = rest.lastIndexOf("/");
+    if (slash < 0) throw new BtError("BT_E_USAGE", `${command}: ${positional}: expected ${SCHEME}HOST[:PORT]/<id>`);
+    const peer = peerArgument(command, "URL", rest.slice(0, slash));
+    return { kind: "id", id: idArgument(command, "URL", rest.slice(slash + 1)), peers: [peer, ...peers] };
+  }
+  if (idFlag !== undefined) {
+    if (positional !== undefined) throw new BtError("BT_E_USAGE", `${command}: --id and a .bpkg exclude each other`);
+    return { kind: "id", id: idArgument(command, "--id", idFlag), peers };
+  }
+  if (positional === undefined) throw new BtError("BT_E_USAGE", `${command}: expected a .bpkg, a ${SCHEME} URL, or --id`);
+  return { kind: "file", path: positional, peers };
+}
+
+/**
+ * The package a ref names. By id, the peers are asked in turn; each answer must check out
+ * against the id, and a peer whose answer does not is logged and passed over.
+ */
+export async function loadPackage(command: string, ref: PackageRef, network: NetworkPolicy, logger: Logger): Promise<Package> {
+  if (ref.kind === "file") return readPackage(ref.path);
+  if (ref.peers.length === 0) throw new BtError("BT_E_USAGE", `${command}: no peers to fetch package ${toHex(ref.id)} from (use --peer HOST:PORT)`);
+  const failures: string[] = [];
+  for (const peer of ref.peers) {
+    try {
+      const pkg = await fetchPackage(peer, network, ref.id);
+      logger.event("metadata", { peer: peerLabel(peer), id: toHex(ref.id) });
+      return pkg;
+    } catch (err) {
+      if (!(err instanceof CatalogueError)) throw err;
+      logger.event("metadata-refused", { peer: peerLabel(peer), reason: err.message });
+      failures.push(err.message);
+    }
+  }
+  throw new BtError("BT_E_NO_PEERS", `${command}: no peer gave package ${toHex(ref.id)}: ${failures.join("; ")}`);
+}
