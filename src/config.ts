@@ -37,6 +37,12 @@ export const LIMITS = {
    * re-verified on resume).
    */
   progressRecordMs: 100,
+  /**
+   * Files of the same size that `get --reuse` tries for a file that is not at its old path
+   * (a moved file), in path order: enough for a few moves, and a tree of thousands of
+   * equal-sized shards costs at most this many reads per chunk.
+   */
+  reuseSameSizeFiles: 8,
   /** One hashing job covers at most this many bytes of one file: enough to keep a core busy, small enough for steady progress. */
   hashJobBytes: 64 * 1024 * 1024,
 } as const;

@@ -1,6 +1,7 @@
 import { BtError, EXIT_CODES } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { helpOf } from "./help.ts";
+import { diff } from "./commands/diff.ts";
 import { inspect } from "./commands/inspect.ts";
 import { ls } from "./commands/ls.ts";
 import { make } from "./commands/make.ts";
@@ -10,7 +11,7 @@ import { serve } from "./commands/serve.ts";
 import { simulate } from "./commands/simulate.ts";
 import { versionLine } from "./version.ts";
 
-const COMMANDS: Command[] = [make, inspect, verify, serve, get, ls, simulate];
+const COMMANDS: Command[] = [make, inspect, verify, diff, serve, get, ls, simulate];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

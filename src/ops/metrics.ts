@@ -11,6 +11,7 @@ export function renderMetrics(nodes: Iterable<SwarmNode>): string {
   const series: [name: string, type: "counter" | "gauge", help: string, value: (n: SwarmNode) => number][] = [
     ["bytetide_bytes_sent_total", "counter", "Chunk data bytes sent to peers.", (n) => n.upload.uploadedBytes],
     ["bytetide_bytes_received_total", "counter", "Verified chunk data bytes received from peers.", (n) => n.counters.bytesReceived],
+    ["bytetide_bytes_reused_total", "counter", "Verified chunk data bytes found on this node (get --reuse) instead of fetched.", (n) => n.counters.bytesReused],
     ["bytetide_chunks_served_total", "counter", "Chunks sent whole to peers.", (n) => n.counters.chunksServed],
     ["bytetide_verification_failures_total", "counter", "Received chunks that failed verification.", (n) => n.counters.verificationFailures],
     ["bytetide_connections", "gauge", "Peers connected.", (n) => n.connectedPeers],

@@ -203,7 +203,7 @@ export class Output {
    * entries their recorded modes (setuid/setgid only if allowed: storage/modes.ts) and
    * links, and only then rename into place.
    */
-  async finalize(options: { allowSetuid: boolean; logger: Logger }): Promise<void> {
+  async finalize(options: { allowSetuid: boolean; replace: boolean; logger: Logger }): Promise<void> {
     if (!this.complete) throw new BtError("BT_E_INTERNAL", "finalize before every chunk was verified");
     if (!equalBytes(hasher().merkleRoot(this.digests), this.pkg.root)) {
       throw new BtError("BT_E_VERIFY", `${this.paths.part}: Merkle root of the received chunks does not match the package`);
@@ -240,8 +240,13 @@ export class Output {
       chmodSync(path, mode);
     });
     try {
+      // What is replaced (an older version) stays whole until here; a directory cannot be
+      // renamed over a full one, so it steps aside for the moment between two renames.
+      const aside = options.replace && lstatSafe(this.paths.final) ? `${this.paths.final}.old-${process.pid}` : null;
+      if (aside) renameSync(this.paths.final, aside);
       renameSync(this.paths.part, this.paths.final);
       syncDirectory(dirname(this.paths.final));
+      if (aside) rmSync(aside, { recursive: true, force: true });
     } catch (err) {
       throw fsError("BT_E_IO", err, this.paths.final);
     }

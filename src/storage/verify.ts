@@ -29,11 +29,10 @@ async function lstatOrNull(path: string): Promise<Stats | { error: unknown }> {
 }
 
 /**
- * Re-hashes the data of `pkg` found at `rootPath` and compares it with the package.
- * Reads every byte once, on the native pool; never trusts sizes or timestamps.
+ * The entries at `rootPath` that differ from the package in kind, size or link target,
+ * described, and the size found of each regular file: what can be told without reading data.
  */
-export async function verifyPayload(pkg: Package, rootPath: string, onProgress: (bytes: number) => void = () => {}): Promise<VerifyReport> {
-  const layout = new ChunkLayout(pkg.entries, pkg.chunkSize);
+export async function scanEntries(pkg: Package, rootPath: string): Promise<{ problems: string[]; readable: Map<number, number> }> {
   const pathOf = payloadPathOf(pkg, rootPath);
   const problems: string[] = [];
   const readable = new Map<number, number>();
@@ -59,6 +58,17 @@ export async function verifyPayload(pkg: Package, rootPath: string, onProgress: 
       }
     }
   }
+  return { problems, readable };
+}
+
+/**
+ * Re-hashes the data of `pkg` found at `rootPath` and compares it with the package.
+ * Reads every byte once, on the native pool; never trusts sizes or timestamps.
+ */
+export async function verifyPayload(pkg: Package, rootPath: string, onProgress: (bytes: number) => void = () => {}): Promise<VerifyReport> {
+  const layout = new ChunkLayout(pkg.entries, pkg.chunkSize);
+  const pathOf = payloadPathOf(pkg, rootPath);
+  const { problems, readable } = await scanEntries(pkg, rootPath);
 
   const digests = new Uint8Array(layout.chunkCount * DIGEST_LENGTH);
   const hashedChunks = new Uint8Array(layout.chunkCount);

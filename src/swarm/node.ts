@@ -42,6 +42,8 @@ export interface SwarmNodeOptions {
   onProgress?: (verifiedBytes: number, connectedPeers: number) => void;
   /** get --log-requests: one `request` event per REQUEST sent, to show the picker's order. */
   logRequests?: boolean;
+  /** Bytes found on this node before the swarm started (get --reuse), for --metrics. */
+  reusedBytes?: number;
 }
 
 export interface DownloadResult {
@@ -164,9 +166,9 @@ export class SwarmNode {
   }
 
   /** Counters for --metrics. */
-  get counters(): { chunksServed: number; bytesReceived: number; verificationFailures: number } {
+  get counters(): { chunksServed: number; bytesReceived: number; bytesReused: number; verificationFailures: number } {
     const { bytesReceived, verificationFailures } = this.session;
-    return { chunksServed: this.upload.chunksServed, bytesReceived, verificationFailures };
+    return { chunksServed: this.upload.chunksServed, bytesReceived, bytesReused: this.options.reusedBytes ?? 0, verificationFailures };
   }
 
   get connectedPeers(): number {

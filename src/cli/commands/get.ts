@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, rmSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError } from "../../errors.ts";
@@ -8,7 +8,8 @@ import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { Output, outputPaths } from "../../storage/output.ts";
 import { completeStore, downloadStore } from "../../storage/store.ts";
-import { verifyPayload } from "../../storage/verify.ts";
+import { reuseCandidates, reuseChunks } from "../../storage/reuse.ts";
+import { scanEntries, verifyPayload } from "../../storage/verify.ts";
 import { peerLabel } from "../../swarm/address-book.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
 import { Bitset } from "../../util/bitset.ts";
@@ -32,6 +33,7 @@ export const get: Command = {
   flags: {
     peer: { type: "string", multiple: true },
     id: { type: "string" },
+    reuse: { type: "string", multiple: true },
     output: { type: "string", short: "o" },
     listen: { type: "string" },
     linger: { type: "string" },
@@ -94,7 +96,13 @@ Options:
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there while running
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   --log-requests        log each REQUEST sent (event 'request', chunk and peer): the picker's order
-  -f, --force           replace an existing output that does not match the package
+  --reuse PATH          a file or directory that may hold some of the package's chunks,
+                        an older version say (repeatable): each chunk found there (same
+                        path and offset, or a file of the same size) is verified and
+                        copied instead of fetched
+  -f, --force           replace an existing output that does not match the package; an
+                        older version there is reused like --reuse, and stays whole until
+                        the new one is renamed into place
   --allow-setuid        keep the setuid/setgid bits the package records (default: cleared,
                         with a 'mode-stripped' log line per entry)
   -h, --help            show this help
@@ -128,8 +136,15 @@ Whatever the exit code, progress is saved.`,
     const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
     const root = toHex(pkg.root);
 
+    const reuseFrom = listFlag(args.flags.reuse).map((given) => {
+      if (!statOrNull(given)) throw new BtError("BT_E_USAGE", `get: --reuse ${given}: no such file or directory`);
+      return resolve(given);
+    });
+
     const existing = await existingOutput(pkg, paths.final);
     const alreadyComplete = existing === "complete";
+    // An older version at -o (replaced with --force) is reused too, and stays whole until the rename.
+    const replacing = !alreadyComplete && existing !== "absent";
     const reportComplete = () => {
       if (mode === "json") logger.event("done", { root, verified: true, already_complete: true, bytes: pkg.totalSize, output: paths.final });
       else console.log(`VERIFY OK ${root}`);
@@ -151,10 +166,7 @@ Whatever the exit code, progress is saved.`,
     let output: Output | null = null;
     try {
       metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
-      if (!alreadyComplete) {
-        if (existing !== "absent") rmSync(paths.final, { recursive: true, force: true });
-        output = await Output.open(pkg, paths, logger);
-      }
+      if (!alreadyComplete) output = await Output.open(pkg, paths, logger);
     } catch (err) {
       await listener.stop(0);
       metrics?.stop();
@@ -163,6 +175,12 @@ Whatever the exit code, progress is saved.`,
     const verified = output?.verified ?? Bitset.full(chunkCountOf(pkg));
     logger.event("start", { root, total_bytes: pkg.totalSize, chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
     const progress = createProgress("downloading", pkg.totalSize, verified.size, mode, logger);
+    // From here a signal stops the get cleanly, progress saved, reusing included.
+    const interrupted = untilSignal();
+    let signalled = false;
+    void interrupted.then(() => (signalled = true));
+    const reuseSources = replacing ? [...reuseFrom, paths.final] : reuseFrom;
+    const reused = output && reuseSources.length > 0 ? await reuseLocalChunks(output, reuseSources, progress, logger, () => signalled) : 0;
     const node = new SwarmNode({
       pkg,
       store: output ? downloadStore(output) : finishedStore(pkg, paths.final, logger),
@@ -176,13 +194,13 @@ Whatever the exit code, progress is saved.`,
       superSeeding: false,
       downloadLimit: downloadBucket(downloadRate, pkg.chunkSize),
       logRequests: args.flags["log-requests"] === true,
+      reusedBytes: reused,
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: verified.count }),
     });
     nodes.set(node.rootHex, node);
     node.listenPort = listener.port;
     logger.event("listening", { address: peerLabel({ host: listenAt.host, port: listener.port }), package: node.rootHex.slice(0, 16) });
     if (metrics) logger.event("metrics", { url: metrics.url });
-    const interrupted = untilSignal();
     void interrupted.then((signal) => node.close(interruption(signal)));
     node.start();
     // Whatever happens from here on, the listener, metrics and peers are let go, or the
@@ -213,9 +231,9 @@ Whatever the exit code, progress is saved.`,
     progress.finish();
     try {
       if (output) {
-        await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, logger });
+        await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, replace: replacing, logger });
         node.useStore(finishedStore(pkg, paths.final, logger));
-        logDone(logger, pkg, result, paths.final);
+        logDone(logger, pkg, result, paths.final, reused);
         if (mode !== "json") console.log(`VERIFY OK ${root}`);
       } else reportComplete();
       await linger(node, lingerMs, interrupted);
@@ -262,6 +280,9 @@ async function existingOutput(pkg: Package, path: string): Promise<"absent" | "c
   const found = statOrNull(path, lstatSync);
   if (!found) return "absent";
   if (found.isDirectory() && pkg.entries[0]!.kind === "directory" && readdirSync(path).length === 0) return "absent";
+  // Another version differs in its files' sizes, mostly: no need to read it all to say so.
+  const { problems } = await scanEntries(pkg, path);
+  if (problems.length > 0) return `${problems.length} of ${pkg.entries.length} entries differ`;
   const report = await verifyPayload(pkg, path);
   if (report.ok) return "complete";
   return `${report.badChunks.length + report.missingChunks.length} of ${report.chunkCount} chunks differ`;
@@ -275,13 +296,30 @@ function statOrNull(path: string, stat: typeof statSync = statSync) {
   }
 }
 
-function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string): void {
+/**
+ * Takes what the node already has (--reuse, an older version at -o) before asking any
+ * peer, so no reused chunk is ever requested; returns the bytes reused.
+ */
+async function reuseLocalChunks(output: Output, sources: string[], progress: ReturnType<typeof createProgress>, logger: Logger, stopped: () => boolean): Promise<number> {
+  const { files, verified } = output;
+  let done = 0;
+  for (const c of verified.members()) done += files.chunkLength(c);
+  const taken = await reuseChunks(output, reuseCandidates(output.pkg, sources), {
+    onReused: (bytes) => progress.update({ done: (done += bytes), peers: 0, chunks: verified.count }),
+    stopped,
+  });
+  logger.event("reused", { chunks: taken.chunks, bytes: taken.bytes, from: sources.join(",") });
+  return taken.bytes;
+}
+
+function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string, reusedBytes: number): void {
   if (!logger.json) for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
   const rate = result.seconds > 0 ? pkg.totalSize / result.seconds : 0;
   const latency = result.requestLatencyMs;
   logger.event("done", {
     ...(logger.json ? { root: toHex(pkg.root), verified: true, received_from: Object.fromEntries(result.receivedFrom) } : {}),
     bytes: pkg.totalSize,
+    reused_bytes: reusedBytes,
     seconds: Number(result.seconds.toFixed(3)),
     rate: `${formatBytes(rate)}/s`,
     output,
