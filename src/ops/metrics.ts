@@ -16,7 +16,7 @@ export function renderMetrics(nodes: Iterable<SwarmNode>): string {
     ["bytetide_verification_failures_total", "counter", "Received chunks that failed verification.", (n) => n.counters.verificationFailures],
     ["bytetide_connections", "gauge", "Peers connected.", (n) => n.connectedPeers],
     ["bytetide_known_peers", "gauge", "Peer addresses known.", (n) => n.knownPeers],
-    ["bytetide_chunks_verified", "gauge", "Chunks this node has verified.", (n) => n.session.scheduler.have.count],
+    ["bytetide_chunks_verified", "gauge", "Chunks this node has verified.", (n) => n.verifiedChunks],
     ["bytetide_chunks", "gauge", "Chunks in the package.", (n) => n.session.scheduler.config.chunkCount],
   ];
   const all = [...nodes];

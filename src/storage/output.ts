@@ -5,6 +5,7 @@ import { BtError, fsError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
+import type { Selection } from "../pkg/selection.ts";
 import { Bitset } from "../util/bitset.ts";
 import type { Logger } from "../util/log.ts";
 import { creationMode, PackageFiles } from "./files.ts";
@@ -75,6 +76,8 @@ export class Output {
     digests: Uint8Array,
     /** The .part tree is this run's: every file in it was created with its creationMode. */
     private readonly createdHere: boolean,
+    /** get --only: the part of the package this output holds; null for all of it. */
+    readonly selection: Selection | null,
   ) {
     this.files = new PackageFiles(pkg, paths.part, true);
     this.verified = verified;
@@ -85,7 +88,7 @@ export class Output {
    * Takes the output for this process (a lock on the progress file), then creates the
    * .part layout or takes up an earlier one, deciding which chunks are already good.
    */
-  static async open(pkg: Package, paths: OutputPaths, logger: Logger): Promise<Output> {
+  static async open(pkg: Package, paths: OutputPaths, logger: Logger, selection: Selection | null = null): Promise<Output> {
     try {
       mkdirSync(dirname(paths.final), { recursive: true });
     } catch (err) {
@@ -93,7 +96,7 @@ export class Output {
     }
     const stateFd = openLocked(paths, logger);
     try {
-      const output = await Output.prepare(pkg, paths, stateFd, logger);
+      const output = await Output.prepare(pkg, paths, stateFd, logger, selection);
       output.stateFd = stateFd;
       // Unclean until proven otherwise: a crash from here on leaves this flag unset.
       output.saveState(false);
@@ -104,11 +107,13 @@ export class Output {
     }
   }
 
-  private static async prepare(pkg: Package, paths: OutputPaths, stateFd: number, logger: Logger): Promise<Output> {
+  private static async prepare(pkg: Package, paths: OutputPaths, stateFd: number, logger: Logger, selection: Selection | null): Promise<Output> {
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     const resuming = lstatSafe(paths.part) !== null;
     const probe = new PackageFiles(pkg, paths.part, true);
+    const wanted = (c: number) => selection?.chunks.has(c) ?? true;
     for (const [i, e] of pkg.entries.entries()) {
+      if (selection && !selection.entries[i]) continue;
       if (e.kind === "directory") ensureDirectory(probe.pathOf(i));
       // A new file is created by its first write; an empty one has none.
       else if (e.kind === "file" && (resuming || e.size === 0)) ensureFile(probe.pathOf(i), e.size, creationMode(e.mode));
@@ -120,12 +125,14 @@ export class Output {
       const saved = readState(stateFd, pkg);
       if ("problem" in saved) {
         logger.event("resume-check", { state: paths.state, problem: saved.problem, action: "re-verifying all data" });
-        verified = await verifyChunks(pkg, probe, () => true, digests);
+        verified = await verifyChunks(pkg, probe, wanted, digests);
       } else if (!saved.clean) {
         logger.event("resume-check", { state: paths.state, problem: "previous run did not stop cleanly", action: `re-verifying ${saved.verified.count} claimed chunks` });
-        verified = await verifyChunks(pkg, probe, (c) => saved.verified.has(c), digests);
+        verified = await verifyChunks(pkg, probe, (c) => saved.verified.has(c) && wanted(c), digests);
       } else {
-        verified = saved.verified;
+        // Chunks of files outside this run's selection are not in its .part tree.
+        verified = new Bitset(chunkCount);
+        for (const c of saved.verified.members()) if (wanted(c)) verified.add(c);
         for (const c of verified.members()) digests.set(pkg.chunkHashes.subarray(c * DIGEST_LENGTH, (c + 1) * DIGEST_LENGTH), c * DIGEST_LENGTH);
       }
     }
@@ -135,11 +142,14 @@ export class Output {
     } catch (err) {
       throw fsError("BT_E_IO", err, paths.state);
     }
-    return new Output(pkg, paths, verified, digests, !resuming);
+    return new Output(pkg, paths, verified, digests, !resuming, selection);
   }
 
+  /** Every chunk wanted (all, or the selection's) is verified. */
   get complete(): boolean {
-    return this.verified.complete;
+    if (!this.selection) return this.verified.complete;
+    for (const c of this.selection.chunks.members()) if (!this.verified.has(c)) return false;
+    return true;
   }
 
   /** Writes a verified chunk, then records it (within LIMITS.progressRecordMs). */
@@ -174,11 +184,11 @@ export class Output {
     }
   }
 
-  private saveState(clean: boolean): void {
+  private saveState(clean: boolean, partial = false): void {
     if (this.unrecorded) clearTimeout(this.unrecorded.timer);
     this.unrecorded = null;
     // One positional write of the whole file: a crash cannot leave half of it.
-    this.writeState(encodeState({ root: this.pkg.root, verified: this.verified, clean }), 0);
+    this.writeState(encodeState({ root: this.pkg.root, verified: this.verified, clean, partial }), 0);
   }
 
   private writeState(bytes: Uint8Array, offset: number): void {
@@ -205,14 +215,12 @@ export class Output {
    */
   async finalize(options: { allowSetuid: boolean; replace: boolean; logger: Logger }): Promise<void> {
     if (!this.complete) throw new BtError("BT_E_INTERNAL", "finalize before every chunk was verified");
-    if (!equalBytes(hasher().merkleRoot(this.digests), this.pkg.root)) {
-      throw new BtError("BT_E_VERIFY", `${this.paths.part}: Merkle root of the received chunks does not match the package`);
-    }
+    this.checkDigests();
     const pathOf = this.files.pathOf;
     const each = (kinds: string[], action: (path: string, i: number) => void) => {
       // Deepest first, so a directory loses write permission only after its contents are done.
       for (let i = this.pkg.entries.length - 1; i >= 0; i--) {
-        if (!kinds.includes(this.pkg.entries[i]!.kind)) continue;
+        if (!kinds.includes(this.pkg.entries[i]!.kind) || (this.selection && !this.selection.entries[i])) continue;
         try {
           action(pathOf(i), i);
         } catch (err) {
@@ -250,8 +258,32 @@ export class Output {
     } catch (err) {
       throw fsError("BT_E_IO", err, this.paths.final);
     }
+    if (this.selection) {
+      // The progress file stays, as the record of what this output holds (storage/state.ts).
+      this.saveState(true, true);
+      if (this.stateFd !== null) fsyncSync(this.stateFd);
+      this.close();
+      return;
+    }
     this.close();
     rmSync(this.paths.state, { force: true });
+  }
+
+  /**
+   * The whole package: the Merkle root over the digests computed here must be the
+   * package's. A selection: each of its chunks' digests must be the package's hash, whose
+   * list decodePackage checked against the root.
+   */
+  private checkDigests(): void {
+    if (!this.selection) {
+      if (equalBytes(hasher().merkleRoot(this.digests), this.pkg.root)) return;
+      throw new BtError("BT_E_VERIFY", `${this.paths.part}: Merkle root of the received chunks does not match the package`);
+    }
+    for (const c of this.selection.chunks.members()) {
+      const at = c * DIGEST_LENGTH;
+      if (equalBytes(this.digests.subarray(at, at + DIGEST_LENGTH), this.pkg.chunkHashes.subarray(at, at + DIGEST_LENGTH))) continue;
+      throw new BtError("BT_E_VERIFY", `${this.paths.part}: chunk ${c} does not match the package`);
+    }
   }
 
   close(): void {

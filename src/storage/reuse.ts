@@ -80,7 +80,7 @@ export async function reuseChunks(
     const run = runs.get(entryIndex)!;
     const buffer = new Uint8Array(Math.min(pkg.chunkSize, pkg.entries[entryIndex]!.size));
     for (const candidate of found) {
-      const missing = Array.from({ length: run.chunkCount }, (_, k) => run.firstChunk + k).filter((c) => !verified.has(c));
+      const missing = Array.from({ length: run.chunkCount }, (_, k) => run.firstChunk + k).filter((c) => !verified.has(c) && (output.selection?.chunks.has(c) ?? true));
       if (missing.length === 0) return;
       const handle = await open(candidate.path, "r").catch(() => null);
       if (!handle) continue;

@@ -6,7 +6,9 @@ import { Bitset } from "../util/bitset.ts";
  * The progress file beside a download's output (docs/protocol.md, "Resume"):
  *   0  8   magic "\x89BTST\r\n\x1a"
  *   8  2   version (2; version 1 is still read)
- *   10 2   flags: bit 0 = clean (the data was synced before this was written)
+ *   10 2   flags: bit 0 = clean (the data was synced before this was written);
+ *          bit 1 = partial (a finished `get --only`: the output, renamed into place, holds
+ *          the verified chunks' files and no others; kept so a later get completes it)
  *   12 4   chunk count
  *   16 32  package root
  *   48 ..  bitset of verified chunks, ceil(n/8) bytes
@@ -22,12 +24,15 @@ const VERSION = 2;
 const WHOLE_FILE_VERSION = 1;
 const FIXED = 48;
 const CLEAN = 1;
+const PARTIAL = 2;
 
 export interface ProgressState {
   root: Uint8Array;
   verified: Bitset;
   /** False after a crash or power loss: the bitset may claim chunks that never reached the disk. */
   clean: boolean;
+  /** The output is in place and holds a selection (get --only): `verified` is what it holds. */
+  partial?: boolean;
 }
 
 export const stateLength = (chunkCount: number): number => FIXED + Bitset.byteLength(chunkCount) + 32;
@@ -37,7 +42,7 @@ export function encodeState(state: ProgressState): Uint8Array {
   const view = new DataView(out.buffer);
   out.set(MAGIC, 0);
   view.setUint16(8, VERSION, true);
-  view.setUint16(10, state.clean ? CLEAN : 0, true);
+  view.setUint16(10, (state.clean ? CLEAN : 0) | (state.partial ? PARTIAL : 0), true);
   view.setUint32(12, state.verified.size, true);
   out.set(state.root, 16);
   out.set(state.verified.bytes, FIXED);
@@ -59,11 +64,12 @@ export function decodeState(bytes: Uint8Array, root: Uint8Array, chunkCount: num
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(8, true);
   if (version !== VERSION && version !== WHOLE_FILE_VERSION) return { problem: `unknown state version ${version}` };
-  const clean = (view.getUint16(10, true) & CLEAN) !== 0;
+  const flags = view.getUint16(10, true);
+  const clean = (flags & CLEAN) !== 0;
   const body = bytes.length - 32;
   if ((clean || version === WHOLE_FILE_VERSION) && !equalBytes(sha256Of(bytes.subarray(0, body)), bytes.subarray(body))) return { problem: "checksum mismatch" };
   if (view.getUint32(12, true) !== chunkCount || !equalBytes(bytes.subarray(16, 48), root)) return { problem: "belongs to another package" };
   const bits = bytes.slice(FIXED, body);
   if (Bitset.problem(chunkCount, bits)) return { problem: "corrupt bitset" };
-  return { root: root.slice(), verified: new Bitset(chunkCount, bits), clean };
+  return { root: root.slice(), verified: new Bitset(chunkCount, bits), clean, ...((flags & PARTIAL) !== 0 ? { partial: true } : {}) };
 }

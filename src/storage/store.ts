@@ -34,7 +34,15 @@ const STAMP_TTL_MS = 1_000;
  * LIMITS.inlineIoBytes is read and proved on the JS thread, as a download hashes one; the
  * rest, and everything while the disk is cold, go to the thread pool.
  */
-export function completeStore(files: PackageFiles, options: { trusted: boolean; onBadChunk: (chunk: number, path: string) => void }): ChunkStore {
+export function completeStore(
+  files: PackageFiles,
+  options: {
+    trusted: boolean;
+    onBadChunk: (chunk: number, path: string) => void;
+    /** The chunks whose files are there (get --only); default all. */
+    holds?: Bitset;
+  },
+): ChunkStore {
   const { layout, pkg } = files;
   const chunkCount = layout.chunkCount;
   const state = new Uint8Array(chunkCount).fill(options.trusted ? GOOD : UNKNOWN);
@@ -45,7 +53,8 @@ export function completeStore(files: PackageFiles, options: { trusted: boolean; 
   const runOf = (entryIndex: number) => layout.files.find((f) => f.entryIndex === entryIndex)!;
   let inlineProofBuffer: Uint8Array | null = null;
 
-  for (const f of layout.files) stamps.set(f.entryIndex, { stamp: files.stamp(f.entryIndex), checkedAt: performance.now() });
+  const holds = options.holds ?? Bitset.full(chunkCount);
+  for (const f of layout.files) if (holds.has(f.firstChunk)) stamps.set(f.entryIndex, { stamp: files.stamp(f.entryIndex), checkedAt: performance.now() });
 
   /** Takes the file's stamp again; a changed file's chunks must be proved again. Synchronous while the disk is warm. */
   const refreshStamp = (entryIndex: number): void | Promise<void> => {
@@ -97,8 +106,8 @@ export function completeStore(files: PackageFiles, options: { trusted: boolean; 
 
   return {
     chunkCount,
-    have: Bitset.full(chunkCount),
-    has: (c) => c < chunkCount && state[c] !== BAD,
+    have: holds,
+    has: (c) => c < chunkCount && holds.has(c) && state[c] !== BAD,
     chunkLength: (c) => files.chunkLength(c),
     read: (c, offset, into) => files.read(c, offset, into),
     prepare(c) {

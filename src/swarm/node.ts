@@ -9,6 +9,7 @@ import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
 import type { ChunkStore } from "../storage/store.ts";
+import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
 import type { Histogram } from "../util/histogram.ts";
 import type { Logger } from "../util/log.ts";
@@ -44,6 +45,8 @@ export interface SwarmNodeOptions {
   logRequests?: boolean;
   /** Bytes found on this node before the swarm started (get --reuse), for --metrics. */
   reusedBytes?: number;
+  /** get --only: the chunks to fetch; the rest are neither requested nor offered. Default: all. */
+  wanted?: Bitset;
 }
 
 export interface DownloadResult {
@@ -122,6 +125,8 @@ export class SwarmNode {
   /** Resident bytes just after the last full collection (at first, at start). */
   private residentAfterFullCollection = process.memoryUsage.rss();
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Bytes of the chunks get --only leaves out, which the scheduler counts as had. */
+  private unwantedBytes = 0;
 
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
@@ -138,8 +143,9 @@ export class SwarmNode {
         logRequests: options.logRequests ?? false,
         addresses: this.book,
       },
-      store.have,
+      options.wanted ? withUnwanted(store.have, options.wanted) : store.have,
     );
+    for (let c = 0; options.wanted && c < chunkCount; c++) if (!options.wanted.has(c)) this.unwantedBytes += store.chunkLength(c);
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxBytesInMemory(pkg.chunkSize));
     this.upload = new UploadSession(this.session, options.superSeeding);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
@@ -169,6 +175,11 @@ export class SwarmNode {
   get counters(): { chunksServed: number; bytesReceived: number; bytesReused: number; verificationFailures: number } {
     const { bytesReceived, verificationFailures } = this.session;
     return { chunksServed: this.upload.chunksServed, bytesReceived, bytesReused: this.options.reusedBytes ?? 0, verificationFailures };
+  }
+
+  /** Chunks this node holds and offers (a selection's only, with get --only). */
+  get verifiedChunks(): number {
+    return this.store.have.count;
   }
 
   get connectedPeers(): number {
@@ -473,7 +484,7 @@ export class SwarmNode {
   }
 
   private report(): void {
-    this.options.onProgress?.(this.session.verifiedBytes, this.links.size);
+    this.options.onProgress?.(this.session.verifiedBytes - this.unwantedBytes, this.links.size);
   }
 
   private succeed(): void {
@@ -507,4 +518,15 @@ export class SwarmNode {
 /** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) -> "10.0.0.1". */
 export function normalizeHost(host: string): string {
   return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
+}
+
+/**
+ * What the scheduler is told we have: the chunks we hold, and those we do not want, so it
+ * never requests them and completes with the selection. Peers are told only what we hold
+ * (the store's own bitset goes into BITFIELD and HAVE).
+ */
+function withUnwanted(have: Bitset, wanted: Bitset): Bitset {
+  const scheduled = new Bitset(have.size, have.bytes.slice());
+  for (let c = 0; c < have.size; c++) if (!wanted.has(c)) scheduled.add(c);
+  return scheduled;
 }

@@ -7,11 +7,12 @@ const root = seededBytes(32, 1);
 const verified = new Bitset(21);
 [0, 3, 20].forEach((c) => verified.add(c));
 
-test("round-trips the verified set, the root and the clean flag", () => {
+test("round-trips the verified set, the root and the clean and partial flags", () => {
   for (const clean of [true, false]) {
     const back = decodeState(encodeState({ root, verified, clean }), root, 21);
     expect(back).toEqual({ root, verified, clean });
   }
+  expect(decodeState(encodeState({ root, verified, clean: true, partial: true }), root, 21)).toEqual({ root, verified, clean: true, partial: true });
 });
 
 test("every truncation of a clean file is detected; every flipped byte is detected or leaves it unclean, so re-verified", () => {

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError } from "../../errors.ts";
@@ -6,7 +6,9 @@ import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
 import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
-import { Output, outputPaths } from "../../storage/output.ts";
+import { Output, type OutputPaths, outputPaths } from "../../storage/output.ts";
+import { decodeState } from "../../storage/state.ts";
+import { type Selection, selectEntries } from "../../pkg/selection.ts";
 import { completeStore, downloadStore } from "../../storage/store.ts";
 import { reuseCandidates, reuseChunks } from "../../storage/reuse.ts";
 import { scanEntries, verifyPayload } from "../../storage/verify.ts";
@@ -34,6 +36,7 @@ export const get: Command = {
     peer: { type: "string", multiple: true },
     id: { type: "string" },
     reuse: { type: "string", multiple: true },
+    only: { type: "string", multiple: true },
     output: { type: "string", short: "o" },
     listen: { type: "string" },
     linger: { type: "string" },
@@ -100,6 +103,10 @@ Options:
                         an older version say (repeatable): each chunk found there (same
                         path and offset, or a file of the same size) is verified and
                         copied instead of fetched
+  --only GLOB           fetch only the files whose path below the package name matches
+                        (repeatable; *, **, ?, [ab], {a,b}; a directory means all in it):
+                        the output holds exactly those, and PATH.btstate stays as the
+                        record of it, so a later get without --only completes the rest
   -f, --force           replace an existing output that does not match the package; an
                         older version there is reused like --reuse, and stays whole until
                         the new one is renamed into place
@@ -136,14 +143,19 @@ Whatever the exit code, progress is saved.`,
     const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
     const root = toHex(pkg.root);
 
+    const onlyPatterns = listFlag(args.flags.only);
+    const selection = onlyPatterns.length > 0 ? selectEntries(pkg, onlyPatterns) : null;
+    if (selection?.unmatched.length) throw new BtError("BT_E_USAGE", `get: --only ${selection.unmatched[0]}: matches nothing in package ${packageName(pkg)}`);
+    const wantedBytes = selection?.bytes ?? pkg.totalSize;
     const reuseFrom = listFlag(args.flags.reuse).map((given) => {
       if (!statOrNull(given)) throw new BtError("BT_E_USAGE", `get: --reuse ${given}: no such file or directory`);
       return resolve(given);
     });
 
-    const existing = await existingOutput(pkg, paths.final);
+    const existing = await existingOutput(pkg, paths);
     const alreadyComplete = existing === "complete";
-    // An older version at -o (replaced with --force) is reused too, and stays whole until the rename.
+    // An older version at -o (replaced with --force), or part of this one (an earlier
+    // --only), is reused too, and stays whole until the rename.
     const replacing = !alreadyComplete && existing !== "absent";
     const reportComplete = () => {
       if (mode === "json") logger.event("done", { root, verified: true, already_complete: true, bytes: pkg.totalSize, output: paths.final });
@@ -155,7 +167,7 @@ Whatever the exit code, progress is saved.`,
       reportComplete();
       return 0;
     }
-    if (!alreadyComplete && existing !== "absent" && args.flags.force !== true) {
+    if (replacing && existing !== "partial" && args.flags.force !== true) {
       throw new BtError("BT_E_EXISTS", `get: ${paths.final} exists and does not match the package (${existing}); move it away or use --force`);
     }
     if (peers.length === 0) throw new BtError("BT_E_USAGE", "get: no peers given (use --peer HOST:PORT)");
@@ -166,15 +178,15 @@ Whatever the exit code, progress is saved.`,
     let output: Output | null = null;
     try {
       metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
-      if (!alreadyComplete) output = await Output.open(pkg, paths, logger);
+      if (!alreadyComplete) output = await Output.open(pkg, paths, logger, selection);
     } catch (err) {
       await listener.stop(0);
       metrics?.stop();
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     }
     const verified = output?.verified ?? Bitset.full(chunkCountOf(pkg));
-    logger.event("start", { root, total_bytes: pkg.totalSize, chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
-    const progress = createProgress("downloading", pkg.totalSize, verified.size, mode, logger);
+    logger.event("start", { root, total_bytes: pkg.totalSize, ...(selection ? { selected_bytes: selection.bytes, selected_chunks: selection.chunks.count } : {}), chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
+    const progress = createProgress("downloading", wantedBytes, selection?.chunks.count ?? verified.size, mode, logger);
     // From here a signal stops the get cleanly, progress saved, reusing included.
     const interrupted = untilSignal();
     let signalled = false;
@@ -195,6 +207,7 @@ Whatever the exit code, progress is saved.`,
       downloadLimit: downloadBucket(downloadRate, pkg.chunkSize),
       logRequests: args.flags["log-requests"] === true,
       reusedBytes: reused,
+      wanted: selection?.chunks,
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: verified.count }),
     });
     nodes.set(node.rootHex, node);
@@ -232,9 +245,9 @@ Whatever the exit code, progress is saved.`,
     try {
       if (output) {
         await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, replace: replacing, logger });
-        node.useStore(finishedStore(pkg, paths.final, logger));
-        logDone(logger, pkg, result, paths.final, reused);
-        if (mode !== "json") console.log(`VERIFY OK ${root}`);
+        node.useStore(finishedStore(pkg, paths.final, logger, selection?.chunks));
+        logDone(logger, pkg, result, paths.final, reused, wantedBytes);
+        if (mode !== "json") console.log(selection ? `VERIFY OK ${root} (only ${selectedFiles(pkg, selection)}, --only)` : `VERIFY OK ${root}`);
       } else reportComplete();
       await linger(node, lingerMs, interrupted);
     } catch (err) {
@@ -248,10 +261,11 @@ Whatever the exit code, progress is saved.`,
   },
 };
 
-/** The verified output, served from where it now lies. */
-const finishedStore = (pkg: Package, path: string, logger: Logger) =>
+/** The verified output (all of it, or the chunks it `holds` after --only), served from where it now lies. */
+const finishedStore = (pkg: Package, path: string, logger: Logger, holds?: Bitset) =>
   completeStore(new PackageFiles(pkg, path, false), {
     trusted: true,
+    holds,
     onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
   });
 
@@ -274,12 +288,15 @@ function outputPathFor(pkg: Package, given: string | undefined): string {
 
 /**
  * What the output path holds already: nothing to keep (absent, or an empty directory where
- * a directory package goes), the package's data, or other data (described).
+ * a directory package goes), the package's data, part of it (an earlier get --only, as its
+ * progress file records), or other data (described).
  */
-async function existingOutput(pkg: Package, path: string): Promise<"absent" | "complete" | string> {
+async function existingOutput(pkg: Package, paths: OutputPaths): Promise<"absent" | "complete" | "partial" | string> {
+  const path = paths.final;
   const found = statOrNull(path, lstatSync);
   if (!found) return "absent";
   if (found.isDirectory() && pkg.entries[0]!.kind === "directory" && readdirSync(path).length === 0) return "absent";
+  if (ownedByEarlierGet(pkg, paths)) return "partial";
   // Another version differs in its files' sizes, mostly: no need to read it all to say so.
   const { problems } = await scanEntries(pkg, path);
   if (problems.length > 0) return `${problems.length} of ${pkg.entries.length} entries differ`;
@@ -312,13 +329,34 @@ async function reuseLocalChunks(output: Output, sources: string[], progress: Ret
   return taken.bytes;
 }
 
-function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string, reusedBytes: number): void {
+/**
+ * Whether an earlier get of this package already took the output over: its progress file
+ * records the output as part of this package (a finished get --only), or a .part of this
+ * package waits to replace it (an interrupted get that was completing or replacing it).
+ */
+function ownedByEarlierGet(pkg: Package, paths: OutputPaths): boolean {
+  let saved: ReturnType<typeof decodeState>;
+  try {
+    saved = decodeState(readFileSync(paths.state), pkg.root, chunkCountOf(pkg));
+  } catch {
+    return false;
+  }
+  if ("problem" in saved) return false;
+  return (saved.clean && saved.partial === true) || statOrNull(paths.part, lstatSync) !== null;
+}
+
+const selectedFiles = (pkg: Package, selection: Selection): string => {
+  const files = pkg.entries.filter((e) => e.kind === "file");
+  return `${pkg.entries.filter((e, i) => e.kind === "file" && selection.entries[i]).length} of ${files.length} files`;
+};
+
+function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string, reusedBytes: number, bytes: number): void {
   if (!logger.json) for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
-  const rate = result.seconds > 0 ? pkg.totalSize / result.seconds : 0;
+  const rate = result.seconds > 0 ? bytes / result.seconds : 0;
   const latency = result.requestLatencyMs;
   logger.event("done", {
     ...(logger.json ? { root: toHex(pkg.root), verified: true, received_from: Object.fromEntries(result.receivedFrom) } : {}),
-    bytes: pkg.totalSize,
+    bytes,
     reused_bytes: reusedBytes,
     seconds: Number(result.seconds.toFixed(3)),
     rate: `${formatBytes(rate)}/s`,
