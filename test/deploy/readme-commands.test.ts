@@ -55,6 +55,11 @@ const GET = readme("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/
 const GET_JSON = readme("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b --json");
 const SERVE_ON = readme("bytetide serve /data/llama-70b.bpkg --listen 10.0.0.1:7654");
 const DEMO = readme("./scripts/demo.sh");
+// Shipping the next version.
+const MAKE_V2 = readme("bytetide make /data/llama-70b-v2");
+const DIFF = readme("bytetide diff /data/llama-70b.bpkg /data/llama-70b-v2.bpkg");
+const SERVE_BOTH = readme("bytetide serve /data/llama-70b.bpkg /data/llama-70b-v2.bpkg");
+const GET_V2 = readme("bytetide get bytetide://seed-host:7654/<v2-id> --reuse /models/llama-70b -o /models/llama-70b-v2");
 
 // The synopses. Paths under /data are moved like the README's.
 const MAKE_RUNS = instances(
@@ -100,6 +105,7 @@ const GET_BY_ID_RUNS = instances("bytetide get bytetide://HOST:PORT/<id> [--peer
   "--linger",
   "0",
 ]);
+const DIFF_RUNS = instances("bytetide diff <old.bpkg> <new.bpkg> [--json]", ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg"], ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg", "--json"]);
 const LS_RUNS = instances("bytetide ls HOST[:PORT] [--json]", ["ls", "localhost:PORT_A"], ["ls", "localhost:PORT_A", "--json"]);
 const SIMULATE_RUNS = instances(
   "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
@@ -267,6 +273,9 @@ test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload
     const byId = await run(at(GET_BY_ID_RUNS[0]!).map(withPorts));
     expect(byId.code, byId.stderr).toBe(0);
     expect(readFileSync(join(data, "got-by-id", "one.bin"))).toEqual(readFileSync(join(data, "pkgs", "one.bin")));
+    const [changes, changesJson] = await Promise.all(DIFF_RUNS.map((argv) => run(at(argv))));
+    expect(changes.stdout).toMatch(/^to fetch +977 KiB \(1000000 bytes\)$/m);
+    expect(JSON.parse(changesJson.stdout)).toMatchObject({ old: { id: ids[0] }, new: { id: ids[1] }, bytes_to_fetch: 1_000_000, chunks_shared: 0 });
     const [text, json] = await Promise.all(LS_RUNS.map((argv) => run(argv.map(withPorts))));
     expect(text.stdout).toMatch(new RegExp(`^${ids[0]}\\s+2\\.86 MiB\\s+one\\.bin\\n${ids[1]}\\s+977 KiB\\s+two\\.bin\\n$`));
     expect(JSON.parse(json.stdout).packages).toEqual([
@@ -280,7 +289,7 @@ test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload
 });
 
 test.skipIf(!netlabAvailable)(
-  "the step-by-step and its sample output, as written, on a seed-host and 4 nodes in 10.0.0.0/24: make, serve with --metrics, get by name and by address, --json, serve --listen 10.0.0.1:7654 (needs root and iproute2)",
+  "the step-by-step and its sample output, as written, on a seed-host and 4 nodes in 10.0.0.0/24: make, serve with --metrics, get by name and by address, --json, serve --listen 10.0.0.1:7654, then the next version: make, diff, serve both, get by id with --reuse (needs root and iproute2)",
   async () => {
     const dir = tempDir("bytetide-readme");
     const data = join(dir, "seed-host", "data");
@@ -364,6 +373,43 @@ test.skipIf(!netlabAvailable)(
     }
     // Ctrl-C or SIGTERM says goodbye to every peer and exits 0.
     expect(end.code, end.stderr).toBe(0);
+
+    // Shipping the next version: model.bin rewritten in one place, a file added.
+    const v2 = join(data, "llama-70b-v2");
+    Bun.spawnSync(["cp", "-a", join(data, "llama-70b"), v2]);
+    const model = readFileSync(join(v2, "model.bin"));
+    model.set(seededBytes(100_000, 99), 1_000_000);
+    writeFileSync(join(v2, "model.bin"), model);
+    writeFileSync(join(v2, "shards", "part-2.bin"), seededBytes(300_000, 98));
+    const madeV2 = await outputOf(inHost(0, MAKE_V2, seedMounts));
+    expect(madeV2.code, madeV2.stderr).toBe(0);
+    const v2Id = /^id +([0-9a-f]{64})$/m.exec(madeV2.stdout)![1]!;
+    const changes = await outputOf(inHost(0, DIFF, seedMounts));
+    expect(changes.stdout).toMatch(/^  A llama-70b-v2\/shards\/part-2\.bin$/m);
+    expect(changes.stdout).toMatch(/^  M llama-70b-v2\/model\.bin$/m);
+    const both = watch(inHost(0, SERVE_BOTH, seedMounts), "serve both versions");
+    let bothEnd: { code: number; stderr: string };
+    try {
+      await both.waitFor(/^serving 2 packages on 0\.0\.0\.0:7654$/m, 20_000);
+      const updates = await Promise.all(
+        [1, 2].map((n) => {
+          const at = { "/models": join(dir, `node${n}`, "models") };
+          return outputOf(inHost(n, GET_V2.map((w) => w.replace("<v2-id>", v2Id)), at, join(dir, `node${n}`)));
+        }),
+      );
+      for (const [i, r] of updates.entries()) {
+        expect(r.code, r.stderr).toBe(0);
+        expect(treeDigest(join(dir, `node${i + 1}`, "models", "llama-70b-v2"))).toBe(treeDigest(v2));
+        const reused = Number(/ get reused chunks=\d+ bytes=(\d+)/.exec(r.stderr)![1]);
+        const received = [...r.stderr.matchAll(/ get received peer=\S+ bytes=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+        // Of 16 MiB and 300 kB added, only the changed chunks and the new file crossed the network.
+        expect(reused).toBeGreaterThan(15 * 1024 * 1024);
+        expect(received).toBeLessThan(2 * 1024 * 1024);
+      }
+    } finally {
+      bothEnd = await both.stop("SIGTERM");
+    }
+    expect(bothEnd.code, bothEnd.stderr).toBe(0);
   },
   240_000,
 );

@@ -126,13 +126,17 @@ describe.each(targets)("%s under abuse", (name, targetOf) => {
 
 test("a peer that claims chunks it does not have, and sends garbage for them, is dropped; the get completes elsewhere", async () => {
   const liar = fakeSeed(pkg, (chunk, write) => write(encodePiece(chunk, 0, seededBytes(pkg.chunkSize, chunk))));
+  // An honest seed slow enough (8 MiB at 2 MB/s) that it cannot finish before the liar has
+  // been asked, however busy the machine: on a fast one it once did, and nobody was banned.
+  const honest = await startSeed([pkgPath, "--max-upload-rate", "2M"]);
   try {
     const out = join(dir, "despite-liar.bin");
-    const r = await runCli(["get", pkgPath, "--peer", `127.0.0.1:${liar.port}`, "--peer", seed.address, "-o", out, "--linger", "0"], { timeoutMs: 60_000 });
+    const r = await runCli(["get", pkgPath, "--peer", `127.0.0.1:${liar.port}`, "--peer", honest.address, "-o", out, "--linger", "0"], { timeoutMs: 60_000 });
     expect(r.stdout).toStartWith("VERIFY OK");
     expect(r.stderr).toContain(`peer-banned peer=127.0.0.1:${liar.port}`);
     expect(readFileSync(out)).toEqual(Buffer.from(payload));
   } finally {
     liar.stop(true);
+    await honest.stop();
   }
 });

@@ -357,7 +357,6 @@ function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: s
   logger.event("done", {
     ...(logger.json ? { root: toHex(pkg.root), verified: true, received_from: Object.fromEntries(result.receivedFrom) } : {}),
     bytes,
-    reused_bytes: reusedBytes,
     seconds: Number(result.seconds.toFixed(3)),
     rate: `${formatBytes(rate)}/s`,
     output,
@@ -365,6 +364,7 @@ function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: s
     chunk_latency_p95_ms: Number(latency.percentile(95).toFixed(2)),
     chunk_latency_p99_ms: Number(latency.percentile(99).toFixed(2)),
     in_flight_peak: result.inFlightPeak,
+    reused_bytes: reusedBytes,
   });
 }
 
