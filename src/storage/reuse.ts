@@ -14,6 +14,9 @@ export interface ReuseCandidate {
   size: number;
 }
 
+/** Chunks this short are hashed on the JS thread: the trip to the pool would cost more. */
+const SMALL_CHUNK_BYTES = 64 * 1024;
+
 /** Entries looked at while walking a --reuse directory for files of the right sizes: the walk stays bounded however large the tree. */
 const MAX_WALKED_ENTRIES = 1_000_000;
 
@@ -93,7 +96,9 @@ export async function reuseChunks(
           // An unreadable candidate (EIO, shrunk or gone midway) is passed over: the swarm supplies the rest.
           const read = await handle.read(data, 0, at.length, at.offset).then((r) => r.bytesRead, () => -1);
           if (read !== at.length) break;
-          const digest = at.length <= LIMITS.inlineIoBytes ? hasher().hashChunks(data, at.length) : await hashing.run(() => hasher().hashChunksAsync(data, at.length));
+          // On the pool, so the files worked on at once hash on as many cores: nothing else
+          // runs yet for the JS thread to keep free, but one thread hashes at one core's speed.
+          const digest = at.length <= SMALL_CHUNK_BYTES ? hasher().hashChunks(data, at.length) : await hashing.run(() => hasher().hashChunksAsync(data, at.length));
           if (!equalBytes(digest, pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH))) continue;
           await output.commit(chunk, data, digest);
           chunks++;

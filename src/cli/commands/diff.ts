@@ -23,9 +23,11 @@ export const diff: Command = {
 Compares two versions of a package: the files added, removed and changed (bytes, size,
 mode or link target; files are matched by their path below the package name), the new
 version's chunks that a node holding the old one already has, and the bytes that must
-still cross the network. Shared chunks are counted as 'get --reuse' finds them: the file
-at the same path and offset, else a file of the same size. Versions made with different
-chunk sizes share no chunks.
+still cross the network. Shared chunks are counted by their hashes where 'get --reuse'
+looks: the file at the same path and offset, else a file of the same size. Hashes of
+different chunk sizes cannot be compared, so for versions made with different chunk
+sizes diff counts none shared (bytes_to_fetch is then the whole package), though
+'get --reuse', which compares bytes, still finds what did not change.
 
 Options:
   --json       print one JSON object: old and new (package, id, name, bytes, chunks,
@@ -60,7 +62,10 @@ Options:
       if (paths.length > LISTED_PATHS) lines.push(`  ${mark} ... and ${paths.length - LISTED_PATHS} more (--json lists all)`);
     }
     lines.push(`files    ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed`);
-    if (d.chunkSizeDiffers) lines.push(`chunks   none shared: chunk size ${formatBytes(before.chunkSize)} before, ${formatBytes(after.chunkSize)} now`);
+    if (d.chunkSizeDiffers) {
+      lines.push(`chunks   not comparable: chunk size ${formatBytes(before.chunkSize)} before, ${formatBytes(after.chunkSize)} now`);
+      lines.push(`         (get --reuse still finds unchanged bytes; 'make --chunk-size ${formatBytes(before.chunkSize).replace(" ", "")}' lets diff count them)`);
+    }
     else lines.push(`shared   ${d.sharedChunks} of ${d.chunkCount} chunks (${formatBytes(d.sharedBytes)})`);
     lines.push(`to fetch ${formatBytes(d.bytesToFetch)} (${d.bytesToFetch} bytes)`);
     console.log(lines.join("\n"));
