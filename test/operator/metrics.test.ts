@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
@@ -28,6 +28,34 @@ test("serve --metrics exposes Prometheus counters that follow a transfer, and /h
     expect(await health.text()).toBe("ok\n");
   } finally {
     seed.proc.kill("SIGTERM");
+    expect((await seed.done).code).toBe(0);
+  }
+});
+
+test("get --metrics counts the bytes it reused, and with --only the chunks it holds, not those it left out", async () => {
+  const dir = tempDir("bytetide-metrics-reuse");
+  const tree = join(dir, "w");
+  mkdirSync(tree);
+  writeFileSync(join(tree, "a.bin"), seededBytes(1_000_000, 4));
+  writeFileSync(join(tree, "b.bin"), seededBytes(500_000, 5));
+  await makePackage(tree, ["--chunk-size", "256KiB"]);
+  const seed = spawnCli(["serve", `${tree}.bpkg`, "--listen", "127.0.0.1:0"]);
+  const port = (await seed.waitFor(/ on 127\.0\.0\.1:(\d+)\n/))[1];
+  const old = join(dir, "old");
+  mkdirSync(old);
+  writeFileSync(join(old, "a.bin"), seededBytes(1_000_000, 4));
+  const get = spawnCli(["get", `${tree}.bpkg`, "--only", "a.bin", "--reuse", old, "--peer", `127.0.0.1:${port}`, "-o", join(dir, "out"), "--metrics", "127.0.0.1:0", "--seed"]);
+  try {
+    const metricsUrl = (await get.waitFor(/metrics url=(http:\S+)/, 30_000, "stderr"))[1]!;
+    await get.waitFor(/^VERIFY OK/m);
+    const text = await (await fetch(metricsUrl)).text();
+    expect(text).toMatch(/bytetide_bytes_reused_total\{package="[0-9a-f]{64}"\} 1000000\n/);
+    expect(text).toMatch(/bytetide_bytes_received_total\{package="[0-9a-f]{64}"\} 0\n/);
+    // a.bin is 4 chunks of the 6; b.bin was left out.
+    expect(text).toMatch(/bytetide_chunks_verified\{package="[0-9a-f]{64}"\} 4\n/);
+  } finally {
+    for (const p of [get, seed]) p.proc.kill("SIGTERM");
+    expect((await get.done).code).toBe(0);
     expect((await seed.done).code).toBe(0);
   }
 });
