@@ -2,6 +2,7 @@ import type { NetworkPolicy } from "../config.ts";
 import { NET } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { CatalogueError, fetchPackage } from "../peer/catalogue-client.ts";
+import { equalBytes, packageId } from "../pkg/format.ts";
 import { readPackage } from "../pkg/io.ts";
 import type { Package } from "../pkg/model.ts";
 import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
@@ -52,12 +53,22 @@ export function packageRef(command: string, positional: string | undefined, idFl
   return { kind: "file", path: positional, peers };
 }
 
+/** Where a get by id keeps the package it fetched: beside the output, as `make` names a package beside its input. */
+export const keptPackagePath = (output: string): string => `${output}.bpkg`;
+
 /**
- * The package a ref names. By id, the peers are asked in turn; each answer must check out
- * against the id, and a peer whose answer does not is logged and passed over.
+ * The package a ref names. By id: the copy a get kept beside the output (`kept`, the -o
+ * given) when it has that id, so a node restarted while no peer is up still has it;
+ * otherwise the peers are asked in turn. Either must check out against the id, and a
+ * peer whose answer does not is logged and passed over.
  */
-export async function loadPackage(command: string, ref: PackageRef, network: NetworkPolicy, logger: Logger): Promise<Package> {
+export async function loadPackage(command: string, ref: PackageRef, network: NetworkPolicy, logger: Logger, kept?: string): Promise<Package> {
   if (ref.kind === "file") return readPackage(ref.path);
+  const keptCopy = kept === undefined ? null : await readPackage(keptPackagePath(kept)).catch(() => null);
+  if (keptCopy && equalBytes(packageId(keptCopy), ref.id)) {
+    logger.event("metadata", { file: keptPackagePath(kept!), id: toHex(ref.id) });
+    return keptCopy;
+  }
   if (ref.peers.length === 0) throw new BtError("BT_E_USAGE", `${command}: no peers to fetch package ${toHex(ref.id)} from (use --peer HOST:PORT)`);
   const failures: string[] = [];
   for (const peer of ref.peers) {

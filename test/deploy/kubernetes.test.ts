@@ -4,7 +4,8 @@
  * after the Service (bytetide-seed), so `--peer bytetide-seed:7654` resolves as cluster DNS
  * would, and one host per node. Pods also get the variables Kubernetes adds for the
  * Service (BYTETIDE_SEED_SERVICE_HOST, ...). Only paths move: each volumeMount's source is
- * a directory here, and the image's ENTRYPOINT is dist/bytetide.
+ * a directory here, and the image's ENTRYPOINT is dist/bytetide; and BYTETIDE_ID gets the
+ * id of the package made here, as the manifest's comment asks the operator to set it.
  *
  * Not run: `kubectl apply -f deploy/kubernetes/bytetide.yaml` (no cluster here; the
  * kubelet's part, starting containers and probing them, is done by this file).
@@ -79,6 +80,8 @@ test("the manifest: the Service selects the seed pods and exposes the ports the 
 interface Cluster {
   lab: Lab;
   pvc: string;
+  /** The package's id, as make printed it. */
+  id: string;
   nodeDir(n: number): string;
   /** Mount point -> directory here, for a pod of o on host. */
   mounts(o: KubeObject, host: number): Record<string, string>;
@@ -94,6 +97,7 @@ function cluster(prefix: string): Cluster {
   writeWeights(join(pvc, "weights"), 10 * 1024 * 1024, 47);
   const made = Bun.spawnSync([BINARY, "make", join(pvc, "weights"), "-o", join(pvc, "weights.bpkg")], { timeout: 60_000 });
   expect(made.exitCode, made.stderr.toString()).toBe(0);
+  const id = /^id +([0-9a-f]{64})$/m.exec(made.stdout.toString())![1]!;
   lab = createLab(prefix, NODES + 1, 1000, [service.metadata.name, ...Array.from({ length: NODES }, (_, n) => `node-${n + 1}`)]);
   const l = lab;
   const nodeDir = (n: number) => join(dir, `node-${n}`);
@@ -111,11 +115,12 @@ function cluster(prefix: string): Cluster {
   return {
     lab: l,
     pvc,
+    id,
     nodeDir,
     mounts: mountsFor,
     start(o, host) {
       const c = containerOf(o);
-      const env = { ...serviceLinkEnv(service, l.addr(0)), ...Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value])) };
+      const env = { ...serviceLinkEnv(service, l.addr(0)), ...Object.fromEntries((c.env ?? []).map((e) => [e.name, e.name === "BYTETIDE_ID" ? id : e.value])) };
       const argv = mapPaths([...dockerEntrypoint(), ...c.args], mountsFor(o, host));
       return watch(l.exec(host, argv, 150_000, { env: containerEnv(env), cwd: "/" }), `${o.metadata.name} on host ${host}`);
     },
@@ -173,7 +178,7 @@ test.skipIf(!netlabAvailable)(
 );
 
 test.skipIf(!netlabAvailable)(
-  "deploy/kubernetes/bytetide.yaml: a DaemonSet pod restarted on a node that already has the data keeps serving it, as the manifest says (a pod that exits is restarted, then backed off) (needs root and iproute2)",
+  "deploy/kubernetes/bytetide.yaml: a DaemonSet pod restarted on a node that already has the data keeps serving it, seed down or not, as the manifest says (a pod that exits is restarted, then backed off) (needs root and iproute2)",
   async () => {
     const c = cluster("btlk");
     const pods: Watched[] = [];
@@ -185,7 +190,9 @@ test.skipIf(!netlabAvailable)(
       await first.waitFor(/^VERIFY OK [0-9a-f]{64}$/m, 90_000);
       expect((await first.stop("SIGTERM")).code).toBe(0);
 
-      // The same pod again (a node reboot, an eviction, a new image): the hostPath still holds the data.
+      // The same pod again (a node reboot, an eviction, a new image), with the seed down:
+      // the hostPath still holds the data, and the package it kept.
+      await pods[0]!.stop("SIGTERM");
       const again = c.start(nodeDaemonSet, 1);
       pods.push(again);
       await again.waitFor(/^VERIFY OK [0-9a-f]{64}$/m, 30_000);
@@ -193,9 +200,8 @@ test.skipIf(!netlabAvailable)(
       expect(again.proc.exitCode, `exited instead of serving:\n${again.stdout}${again.stderr}`).toBeNull();
       expect(await c.ready(nodeDaemonSet, 1)).toBe(true);
 
-      // And it serves: a new node fetches with the seed gone, from the restarted pod alone.
-      await pods[0]!.stop("SIGTERM");
-      const fresh = c.lab.spawn(2, ["get", join(c.pvc, "weights.bpkg"), "--peer", `${c.lab.addr(1)}:7654`, "-o", join(c.nodeDir(2), "weights"), "--linger", "0"], 60_000);
+      // And it serves: a new node fetches the package and its data from the restarted pod alone.
+      const fresh = c.lab.spawn(2, ["get", `bytetide://${c.lab.addr(1)}:7654/${c.id}`, "-o", join(c.nodeDir(2), "weights"), "--linger", "0"], 60_000);
       const r = await outputOf(fresh);
       expect(r.stdout, r.stderr).toStartWith("VERIFY OK");
     } finally {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { claimedId, encodePackage, packageId } from "../../src/pkg/format.ts";
 import { readPackage } from "../../src/pkg/io.ts";
@@ -9,7 +9,7 @@ import { toHex } from "../../src/util/units.ts";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { fakeCatalogue } from "../helpers/fake-seed.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
-import { startSeed, type Seed } from "../helpers/peers.ts";
+import { type Seed, startSeed } from "../helpers/peers.ts";
 import { RawPeer } from "../helpers/raw-peer.ts";
 import { ndjson } from "../helpers/expect.ts";
 import { treeDigest } from "../helpers/deploy.ts";
@@ -153,6 +153,32 @@ describe("get by id, with nothing copied to the node first", () => {
     const r = await runCli(["get", `bytetide://${seed.address}/${toHex(id)}`, "-o", out, "--linger", "0"], { timeoutMs: 90_000 });
     expect(r.code).toBe(0);
     expect(treeDigest(out)).toBe(treeDigest(join(dir, "many-files")));
+  });
+
+  test("the package fetched by id is kept as PATH.bpkg: verify reads it, a rerun with every peer down uses it, and another package's .bpkg there is left alone", async () => {
+    const seed = await startSeed([await weights]);
+    const id = toHex(packageId(await readPackage(await weights)));
+    const out = join(dir, "kept");
+    const url = `bytetide://${seed.address}/${id}`;
+    expect((await runCli(["get", url, "-o", out, "--linger", "0"])).code).toBe(0);
+    expect(toHex(packageId(await readPackage(`${out}.bpkg`)))).toBe(id);
+    expect((await runCli(["verify", `${out}.bpkg`, out])).stdout).toStartWith("VERIFY OK");
+
+    expect((await seed.stop()).code).toBe(0);
+    const again = await runCli(["get", url, "-o", out, "--linger", "0"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).toContain(`metadata file=${out}.bpkg`);
+
+    const elsewhere = join(dir, "kept-elsewhere");
+    writeFileSync(join(dir, "mine.txt"), "an operator's own package\n");
+    await makePackage(join(dir, "mine.txt"));
+    const mine = readFileSync(join(dir, "mine.txt.bpkg"));
+    writeFileSync(`${elsewhere}.bpkg`, mine);
+    const other = await seedOf(await weights);
+    const r = await runCli(["get", `bytetide://${other.address}/${id}`, "-o", elsewhere, "--linger", "0"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("package-not-kept");
+    expect(readFileSync(`${elsewhere}.bpkg`)).toEqual(mine);
   });
 
   test("with a shared secret, ls and get by id need it too: without it, exit 8 naming AUTH_FAILED", async () => {

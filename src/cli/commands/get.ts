@@ -22,7 +22,9 @@ import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
-import { loadPackage, packageRef } from "../package-ref.ts";
+import { keptPackagePath, loadPackage, packageRef } from "../package-ref.ts";
+import { equalBytes, packageId } from "../../pkg/format.ts";
+import { readPackage, writePackage } from "../../pkg/io.ts";
 import { createProgress } from "../progress.ts";
 import { untilSignal } from "../signals.ts";
 import { downloadBucket, uploadBucket } from "./serve.ts";
@@ -71,7 +73,8 @@ export const get: Command = {
 
 By id (as 'make' and 'ls' print it), nothing needs copying first: the package itself is
 fetched from the peers, the URL's first, and must check out against the id, which commits
-to every byte of it (file names, modes, chunk size, chunk hashes, root).
+to every byte of it (file names, modes, chunk size, chunk hashes, root). It is kept as
+PATH.bpkg, which a rerun by the same id with the same -o uses when no peer is up.
 
 Downloads the package's data from the peers, many requests in flight to each, rarest
 chunks first. Every chunk is checked against its SHA-256 before it is written, and the
@@ -139,7 +142,7 @@ Whatever the exit code, progress is saved.`,
     const retryForMs = durationFlag("get", "retry-for", args.flags["retry-for"], NET.defaultRetryForMs);
     const uploadLimit = uploadBucket(rateFlag("get", "max-upload-rate", args.flags["max-upload-rate"]));
     const downloadRate = rateFlag("get", "max-download-rate", args.flags["max-download-rate"]);
-    const pkg = await loadPackage("get", ref, network, logger);
+    const pkg = await loadPackage("get", ref, network, logger, args.flags.output === undefined ? undefined : resolve(args.flags.output as string));
     const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
     const root = toHex(pkg.root);
 
@@ -179,6 +182,7 @@ Whatever the exit code, progress is saved.`,
     try {
       metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
       if (!alreadyComplete) output = await Output.open(pkg, paths, logger, selection);
+      if (ref.kind === "id") await keepPackage(pkg, paths.final, logger);
     } catch (err) {
       await listener.stop(0);
       metrics?.stop();
@@ -310,6 +314,22 @@ function statOrNull(path: string, stat: typeof statSync = statSync) {
     return stat(path);
   } catch {
     return null;
+  }
+}
+
+/**
+ * Keeps a package fetched by id beside the output, for `verify` and for a rerun with no
+ * peer up. Another .bpkg already there (a `make` of another version, say) is left alone;
+ * a failure to write costs only the copy, so it is logged, not fatal.
+ */
+async function keepPackage(pkg: Package, output: string, logger: Logger): Promise<void> {
+  const path = keptPackagePath(output);
+  const there = await readPackage(path).catch(() => null);
+  if (there && equalBytes(packageId(there), packageId(pkg))) return;
+  try {
+    await writePackage(path, pkg, false);
+  } catch (err) {
+    logger.event("package-not-kept", { file: path, reason: (err as Error).message });
   }
 }
 
