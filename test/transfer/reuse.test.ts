@@ -101,7 +101,8 @@ describe("get --reuse", () => {
     const first = spawnCli(["get", v2Package, "--peer", seed.address, "-o", out, "--force", "--json"]);
     await first.waitFor(/"event":"reused"/);
     first.proc.kill("SIGINT");
-    expect((await first.done).code).toBe(130);
+    const stopped = await first.done;
+    expect(stopped.code, `${stopped.stdout}${stopped.stderr}`).toBe(130);
     expect(treeDigest(out)).toBe(treeDigest(v1));
     expect(existsSync(`${out}.part`)).toBe(true);
 
