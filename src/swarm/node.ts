@@ -112,6 +112,8 @@ export class SwarmNode {
   private readonly verifyLimiter = new Limiter(LIMITS.hashJobsInFlight);
   /** Hash and write jobs in progress: a failing download waits for them, so the state stays true. */
   private readonly landing = new Set<Promise<void>>();
+  /** Connections we dialled that have not finished their handshake: not links yet, but ours to close. */
+  private readonly handshaking = new Set<PeerConnection>();
   /** Verified chunks waiting for the session's `write`. */
   private readonly verified = new Map<number, { buffer: Uint8Array; digest: Uint8Array }>();
   private readonly started = performance.now();
@@ -243,8 +245,14 @@ export class SwarmNode {
     this.peers.stop();
     if (this.refillTimer) clearTimeout(this.refillTimer);
     this.session.stop();
-    for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
+    this.byeAll(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
     this.fail(reason);
+  }
+
+  /** Says BYE to every peer, those still shaking hands included. */
+  private byeAll(code: number, reason: string): void {
+    for (const link of this.links.values()) link.conn.bye(code, reason);
+    for (const conn of this.handshaking) conn.bye(code, reason);
   }
 
   // ---- connections ------------------------------------------------------------------
@@ -255,6 +263,7 @@ export class SwarmNode {
       connection: () => {
         const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
         conn.context = { address: label };
+        this.handshaking.add(conn);
         return conn;
       },
       failed: (reason) => this.onDialFailed(label, reason),
@@ -267,6 +276,9 @@ export class SwarmNode {
   }
 
   private onReady(conn: PeerConnection): void {
+    this.handshaking.delete(conn);
+    // Closed while it shook hands: it must not live on (its keepalives would hold the process open).
+    if (this.closed) return conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
     const remote = conn.remoteHello!;
     const context = (conn.context ?? {}) as { address?: string };
     const host = normalizeHost(conn.remoteAddress ?? "");
@@ -318,6 +330,7 @@ export class SwarmNode {
   }
 
   private onClose(conn: PeerConnection, info: CloseInfo): void {
+    this.handshaking.delete(conn);
     const link = this.links.get(conn);
     const context = (conn.context ?? {}) as { address?: string };
     const departure = { peer: link?.key ?? null, dialled: context.address, label: conn.label, code: info.code, reason: info.reason };
@@ -509,7 +522,7 @@ export class SwarmNode {
       this.closed = true;
       this.peers.stop();
       if (this.ticker) clearInterval(this.ticker);
-      for (const link of this.links.values()) link.conn.bye(WIRE_ERRORS.NONE, "download stopped");
+      this.byeAll(WIRE_ERRORS.NONE, "download stopped");
     }
     void Promise.allSettled([...this.landing]).then(() => this.rejectCompletion(err));
   }

@@ -7,14 +7,18 @@ import { Bitset } from "../../src/util/bitset.ts";
 /**
  * A scripted seed: a correct handshake and a BITFIELD claiming every chunk, then whatever
  * `onRequest` does with each REQUEST (answer garbage, or nothing at all). For testing how
- * a get treats a peer that lies or stalls.
+ * a get treats a peer that lies or stalls; `helloAfterMs` holds the handshake's answer back.
  */
-export function fakeSeed(pkg: Package, onRequest: (chunk: number, write: (bytes: Uint8Array) => void) => void): TCPSocketListener<ScriptedSocket> {
+export function fakeSeed(pkg: Package, onRequest: (chunk: number, write: (bytes: Uint8Array) => void) => void, helloAfterMs = 0): TCPSocketListener<ScriptedSocket> {
   const chunkCount = pkg.chunkHashes.length / 32;
   return scriptedPeer((m, write) => {
     if (m.type === "HELLO") {
-      write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
-      write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
+      const answer = () => {
+        write(encodeMessage({ type: "HELLO", root: pkg.root, peerId: new Uint8Array(16).fill(7), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) }));
+        write(encodeMessage({ type: "BITFIELD", bits: Bitset.full(chunkCount).bytes }));
+      };
+      if (helloAfterMs > 0) setTimeout(answer, helloAfterMs);
+      else answer();
     } else if (m.type === "REQUEST") onRequest(m.index, write);
   });
 }

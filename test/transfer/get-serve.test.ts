@@ -214,6 +214,21 @@ describe("interruption and resume", () => {
     await seed.stop();
   }));
 
+  test("Ctrl-C while a peer is still shaking hands: the get exits at once, and that connection does not keep it alive", async () => {
+    // The peer answers HELLO only after 2 s, then stays silent but for keepalives: admitted
+    // after the get stopped, it would hold the process for the idle timeout (60 s).
+    const slow = fakeSeed(await readPackage(await pkg), () => {}, 2_000);
+    try {
+      const get = spawnCli(["get", "--linger", "0", await pkg, "--peer", `127.0.0.1:${slow.port}`, "-o", join(dir, "never.bin")], 20_000);
+      await get.waitFor(/ listening /, 10_000, "stderr");
+      get.proc.kill("SIGINT");
+      const r = await get.done;
+      expect(r.code, r.stderr).toBe(130);
+    } finally {
+      slow.stop(true);
+    }
+  });
+
   test("Ctrl-C saves a clean state; the rerun trusts it and completes", async () => {
     const seed = await startSeed([await pkg, "--max-upload-rate", "20M"]);
     const out = join(dir, "interrupted.bin");
