@@ -1,5 +1,4 @@
-import type { NetworkPolicy } from "../config.ts";
-import { NET } from "../config.ts";
+import { NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { CatalogueError, fetchPackage } from "../peer/catalogue-client.ts";
 import { equalBytes, packageId } from "../pkg/format.ts";
