@@ -64,7 +64,7 @@ export function diffPackages(before: Package, after: Package): PackageDiff {
 
   const chunkSizeDiffers = before.chunkSize !== after.chunkSize;
   const oldBySize = new Map<number, number[]>();
-  for (const { e, i } of old.values()) if (e.kind === "file" && e.size > 0) oldBySize.set(e.size, [...(oldBySize.get(e.size) ?? []), i]);
+  for (const { e, i } of old.values()) if (e.kind === "file" && e.size > 0) oldBySize.getOrInsert(e.size, []).push(i);
   let sharedChunks = 0;
   let sharedBytes = 0;
   if (!chunkSizeDiffers) {

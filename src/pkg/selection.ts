@@ -22,11 +22,12 @@ export function selectEntries(pkg: Package, patterns: string[]): Selection {
   const globs = patterns.map((p) => ({ pattern: p, glob: new Bun.Glob(p.replace(/\/+$/, "")), used: false }));
   const below = (path: string) => path.split("/").slice(1).join("/");
   const entries = pkg.entries.map(() => false);
-  const matchedDirs: string[] = [];
+  // Directories selected whole; entries are sorted, so a directory comes before its contents.
+  const wholeDirs = new Set<string>();
   pkg.entries.forEach((entry, i) => {
     const path = below(entry.path);
     if (path === "") return;
-    const inMatchedDir = matchedDirs.some((dir) => path.startsWith(`${dir}/`));
+    const inMatchedDir = wholeDirs.has(path.slice(0, Math.max(0, path.lastIndexOf("/"))));
     let matched = false;
     for (const g of globs) {
       if (!g.glob.match(path)) continue;
@@ -34,7 +35,7 @@ export function selectEntries(pkg: Package, patterns: string[]): Selection {
       matched = true;
     }
     if (!matched && !inMatchedDir) return;
-    if (entry.kind === "directory") matchedDirs.push(path);
+    if (entry.kind === "directory") wholeDirs.add(path);
     entries[i] = true;
   });
   // The directories that lead to what was selected, the package's own first.

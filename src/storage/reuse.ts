@@ -34,7 +34,7 @@ export function reuseCandidates(pkg: Package, sources: string[]): Map<number, Re
   const walk = (path: string): void => {
     if (walked++ >= MAX_WALKED_ENTRIES) return;
     const info = lstatOrNull(path);
-    if (info?.isFile() && wantedSizes.has(info.size)) bySize.set(info.size, [...(bySize.get(info.size) ?? []), { path, size: info.size }]);
+    if (info?.isFile() && wantedSizes.has(info.size)) bySize.getOrInsert(info.size, []).push({ path, size: info.size });
     if (!info?.isDirectory()) return;
     let names: string[];
     try {

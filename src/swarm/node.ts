@@ -147,7 +147,7 @@ export class SwarmNode {
       },
       options.wanted ? withUnwanted(store.have, options.wanted) : store.have,
     );
-    for (let c = 0; options.wanted && c < chunkCount; c++) if (!options.wanted.has(c)) this.unwantedBytes += store.chunkLength(c);
+    if (options.wanted) for (let c = 0; c < chunkCount; c++) if (!options.wanted.has(c)) this.unwantedBytes += store.chunkLength(c);
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxBytesInMemory(pkg.chunkSize));
     this.upload = new UploadSession(this.session, options.superSeeding);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });

@@ -182,7 +182,7 @@ Whatever the exit code, progress is saved.`,
     try {
       metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
       if (!alreadyComplete) output = await Output.open(pkg, paths, logger, selection);
-      if (ref.kind === "id") await keepPackage(pkg, paths.final, logger);
+      if (ref.kind === "id") await keepPackage(pkg, ref.id, paths.final, logger);
     } catch (err) {
       await listener.stop(0);
       metrics?.stop();
@@ -322,10 +322,10 @@ function statOrNull(path: string, stat: typeof statSync = statSync) {
  * peer up. Another .bpkg already there (a `make` of another version, say) is left alone;
  * a failure to write costs only the copy, so it is logged, not fatal.
  */
-async function keepPackage(pkg: Package, output: string, logger: Logger): Promise<void> {
+async function keepPackage(pkg: Package, id: Uint8Array, output: string, logger: Logger): Promise<void> {
   const path = keptPackagePath(output);
   const there = await readPackage(path).catch(() => null);
-  if (there && equalBytes(packageId(there), packageId(pkg))) return;
+  if (there && equalBytes(packageId(there), id)) return;
   try {
     await writePackage(path, pkg, false);
   } catch (err) {
