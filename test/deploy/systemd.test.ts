@@ -5,7 +5,7 @@
  * fetches from it, and SIGTERM (its KillSignal) stops it cleanly within TimeoutStopSec.
  */
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT, tempDir } from "../helpers/fixtures.ts";
 import { containerEnv, environmentFile, mapPaths, shellWords, systemdUnit, treeDigest, writeWeights } from "../helpers/deploy.ts";
@@ -23,7 +23,7 @@ const one = (key: string): string => {
 const SUGGESTED_SETTINGS = unit.comments.flatMap((c) => /^#\s+(BYTETIDE_[A-Z_]+=\S+)\s*$/.exec(c)?.[1] ?? []);
 /** The install steps in the unit's comment that do not run here, and why. */
 const NOT_RUN: Record<string, string> = {
-  "cp dist/bytetide-linux-x64 /usr/local/bin/bytetide": "installs into this machine's /usr/local/bin; the test runs dist/bytetide in its place (test/operator/release.test.ts checks the release artifact)",
+  "cp dist/bytetide-linux-x64 /usr/local/bin/bytetide": "installs into this machine's /usr/local/bin; the test copies dist/bytetide into its own directory in its place (test/operator/release.test.ts checks the release artifact)",
   "systemctl daemon-reload": "systemd is not PID 1 here; `systemd-analyze verify` checks the unit instead",
   "systemctl enable --now bytetide-serve": "systemd is not PID 1 here; the test runs ExecStart itself, as systemd would",
 };
@@ -40,10 +40,18 @@ test("bytetide-serve.service: the install steps that cannot run here are still t
   expect(SUGGESTED_SETTINGS.length).toBeGreaterThan(0);
 });
 
-/** Paths the unit and its settings name, and where they are in this test. */
+/**
+ * Paths the unit and its settings name, and where they are in this test. The executable is
+ * copied in, as the install step copies it: the service's user must reach it, which it
+ * cannot inside a clone under a 0700 directory.
+ */
 function layout(dir: string): Record<string, string> {
+  const executable = join(dir, "bin", "bytetide");
+  mkdirSync(join(dir, "bin"), { mode: 0o755 });
+  copyFileSync(BINARY, executable);
+  chmodSync(executable, 0o755);
   return {
-    "/usr/local/bin/bytetide": BINARY,
+    "/usr/local/bin/bytetide": executable,
     "/srv/bytetide": join(dir, "srv"),
     "/etc/default/bytetide": join(dir, "etc-default-bytetide"),
     "/etc/bytetide/secret": join(dir, "secret"),
