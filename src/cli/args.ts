@@ -2,7 +2,7 @@ import { parseArgs as parseNodeArgs } from "node:util";
 import { chunkSizeProblem } from "../pkg/format.ts";
 import { BtError } from "../errors.ts";
 import { parseHostPort } from "../util/address.ts";
-import { parseDuration, parseSize } from "../util/units.ts";
+import { parseDuration, parseRate, parseSize } from "../util/units.ts";
 
 export type FlagSpec = Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }>;
 
@@ -81,7 +81,9 @@ export function parseArgs(command: string, argv: string[], spec: FlagSpec, env: 
 
 export function expectPositionals(command: string, args: ParsedArgs, min: number, max: number, what: string): string[] {
   const n = args.positionals.length;
-  if (n < min || n > max) throw new BtError("BT_E_USAGE", `${command}: expected ${what} (see 'bytetide ${command} --help')`);
+  // A stray word names itself: "--linger 5 minutes" leaves "minutes" over.
+  if (n > max) throw new BtError("BT_E_USAGE", `${command}: unexpected argument '${args.positionals[max]}': expected ${what} (see 'bytetide ${command} --help')`);
+  if (n < min) throw new BtError("BT_E_USAGE", `${command}: expected ${what} (see 'bytetide ${command} --help')`);
   return args.positionals;
 }
 
@@ -117,10 +119,13 @@ export function durationFlag(command: string, flag: string, value: unknown, fall
   return ms;
 }
 
-/** A rate in bytes per second ("100M", "50MiB"); undefined when the flag is absent. */
+/**
+ * A rate limit in bytes per second ("100M", "50MiB", "800Mbit"); undefined when the flag is
+ * absent or 0, which means no limit, as it does to curl and aria2.
+ */
 export function rateFlag(command: string, flag: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  const rate = parseSize(String(value));
-  if (rate === null || rate <= 0) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected a rate in bytes per second, such as 100M or 50MiB`);
-  return rate;
+  const rate = parseRate(String(value), "bytes");
+  if (rate === null) throw new BtError("BT_E_USAGE", `${command}: --${flag} ${value}: expected a rate in bytes per second, such as 100M (100 MB/s), 50MiB or 800Mbit (bits); 0 for no limit`);
+  return rate === 0 ? undefined : rate;
 }

@@ -30,7 +30,12 @@ function overview(): string {
 
 async function dispatch(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h") {
+  // No command at all is a usage error, as curl makes it: a script that lost its arguments must not pass.
+  if (name === undefined) {
+    process.stderr.write(`${overview()}\n`);
+    return EXIT_CODES.BT_E_USAGE;
+  }
+  if (name === "--help" || name === "-h") {
     console.log(overview());
     return 0;
   }

@@ -21,7 +21,9 @@ export const packageUrl = (peer: PeerAddress, id: Uint8Array): string => `${SCHE
 /** A peer named on the command line: HOST:PORT, [v6]:PORT, or a bare HOST or [v6] on the default port. */
 export function peerArgument(command: string, what: string, text: string): PeerAddress {
   const address = parseHostPort(text, "") ?? parseHostPort(`${text}:${NET.defaultListenPort}`, "");
+  // ":7654" is a listening address's way to say "every interface"; a peer needs its host said.
   if (!address?.host) throw new BtError("BT_E_USAGE", `${command}: ${what} ${text}: expected HOST[:PORT] (IPv6 as [addr]:port)`);
+  if (address.port === 0) throw new BtError("BT_E_USAGE", `${command}: ${what} ${text}: port 0 is no peer's port (a serve's default is ${NET.defaultListenPort})`);
   return address;
 }
 

@@ -23,7 +23,7 @@ export function renderMetrics(nodes: Iterable<SwarmNode>): string {
   const lines: string[] = [];
   for (const [name, type, help, value] of series) {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const node of all) lines.push(`${name}{package="${node.rootHex}"} ${value(node)}`);
+    for (const node of all) lines.push(`${name}{package="${node.idHex}"} ${value(node)}`);
   }
   return `${lines.join("\n")}\n`;
 }

@@ -15,7 +15,15 @@ const KIND_CODES: Record<EntryKind, number> = { file: 0, directory: 1, symlink: 
 const KINDS: EntryKind[] = ["file", "directory", "symlink"];
 
 /** A decoding failure; the caller adds the file name. */
-export class FormatError extends Error {}
+export class FormatError extends Error {
+  constructor(
+    message: string,
+    /** The bytes do not even begin as a package: some other file was given. */
+    readonly notAPackage = false,
+  ) {
+    super(message);
+  }
+}
 
 export const isPowerOfTwo = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
@@ -97,8 +105,9 @@ export const claimedId = (encoded: Uint8Array): Uint8Array => encoded.subarray(e
 
 /** The length a package file must have, from its header alone; throws on a bad header. */
 export function expectedLength(header: Uint8Array): number {
-  if (header.length < HEADER_LENGTH) throw new FormatError(`truncated: ${header.length} bytes, shorter than the ${HEADER_LENGTH}-byte header`);
-  if (!MAGIC.every((b, i) => header[i] === b)) throw new FormatError("not a bytetide package (bad magic)");
+  const magic = MAGIC.every((b, i) => header[i] === b);
+  if (header.length < HEADER_LENGTH) throw new FormatError(`truncated: ${header.length} bytes, shorter than the ${HEADER_LENGTH}-byte header`, !magic);
+  if (!magic) throw new FormatError("not a bytetide package (bad magic)", true);
   const view = new DataView(header.buffer, header.byteOffset, HEADER_LENGTH);
   const version = view.getUint16(8, true);
   if (version > FORMAT_VERSION) {

@@ -27,12 +27,19 @@ export async function readPackage(path: string): Promise<Package> {
     const { bytesRead } = await file.read(bytes, 0, length, 0);
     return decodePackage(bytes.subarray(0, bytesRead));
   } catch (err) {
-    if (err instanceof FormatError) throw new BtError("BT_E_PACKAGE", `${path}: ${err.message}`);
+    if (err instanceof FormatError) throw new BtError("BT_E_PACKAGE", `${path}: ${err.message}${err.notAPackage ? await packageHint(path) : ""}`);
     if (err instanceof BtError) throw err;
     throw fsError("BT_E_INPUT", err, path);
   } finally {
     await file.close();
   }
+}
+
+/** For data given where its .bpkg was meant: the .bpkg beside it, or how to make one. */
+async function packageHint(path: string): Promise<string> {
+  const beside = `${path}.bpkg`;
+  if (await stat(beside).then((s) => s.isFile(), () => false)) return `; did you mean ${beside}?`;
+  return path.endsWith(".bpkg") ? "" : `; to package this data, run 'bytetide make ${path}'`;
 }
 
 /** Fails early, before hours of hashing, when the output exists and --force was not given. */

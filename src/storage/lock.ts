@@ -1,29 +1,8 @@
-import { dlopen, FFIType, read } from "bun:ffi";
+import { lastErrno, libcOrNull } from "./libc.ts";
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
-
-type Libc = ReturnType<typeof openLibc>;
-let libc: Libc | null | undefined;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-    __errno_location: { args: [], returns: FFIType.ptr },
-  });
-}
-
-function libcOrNull(): Libc | null {
-  if (libc === undefined) {
-    try {
-      libc = openLibc();
-    } catch {
-      libc = null;
-    }
-  }
-  return libc;
-}
 
 export type LockResult = "locked" | "held-elsewhere" | "unsupported";
 
@@ -37,7 +16,6 @@ export type LockResult = "locked" | "held-elsewhere" | "unsupported";
 export function lockExclusive(fd: number): LockResult {
   const c = libcOrNull();
   if (!c) return "unsupported";
-  if (c.symbols.flock(fd, LOCK_EX | LOCK_NB) === 0) return "locked";
-  const errno = read.i32(c.symbols.__errno_location()!, 0);
-  return errno === EWOULDBLOCK ? "held-elsewhere" : "unsupported";
+  if (c.flock(fd, LOCK_EX | LOCK_NB) === 0) return "locked";
+  return lastErrno(c) === EWOULDBLOCK ? "held-elsewhere" : "unsupported";
 }

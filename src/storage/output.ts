@@ -13,6 +13,7 @@ import { hashJobs, planHashJobs } from "./hash-files.ts";
 import { appliedMode, octalMode } from "./modes.ts";
 import { payloadPathOf } from "./payload.ts";
 import { lockExclusive } from "./lock.ts";
+import { preallocate, requireFreeSpace } from "./space.ts";
 import { chunkRecord, decodeState, encodeState } from "./state.ts";
 
 export interface OutputPaths {
@@ -37,14 +38,17 @@ function ensureDirectory(path: string): void {
   mkdirSync(path, { mode: 0o755 });
 }
 
-/** Creates the file if it is missing and gives it `size`: sparse, existing bytes below `size` kept for resume. */
-function ensureFile(path: string, size: number, mode: number): void {
-  let fd: number;
+function openForWriting(path: string, mode: number): number {
   try {
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, mode);
+    return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, mode);
   } catch (err) {
     throw fsError("BT_E_IO", err, path);
   }
+}
+
+/** Creates the file if it is missing and gives it `size`: sparse, existing bytes below `size` kept for resume. */
+function ensureFile(path: string, size: number, mode: number): void {
+  const fd = openForWriting(path, mode);
   try {
     ftruncateSync(fd, size);
   } finally {
@@ -88,21 +92,22 @@ export class Output {
    * Takes the output for this process (a lock on the progress file), then creates the
    * .part layout or takes up an earlier one, deciding which chunks are already good.
    */
-  static async open(pkg: Package, paths: OutputPaths, logger: Logger, selection: Selection | null = null): Promise<Output> {
-    try {
-      mkdirSync(dirname(paths.final), { recursive: true });
-    } catch (err) {
-      throw fsError("BT_E_IO", err, dirname(paths.final));
-    }
+  static async open(pkg: Package, paths: OutputPaths, logger: Logger, options: { selection?: Selection | null; preallocate?: boolean } = {}): Promise<Output> {
+    const selection = options.selection ?? null;
+    // The output's directory must exist already (the caller checks it): rsync makes only the
+    // last level, and a typo in -o must not build a tree at the root of the filesystem.
     const stateFd = openLocked(paths, logger);
+    let output: Output | null = null;
     try {
-      const output = await Output.prepare(pkg, paths, stateFd, logger, selection);
+      output = await Output.prepare(pkg, paths, stateFd, logger, selection);
       output.stateFd = stateFd;
+      requireFreeSpace(paths.final, dirname(paths.final), output.missingBytes);
+      if (options.preallocate) output.preallocate();
       // Unclean until proven otherwise: a crash from here on leaves this flag unset.
       output.saveState(false);
       return output;
     } catch (err) {
-      closeSync(stateFd);
+      if (!output?.discardIfEmpty()) closeSync(stateFd);
       throw err;
     }
   }
@@ -143,6 +148,41 @@ export class Output {
       throw fsError("BT_E_IO", err, paths.state);
     }
     return new Output(pkg, paths, verified, digests, !resuming, selection);
+  }
+
+  /** Bytes of the wanted chunks (all, or the selection's) not verified yet: what the disk must still take. */
+  get missingBytes(): number {
+    let bytes = 0;
+    for (let c = 0; c < this.verified.size; c++) if (!this.verified.has(c) && (this.selection?.chunks.has(c) ?? true)) bytes += this.files.chunkLength(c);
+    return bytes;
+  }
+
+  /** Reserves every wanted file's blocks now (--preallocate), creating the files this run has not. */
+  private preallocate(): void {
+    for (const [i, e] of this.pkg.entries.entries()) {
+      if (e.kind !== "file" || e.size === 0 || (this.selection && !this.selection.entries[i])) continue;
+      const path = this.files.pathOf(i);
+      const fd = openForWriting(path, creationMode(e.mode));
+      try {
+        const problem = preallocate(fd, e.size);
+        if (problem) throw new BtError("BT_E_IO", `${path}: cannot preallocate ${e.size} bytes: ${problem}`);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+
+  /**
+   * A run that stops before it verified anything removes what it made: a .part and a
+   * progress file with nothing in them would only make the next get look like a resume.
+   * Returns whether it removed them.
+   */
+  discardIfEmpty(): boolean {
+    if (!this.createdHere || this.verified.count > 0) return false;
+    this.close();
+    rmSync(this.paths.part, { recursive: true, force: true });
+    rmSync(this.paths.state, { force: true });
+    return true;
   }
 
   /** Every chunk wanted (all, or the selection's) is verified. */

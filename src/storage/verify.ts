@@ -5,6 +5,7 @@ import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { equalBytes } from "../pkg/format.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
 import type { Package } from "../pkg/model.ts";
+import type { Selection } from "../pkg/selection.ts";
 import { hashJobs, planHashJobs } from "./hash-files.ts";
 import { payloadPathOf } from "./payload.ts";
 
@@ -32,12 +33,13 @@ async function lstatOrNull(path: string): Promise<Stats | { error: unknown }> {
  * The entries at `rootPath` that differ from the package in kind, size or link target,
  * described, and the size found of each regular file: what can be told without reading data.
  */
-export async function scanEntries(pkg: Package, rootPath: string): Promise<{ problems: string[]; readable: Map<number, number> }> {
+export async function scanEntries(pkg: Package, rootPath: string, selection: Selection | null = null): Promise<{ problems: string[]; readable: Map<number, number> }> {
   const pathOf = payloadPathOf(pkg, rootPath);
   const problems: string[] = [];
   const readable = new Map<number, number>();
 
   for (const [i, entry] of pkg.entries.entries()) {
+    if (selection && !selection.entries[i]) continue;
     const path = pathOf(i);
     const found = await lstatOrNull(path);
     if ("error" in found) {
@@ -63,17 +65,20 @@ export async function scanEntries(pkg: Package, rootPath: string): Promise<{ pro
 
 /**
  * Re-hashes the data of `pkg` found at `rootPath` and compares it with the package.
- * Reads every byte once, on the native pool; never trusts sizes or timestamps.
+ * Reads every byte once, on the native pool; never trusts sizes or timestamps. With a
+ * selection (get --only's part), only its entries and chunks are looked at, each chunk
+ * against its hash in the package (whose list was checked against the root when read).
  */
-export async function verifyPayload(pkg: Package, rootPath: string, onProgress: (bytes: number) => void = () => {}): Promise<VerifyReport> {
+export async function verifyPayload(pkg: Package, rootPath: string, onProgress: (bytes: number) => void = () => {}, selection: Selection | null = null): Promise<VerifyReport> {
   const layout = new ChunkLayout(pkg.entries, pkg.chunkSize);
   const pathOf = payloadPathOf(pkg, rootPath);
-  const { problems, readable } = await scanEntries(pkg, rootPath);
+  const { problems, readable } = await scanEntries(pkg, rootPath, selection);
+  const selected = (c: number) => selection?.chunks.has(c) ?? true;
 
   const digests = new Uint8Array(layout.chunkCount * DIGEST_LENGTH);
   const hashedChunks = new Uint8Array(layout.chunkCount);
   let bytesDone = 0;
-  await hashJobs(planHashJobs(layout, pathOf, { readableBytes: (i) => readable.get(i) ?? 0 }), pkg.chunkSize, digests, {
+  await hashJobs(planHashJobs(layout, pathOf, { readableBytes: (i) => readable.get(i) ?? 0, include: selected }), pkg.chunkSize, digests, {
     onJobDone: (job) => {
       hashedChunks.fill(1, job.firstChunk, job.firstChunk + job.chunkCount);
       onProgress((bytesDone += job.length));
@@ -85,11 +90,12 @@ export async function verifyPayload(pkg: Package, rootPath: string, onProgress: 
   const badChunks: number[] = [];
   const missingChunks: number[] = [];
   for (let c = 0; c < layout.chunkCount; c++) {
+    if (!selected(c)) continue;
     const at = c * DIGEST_LENGTH;
     if (!hashedChunks[c]) missingChunks.push(c);
     else if (!equalBytes(digests.subarray(at, at + DIGEST_LENGTH), pkg.chunkHashes.subarray(at, at + DIGEST_LENGTH))) badChunks.push(c);
   }
-  const rootMatches = equalBytes(hasher().merkleRoot(digests), pkg.root);
+  const rootMatches = selection !== null || equalBytes(hasher().merkleRoot(digests), pkg.root);
   const ok = problems.length === 0 && badChunks.length === 0 && missingChunks.length === 0 && rootMatches;
   return { badChunks, missingChunks, problems, chunkCount: layout.chunkCount, ok };
 }

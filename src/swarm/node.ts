@@ -4,7 +4,7 @@ import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, PeerConnection } from "../peer/connection.ts";
 import { dial } from "../peer/dial.ts";
 import { type UploadHooks, Uploader } from "../peer/uploader.ts";
-import { equalBytes } from "../pkg/format.ts";
+import { equalBytes, packageId } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
@@ -94,6 +94,8 @@ const RESIDENT_GROWTH_PER_FULL_COLLECTION = 24 * 1024 * 1024;
  */
 export class SwarmNode {
   readonly rootHex: string;
+  /** The package id, as make, ls and serve print it: what metrics and logs name the package by. */
+  readonly idHex: string;
   readonly session: DownloadSession;
   /** What is served and how much: `lastRequestAt`, `uploadedBytes`, `uploadedTo`. */
   readonly upload: UploadSession;
@@ -134,6 +136,7 @@ export class SwarmNode {
     const { pkg, store } = options;
     this.store = store;
     this.rootHex = toHex(pkg.root);
+    this.idHex = toHex(packageId(pkg));
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     this.currentStore.chunkCount = chunkCount;
     this.book = new AddressBook(NET.maxKnownPeers);

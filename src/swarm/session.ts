@@ -351,7 +351,7 @@ export class DownloadSession {
     const { chunkCount } = this.scheduler.config;
     const have = this.scheduler.have.count;
     const missing = chunkCount - have;
-    const saved = `progress saved: ${have} of ${chunkCount} chunks verified`;
+    const saved = have > 0 ? `progress saved: ${have} of ${chunkCount} chunks verified` : `no chunk verified yet, nothing to keep`;
     if (this.lastBad) {
       return new BtError(
         "BT_E_VERIFY",

@@ -16,6 +16,28 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(value) ? value : null;
 }
 
+const RATE_PREFIXES: Record<string, number> = { "": 1, k: 1e3, ki: 1024, m: 1e6, mi: 1024 ** 2, g: 1e9, gi: 1024 ** 3, t: 1e12, ti: 1024 ** 4 };
+
+/**
+ * A rate, in bytes per second: "100M" (in the command's bare unit), "100MB", "50MiB/s",
+ * "800Mbit", "1Gbps". "B" (and "MiB", "KiB", ...) is bytes and "bit"/"bps" bits, whatever
+ * the bare unit; "100mb", with a lone lower-case b, means bits to some and bytes to
+ * others, so it is refused rather than guessed. Null for anything else.
+ */
+export function parseRate(text: string, bare: "bytes" | "bits"): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?)?(bytes?|bits?|bps|b)?(?:\/s)?\s*$/i.exec(text);
+  if (!m) return null;
+  const [, number, prefix = "", unit] = m;
+  const binary = prefix.length === 2;
+  let bits: boolean;
+  if (unit === undefined) bits = bare === "bits";
+  else if (/^bits?$/i.test(unit) || unit === "bps") bits = true;
+  else if (unit === "B" || unit === "Bps" || /^bytes?$/i.test(unit) || (unit === "b" && binary)) bits = false;
+  else return null;
+  const value = Number(number) * RATE_PREFIXES[prefix.toLowerCase()]!;
+  return Number.isFinite(value) ? (bits ? value / 8 : value) : null;
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB", "TiB", "PiB"];

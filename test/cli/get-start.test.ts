@@ -34,7 +34,7 @@ function outputDir(name: string): string {
 
 describe("a start that fails leaves the output directory exactly as it was", () => {
   test.each([
-    ["a bad --max-download-rate", (_out: string) => ["--max-download-rate", "0"], 2, "--max-download-rate 0"],
+    ["a bad --max-download-rate", (_out: string) => ["--max-download-rate", "100mb"], 2, "--max-download-rate 100mb"],
     ["an unknown flag", () => ["--frobnicate"], 2, "unknown flag --frobnicate"],
     ["a bad --concurrency", () => ["--concurrency", "0"], 2, "--concurrency 0"],
     ["a --listen address in use", () => ["--listen", seed.address], 2, `--listen ${seed.address}: address already in use`],

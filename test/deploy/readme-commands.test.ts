@@ -108,8 +108,8 @@ const GET_BY_ID_RUNS = instances("bytetide get bytetide://HOST:PORT/<id> [--peer
 const DIFF_RUNS = instances("bytetide diff <old.bpkg> <new.bpkg> [--json]", ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg"], ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg", "--json"]);
 const LS_RUNS = instances("bytetide ls HOST[:PORT] [--json]", ["ls", "localhost:PORT_A"], ["ls", "localhost:PORT_A", "--json"]);
 const SIMULATE_RUNS = instances(
-  "bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
-  ["simulate", "--nodes", "30", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
+  "bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
+  ["simulate", "--nodes", "30", "--seeds", "1", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
 );
 const SIMULATE = readme("bytetide simulate --nodes 200 --rate 1G --size 64MiB");
 const VERSION_RUNS = instances("bytetide --version", ["--version"]);
@@ -311,6 +311,7 @@ test.skipIf(!netlabAvailable)(
     expect(made.code, made.stderr).toBe(0);
     for (const sample of samplesOf("bytetide make /data/llama-70b")) expect(made.stdout).toMatch(lineShape(mapLine(sample, seedMounts)));
     const root = /^root ([0-9a-f]{64})$/m.exec(made.stdout)![1]!;
+    const id = /^id +([0-9a-f]{64})$/m.exec(made.stdout)![1]!;
     const seed = watch(inHost(0, SERVE, seedMounts), "serve --metrics");
     let seedEnd: { code: number; stderr: string };
     try {
@@ -319,7 +320,8 @@ test.skipIf(!netlabAvailable)(
       const health = await outputOf(l.exec(1, ["curl", "-sS", "--max-time", "5", "http://seed-host:9464/healthz"], 10_000));
       expect(health.stdout, health.stderr).toBe("ok\n");
       const metrics = await outputOf(l.exec(1, ["curl", "-sS", "--max-time", "5", "http://seed-host:9464/metrics"], 10_000));
-      expect(metrics.stdout).toContain(`package="${root}"`);
+      // Labelled by the id make printed, as ls and serve show it.
+      expect(metrics.stdout).toContain(`package="${id}"`);
 
       // 2. Copy the small .bpkg to every node, then on each node: get (by name on two, the samples on the others).
       const nodes = [1, 2, 3, 4].map((n) => node(n));
@@ -453,7 +455,7 @@ test("simulate --nodes N --rate R ... --json: a mix of rates, late joiners and l
   expect(result.bound_seconds).toBeCloseTo((64 * 1024 * 1024) / (100e6 / 8), 2);
   const bad = await run(["simulate", "--nodes", "10", "--rate", "100Mb/s"]);
   expect(bad.code).toBe(2);
-  expect(bad.stderr.trim()).toBe("bytetide: simulate: --rate 100Mb/s: expected bits per second, such as 100M or 10G");
+  expect(bad.stderr.trim()).toBe("bytetide: simulate: --rate 100Mb/s: expected a rate in bits per second, as written on a NIC, such as 100M (100 Mbit/s), 10Gbit or 1.25GB (bytes)");
   const half = await run(["simulate", "--nodes", "10", "--shared-cores", "2"]);
   expect(half.code).toBe(2);
   expect(half.stderr.trim()).toBe("bytetide: simulate: --shared-cores and --cpu-per-gib go together");

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
@@ -18,14 +18,40 @@ const isRoot = process.getuid?.() === 0;
 const lastLine = (stderr: string) => stderr.trim().split("\n").at(-1)!;
 
 describe("disk and filesystem faults", () => {
-  test.skipIf(!isRoot)("a full filesystem: a clear error, progress kept, and the get resumes once space is freed (needs root, to mount a small tmpfs)", async () => {
-    const small = join(dir, "small");
+  test.skipIf(!isRoot)("a get that cannot fit is refused before its first write, saying what it needs and what is free (needs root, to mount a small tmpfs)", async () => {
+    const small = join(dir, "small-refused");
     mkdirSync(small);
     expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", small]).exitCode).toBe(0);
     try {
       writeFileSync(join(small, "filler"), new Uint8Array(7 * 1024 * 1024));
       const out = join(small, "data.bin");
-      const full = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0"]);
+      const r = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0"]);
+      expect(r.code).toBe(7);
+      expect(lastLine(r.stderr)).toMatch(new RegExp(`^bytetide: get: ${out}: not enough space: 8\\.00 MiB \\(${SIZE} bytes\\) still to write, but ${small} has [\\d.]+ [KM]iB \\(\\d+ bytes\\) free$`));
+      // Nothing was written, and nothing that holds nothing is left behind.
+      expect(readdirSync(small)).toEqual(["filler"]);
+      // With --preallocate the blocks are taken before any chunk is fetched.
+      rmSync(join(small, "filler"));
+      const fitted = await runCli(["get", pkg, "--peer", seed.address, "-o", out, "--linger", "0", "--preallocate"]);
+      expect(fitted.stdout, fitted.stderr).toStartWith("VERIFY OK");
+      expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    } finally {
+      Bun.spawnSync(["umount", small]);
+    }
+  });
+
+  test.skipIf(!isRoot)("a filesystem that fills up mid-download: a clear error, progress kept, and the get resumes once space is freed (needs root, to mount a small tmpfs)", async () => {
+    const small = join(dir, "small");
+    mkdirSync(small);
+    expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", small]).exitCode).toBe(0);
+    const slow = await startSeed([pkg, "--max-upload-rate", "2M"]);
+    try {
+      const out = join(small, "data.bin");
+      const get = spawnCli(["get", pkg, "--peer", slow.address, "-o", out, "--linger", "0"]);
+      await waitForVerified(get, pkg, `${out}.btstate`, 2);
+      // Something else on the node takes the rest of the disk.
+      Bun.spawnSync(["sh", "-c", `cat /dev/zero > ${join(small, "filler")}`]);
+      const full = await get.done;
       expect(full.code).toBe(7);
       expect(lastLine(full.stderr)).toMatch(new RegExp(`^bytetide: get: ${out}\\.part: no space left on device`));
       const kept = await verifiedChunks(pkg, `${out}.btstate`);
@@ -37,6 +63,7 @@ describe("disk and filesystem faults", () => {
       expect(resumed.stderr).not.toContain("resume-check");
       expect(readFileSync(out)).toEqual(Buffer.from(payload));
     } finally {
+      await slow.stop();
       Bun.spawnSync(["umount", small]);
     }
   });
@@ -47,7 +74,8 @@ describe("disk and filesystem faults", () => {
     chmodSync(locked, 0o555);
     const r = await runCli(["get", pkg, "--peer", seed.address, "-o", join(locked, "data.bin"), "--linger", "0"], { unprivileged: true });
     expect(r.code).toBe(7);
-    expect(lastLine(r.stderr)).toMatch(new RegExp(`${join(locked, "data.bin")}\\.(part|btstate): permission denied`));
+    expect(lastLine(r.stderr)).toBe(`bytetide: get: ${join(locked, "data.bin")}: cannot be written: ${locked}: permission denied`);
+    expect(existsSync(join(locked, "data.bin.btstate"))).toBe(false);
   });
 
   test("a payload file changed under the serve: it notices, stops offering that chunk, and the getter is told why it cannot finish", async () => {

@@ -94,12 +94,12 @@ describe("one serve, one get", () => {
     expect(r.stderr).not.toContain("peer-");
   });
 
-  test("with every peer unreachable, get exits 8 and keeps its progress file", async () => {
-    const out = join(dir, "unreachable.bin");
+  test("with every peer unreachable, get exits 8 and leaves nothing behind: no .part, no progress file, no directory it made", async () => {
+    const out = join(dir, "made-for-it", "unreachable.bin");
     const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", "127.0.0.1:9", "-o", out, "--retry-for", "1s"]);
     expect(r.code).toBe(8);
-    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^bytetide: get: no peer could supply .*127\.0\.0\.1:9/);
-    expect(existsSync(`${out}.btstate`)).toBe(true);
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^bytetide: get: no peer could supply .*127\.0\.0\.1:9.*; no chunk verified yet, nothing to keep$/);
+    expect(existsSync(join(dir, "made-for-it"))).toBe(false);
     expect(r.stdout).not.toContain("VERIFY OK");
   });
 

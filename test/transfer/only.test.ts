@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { treeDigest } from "../helpers/deploy.ts";
@@ -44,11 +44,26 @@ describe("get --only", () => {
 
     const partial = await runCli(["get", pkgPath, "--only", "**/*.json", "--peer", seed.address, "-o", out, "--linger", "0"]);
     expect(partial.code, partial.stderr).toBe(0);
-    expect(partial.stdout).toMatch(/^VERIFY OK [0-9a-f]{64} \(only 3 of 7 files, --only\)\n$/);
+    // Never "VERIFY OK", which scripts read as "every byte is here".
+    expect(partial.stdout).toMatch(/^VERIFY PARTIAL [0-9a-f]{64} \(only 3 of 7 files, --only\)\n$/);
     const kept = ["config.json", "shards", "shards/extra", "shards/extra/notes.json", "tokenizer", "tokenizer/vocab.json"];
     expect(listing(out)).toEqual(listing(source).filter((line) => kept.includes(line.split(" ")[1]!)));
     // The progress file stays as the record of what the output holds.
     expect(existsSync(`${out}.btstate`)).toBe(true);
+    // verify --only checks the part and says so; verify of the whole finds it incomplete.
+    const partVerified = await runCli(["verify", pkgPath, out, "--only", "**/*.json"]);
+    expect(partVerified.code, partVerified.stderr).toBe(0);
+    expect(partVerified.stdout).toMatch(/^VERIFY PARTIAL [0-9a-f]{64} \(only 3 of 7 files, --only\)\n$/);
+    expect((await runCli(["verify", pkgPath, out])).code).toBe(5);
+    const vocab = join(out, "tokenizer", "vocab.json");
+    const original = readFileSync(vocab);
+    const damaged = Buffer.from(original);
+    damaged[0]! ^= 0xff;
+    writeFileSync(vocab, damaged);
+    const partBad = await runCli(["verify", pkgPath, out, "--only", "tokenizer", "--json"]);
+    expect(partBad.code).toBe(5);
+    expect(ndjson(partBad.stdout)[0]).toMatchObject({ event: "result", ok: false, partial: true, bad_chunk_count: 1, missing_chunk_count: 0 });
+    writeFileSync(vocab, original);
 
     // Node A, holding the JSON files only, seeds them: with the seed gone, node B gets one
     // from it alone, and cannot get the shards there.
@@ -72,6 +87,8 @@ describe("get --only", () => {
     expect(rest.code, rest.stderr).toBe(0);
     const done = ndjson(rest.stdout).find((e) => e.event === "done")!;
     expect(done.reused_bytes).toBe(jsonBytes);
+    // The rate is the network's: received bytes over time, not what was already on disk.
+    expect(done.received_bytes).toBe(totalBytes - jsonBytes);
     expect(Object.values(done.received_from as Record<string, number>).reduce((n, x) => n + x, 0)).toBe(totalBytes - jsonBytes);
     expect(treeDigest(out)).toBe(treeDigest(source));
     expect(existsSync(`${out}.btstate`)).toBe(false);

@@ -1,11 +1,10 @@
-import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { NET } from "../../config.ts";
-import { BtError } from "../../errors.ts";
+import { BtError, describeFsError } from "../../errors.ts";
 import { equalBytes, packageId } from "../../pkg/format.ts";
-import { readPackage, writePackage } from "../../pkg/io.ts";
+import { readPackage, refuseUnwritable, writePackage } from "../../pkg/io.ts";
 import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
-import { type Selection, selectEntries } from "../../pkg/selection.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
 import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
@@ -24,8 +23,9 @@ import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
-import { keptPackagePath, loadPackage, packageRef } from "../package-ref.ts";
+import { keptPackagePath, loadPackage, packageRef, peerArgument } from "../package-ref.ts";
 import { createProgress } from "../progress.ts";
+import { onlySelection, verifiedLine } from "../selection.ts";
 import { untilSignal } from "../signals.ts";
 import { downloadBucket, uploadBucket } from "./serve.ts";
 
@@ -50,6 +50,7 @@ export const get: Command = {
     "retry-for": { type: "string" },
     "log-requests": { type: "boolean" },
     force: { type: "boolean", short: "f" },
+    preallocate: { type: "boolean" },
     "allow-setuid": { type: "boolean" },
     ...LIMIT_FLAGS,
     ...SECURITY_FLAGS,
@@ -60,8 +61,8 @@ export const get: Command = {
     BT_E_INPUT: "the .bpkg is missing or unreadable",
     BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
     BT_E_VERIFY: "a chunk that only bad peers could supply, or a Merkle root that does not check out",
-    BT_E_EXISTS: "the output exists and does not match the package (use --force)",
-    BT_E_IO: "the output cannot be written: a disk error, no space, a read-only directory",
+    BT_E_EXISTS: "the output exists and does not match the package (use --force), or is not a regular file or directory (a device, say: never replaced)",
+    BT_E_IO: "the output cannot be written: its directory is missing or read-only, too little free space, a disk error",
     BT_E_NO_PEERS: "no peer could supply the missing chunks (unreachable, lacking them, or refusing us), or, by id, the package itself",
     BT_E_LOCKED: "another get is downloading to the same output",
     BT_E_INTERRUPTED: "interrupted by Ctrl-C (SIGINT) before completing",
@@ -89,7 +90,8 @@ done it prints 'VERIFY OK <root>', then keeps serving until no peer has asked fo
 for ${NET.lingerIdleMs / 1000} s, at most --linger.
 
 Options:
-  --peer HOST:PORT      a peer serving the package (repeatable; IPv6 as [addr]:port)
+  --peer HOST:PORT      a peer serving the package (repeatable; IPv6 as [addr]:port; a
+                        bare HOST means port ${NET.defaultListenPort})
   --id ID               the package id (64 hex digits), instead of a .bpkg or a URL
   -o, --output PATH     where to put the file or directory (default: ./<package name>)
   --listen HOST:PORT    where to accept other peers (default 0.0.0.0:0, a free port)
@@ -97,8 +99,10 @@ Options:
   --seed                after completing, serve until interrupted
   --concurrency N       most requests in flight per peer, 1 to ${NET.maxRequestsPerPeer} (default ${NET.defaultRequestsPerPeer});
                         fewer for slow peers, by their rate
-  --max-upload-rate R   bytes per second served to other peers, e.g. 100M (default: no limit)
-  --max-download-rate R bytes per second fetched from all peers together (default: no limit)
+  --max-upload-rate R   bytes per second served to other peers: 100M (100 MB/s), 50MiB,
+                        or in bits, 800Mbit (default, or 0: no limit)
+  --max-download-rate R bytes per second fetched from all peers together, as above
+                        (default, or 0: no limit)
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there while running
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   --log-requests        log each REQUEST sent (event 'request', chunk and peer): the picker's order
@@ -112,7 +116,12 @@ Options:
                         record of it, so a later get without --only completes the rest
   -f, --force           replace an existing output that does not match the package; an
                         older version there is reused like --reuse, and stays whole until
-                        the new one is renamed into place
+                        the new one is renamed into place. A device, pipe or socket at -o
+                        is never replaced (-o /dev/null is refused: bytetide writes files)
+  --preallocate         reserve every file's blocks before the first chunk is fetched
+                        (posix_fallocate, as aria2's --file-allocation=falloc): contiguous
+                        data, and a full disk found at once. Without it files are sparse
+                        until filled; either way a get that cannot fit is refused first
   --allow-setuid        keep the setuid/setgid bits the package records (default: cleared,
                         with a 'mode-stripped' log line per entry)
   -h, --help            show this help
@@ -133,7 +142,7 @@ Whatever the exit code, progress is saved.`,
     const logger = loggerFor("get", mode);
     const network = networkPolicy("get", args.flags);
     const [positional] = expectPositionals("get", args, 0, 1, "one .bpkg file or bytetide:// URL");
-    const ref = packageRef("get", positional, args.flags.id as string | undefined, listFlag(args.flags.peer).map((p) => addressFlag("get", "peer", p, "127.0.0.1")));
+    const ref = packageRef("get", positional, args.flags.id as string | undefined, listFlag(args.flags.peer).map((p) => peerArgument("get", "--peer", p)));
     // A URL's peer first, then the --peer ones.
     const peers = ref.peers;
     const listenAt = addressFlag("get", "listen", (args.flags.listen as string | undefined) ?? "0.0.0.0:0", "0.0.0.0");
@@ -142,13 +151,13 @@ Whatever the exit code, progress is saved.`,
     const retryForMs = durationFlag("get", "retry-for", args.flags["retry-for"], NET.defaultRetryForMs);
     const uploadLimit = uploadBucket(rateFlag("get", "max-upload-rate", args.flags["max-upload-rate"]));
     const downloadRate = rateFlag("get", "max-download-rate", args.flags["max-download-rate"]);
+    if (args.flags.output === "-") throw new BtError("BT_E_USAGE", "get: -o -: cannot write to standard output (chunks arrive in any order, and only a verified whole is ever published); give a path");
     const pkg = await loadPackage("get", ref, network, logger, args.flags.output === undefined ? undefined : resolve(args.flags.output as string));
     const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
+    refuseSpecialOutput(paths);
     const root = toHex(pkg.root);
 
-    const onlyPatterns = listFlag(args.flags.only);
-    const selection = onlyPatterns.length > 0 ? selectEntries(pkg, onlyPatterns) : null;
-    if (selection?.unmatched.length) throw new BtError("BT_E_USAGE", `get: --only ${selection.unmatched[0]}: matches nothing in package ${packageName(pkg)}`);
+    const selection = onlySelection("get", pkg, listFlag(args.flags.only));
     const wantedBytes = selection?.bytes ?? pkg.totalSize;
     const reuseFrom = listFlag(args.flags.reuse).map((given) => {
       if (!statOrNull(given)) throw new BtError("BT_E_USAGE", `get: --reuse ${given}: no such file or directory`);
@@ -174,14 +183,29 @@ Whatever the exit code, progress is saved.`,
       throw new BtError("BT_E_EXISTS", `get: ${paths.final} exists and does not match the package (${existing}); move it away or use --force`);
     }
     if (peers.length === 0) throw new BtError("BT_E_USAGE", "get: no peers given (use --peer HOST:PORT)");
+    let madeDirectory = false;
+    if (!alreadyComplete) {
+      // The directory that holds the output may be made when its own parent exists, as
+      // rsync makes the last level; nothing above it is, so a typo in -o fails here
+      // instead of building a tree at the filesystem's root.
+      madeDirectory = makeLastLevel(dirname(paths.final));
+      await refuseUnwritable(paths.final).catch((err) => {
+        throw new BtError(err.code, `get: ${err.message}`);
+      });
+    }
 
     const nodes = new Map<string, SwarmNode>();
-    const listener = await listen({ command: "get", host: listenAt.host, port: listenAt.port, nodes, logger, network });
-    let metrics: ReturnType<typeof startMetrics> = null;
+    const metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
+    let listener: Awaited<ReturnType<typeof listen>>;
+    try {
+      listener = await listen({ command: "get", host: listenAt.host, port: listenAt.port, nodes, logger, network });
+    } catch (err) {
+      metrics?.stop();
+      throw err;
+    }
     let output: Output | null = null;
     try {
-      metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
-      if (!alreadyComplete) output = await Output.open(pkg, paths, logger, selection);
+      if (!alreadyComplete) output = await Output.open(pkg, paths, logger, { selection, preallocate: args.flags.preallocate === true });
       if (ref.kind === "id") await keepPackage(pkg, ref.id, paths.final, logger);
     } catch (err) {
       await listener.stop(0);
@@ -216,7 +240,7 @@ Whatever the exit code, progress is saved.`,
     });
     nodes.set(node.rootHex, node);
     node.listenPort = listener.port;
-    logger.event("listening", { address: peerLabel({ host: listenAt.host, port: listener.port }), package: node.rootHex.slice(0, 16) });
+    logger.event("listening", { address: peerLabel({ host: listenAt.host, port: listener.port }), package: node.idHex });
     if (metrics) logger.event("metrics", { url: metrics.url });
     void interrupted.then((signal) => node.close(interruption(signal)));
     node.start();
@@ -237,10 +261,12 @@ Whatever the exit code, progress is saved.`,
     } catch (err) {
       progress.finish();
       await stopNetwork();
-      await output?.suspend();
-      const saved = `${verified.count} of ${verified.size} chunks`;
+      const discarded = output?.discardIfEmpty() ?? false;
+      if (!discarded) await output?.suspend();
+      else if (madeDirectory) removeIfEmpty(dirname(paths.final));
       if (err instanceof BtError && (err.code === "BT_E_INTERRUPTED" || err.code === "BT_E_TERMINATED")) {
-        throw new BtError(err.code, `get: ${err.message}; progress saved (${saved}); run the same command to resume`);
+        const saved = discarded ? "nothing was verified yet, so nothing is left behind" : `progress saved (${verified.count} of ${verified.size} chunks); run the same command to resume`;
+        throw new BtError(err.code, `get: ${err.message}; ${saved}`);
       }
       if (err instanceof BtError) throw new BtError(err.code, `get: ${err.message}`);
       throw err;
@@ -251,7 +277,7 @@ Whatever the exit code, progress is saved.`,
         await output.finalize({ allowSetuid: args.flags["allow-setuid"] === true, replace: replacing, logger });
         node.useStore(finishedStore(pkg, paths.final, logger, selection?.chunks));
         logDone(logger, pkg, result, paths.final, reused, wantedBytes);
-        if (mode !== "json") console.log(selection ? `VERIFY OK ${root} (only ${selectedFiles(pkg, selection)}, --only)` : `VERIFY OK ${root}`);
+        if (mode !== "json") console.log(verifiedLine(pkg, selection));
       } else reportComplete();
       await linger(node, lingerMs, interrupted);
     } catch (err) {
@@ -273,6 +299,20 @@ const finishedStore = (pkg: Package, path: string, logger: Logger, holds?: Bitse
     onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
   });
 
+/**
+ * -o may name a file or directory to replace (with --force), never a device, pipe or
+ * socket: replacing /dev/null as root would break the machine. A symlink is replaced as a
+ * link; what it points to is left alone.
+ */
+function refuseSpecialOutput(paths: OutputPaths): void {
+  for (const path of [paths.final, paths.part, paths.state]) {
+    const found = statOrNull(path, lstatSync);
+    if (!found || found.isFile() || found.isDirectory() || found.isSymbolicLink()) continue;
+    const kind = found.isCharacterDevice() ? "a character device" : found.isBlockDevice() ? "a block device" : found.isFIFO() ? "a named pipe" : found.isSocket() ? "a socket" : "not a regular file";
+    throw new BtError("BT_E_EXISTS", `get: ${path}: is ${kind}; get writes only regular files and directories and never replaces one, even with --force (give -o a path on a filesystem)`);
+  }
+}
+
 /** SIGINT (Ctrl-C) and SIGTERM (a service manager) end a download with their own exit codes, 130 and 143. */
 const interruption = (signal: string): BtError =>
   signal === "SIGTERM" ? new BtError("BT_E_TERMINATED", "terminated (SIGTERM)") : new BtError("BT_E_INTERRUPTED", "interrupted");
@@ -288,6 +328,28 @@ function outputPathFor(pkg: Package, given: string | undefined): string {
   if (given === undefined) return resolve(name);
   const inside = given.endsWith("/") || (pkg.entries[0]!.kind === "file" && statOrNull(given)?.isDirectory() === true);
   return resolve(inside ? join(given, name) : given);
+}
+
+/** Makes `dir` if it is missing and its parent is there; returns whether it did. */
+function makeLastLevel(dir: string): boolean {
+  try {
+    mkdirSync(dir, { mode: 0o755 });
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // Already there is fine; a missing parent is refuseUnwritable's to name.
+    if (code !== "EEXIST" && code !== "ENOENT") throw new BtError("BT_E_IO", `get: ${describeFsError(err, dir)}`);
+    return false;
+  }
+}
+
+/** A directory this get made for its output, let go again when nothing came into it. */
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty, or gone: either way it is not ours to remove.
+  }
 }
 
 /**
@@ -365,19 +427,18 @@ function ownedByEarlierGet(pkg: Package, paths: OutputPaths): boolean {
   return (saved.clean && saved.partial === true) || statOrNull(paths.part, lstatSync) !== null;
 }
 
-const selectedFiles = (pkg: Package, selection: Selection): string => {
-  const files = pkg.entries.filter((e) => e.kind === "file");
-  return `${pkg.entries.filter((e, i) => e.kind === "file" && selection.entries[i]).length} of ${files.length} files`;
-};
-
 function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: string, reusedBytes: number, bytes: number): void {
   if (!logger.json) for (const [peer, bytes] of result.receivedFrom) logger.event("received", { peer, bytes });
-  const rate = result.seconds > 0 ? bytes / result.seconds : 0;
+  // The network's rate: bytes reused or resumed from disk took no time on the wire.
+  let received = 0;
+  for (const n of result.receivedFrom.values()) received += n;
+  const rate = result.seconds > 0 ? received / result.seconds : 0;
   const latency = result.requestLatencyMs;
   logger.event("done", {
     ...(logger.json ? { root: toHex(pkg.root), verified: true, received_from: Object.fromEntries(result.receivedFrom) } : {}),
     bytes,
     seconds: Number(result.seconds.toFixed(3)),
+    received_bytes: received,
     rate: `${formatBytes(rate)}/s`,
     output,
     chunk_latency_p50_ms: Number(latency.percentile(50).toFixed(2)),

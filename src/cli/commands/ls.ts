@@ -3,7 +3,7 @@ import { CatalogueError, listPackages } from "../../peer/catalogue-client.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { NETWORK_USAGE_ERRORS, networkPolicy } from "../network.ts";
+import { networkPolicy } from "../network.ts";
 import { peerArgument } from "../package-ref.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 
@@ -12,7 +12,7 @@ export const ls: Command = {
   summary: "list the packages a peer serves, with the id to get each by",
   flags: { json: { type: "boolean" }, ...SECURITY_FLAGS },
   exitCodes: {
-    BT_E_USAGE: NETWORK_USAGE_ERRORS,
+    BT_E_USAGE: "bad arguments: unknown flag, a bad HOST[:PORT], an unreadable --secret-file or --tls-* file",
     BT_E_NO_PEERS: "the peer could not be reached, refused us, or answered wrongly",
   },
   help: `Usage: bytetide ls HOST[:PORT] [--json]

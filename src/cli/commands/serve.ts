@@ -2,7 +2,6 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError, fsError } from "../../errors.ts";
-import { packageId } from "../../pkg/format.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
@@ -14,7 +13,7 @@ import { peerLabel } from "../../swarm/address-book.ts";
 import { SwarmNode } from "../../swarm/node.ts";
 import { loggerFor } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
-import { formatBytes, toHex } from "../../util/units.ts";
+import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
@@ -90,7 +89,8 @@ Options:
   --data PATH           where the data is, when serving exactly one package
   --listen HOST:PORT    address to accept peers on (default 0.0.0.0:${NET.defaultListenPort};
                         port 0 picks a free one; IPv6 as [::]:PORT)
-  --max-upload-rate R   bytes per second across all peers, e.g. 100M or 50MiB (default: no limit)
+  --max-upload-rate R   bytes per second across all peers: 100M (100 MB/s), 50MiB, or in
+                        bits, 800Mbit (default, or 0: no limit)
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there
   -h, --help            show this help
 
@@ -139,15 +139,23 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
       nodes.set(node.rootHex, node);
-      served.push({ id: toHex(packageId(pkg)), root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
+      served.push({ id: node.idHex, root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
-    const listener = await listen({ command: "serve", host: address.host, port: address.port, nodes, logger, network });
+    // A bad or busy --metrics fails the start, before any peer is served: a unit with a
+    // typo must not run on without its metrics.
+    const metrics = startMetrics("serve", args.flags.metrics, () => nodes.values());
+    let listener: Awaited<ReturnType<typeof listen>>;
+    try {
+      listener = await listen({ command: "serve", host: address.host, port: address.port, nodes, logger, network });
+    } catch (err) {
+      metrics?.stop();
+      throw err;
+    }
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
     }
-    const metrics = startMetrics("serve", args.flags.metrics, () => nodes.values());
     const listening = peerLabel({ host: address.host, port: listener.port });
     if (mode === "json") {
       logger.event("listening", { address: listening, packages: served, metrics: metrics?.url });
@@ -162,7 +170,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     metrics?.stop();
     for (const node of nodes.values()) {
       node.close();
-      logger.event("uploaded", { package: node.rootHex.slice(0, 16), bytes: node.upload.uploadedBytes });
+      logger.event("uploaded", { package: node.idHex, bytes: node.upload.uploadedBytes });
     }
     return 0;
   },

@@ -2,7 +2,7 @@ import { defaultChunkSize } from "../../pkg/format.ts";
 import { BtError } from "../../errors.ts";
 import { type SimulationResult, Simulator } from "../../sim/simulator.ts";
 import { loggerFor } from "../../util/log.ts";
-import { formatBytes, parseSize } from "../../util/units.ts";
+import { formatBytes, parseRate, parseSize } from "../../util/units.ts";
 import { chunkSizeFlag, durationFlag, expectPositionals, integerFlag, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
@@ -26,7 +26,7 @@ export const simulate: Command = {
     ...OUTPUT_FLAGS,
   },
   exitCodes: {},
-  help: `Usage: bytetide simulate --nodes N --rate R [--seed-rate R] [--size S] [--chunk-size S]
+  help: `Usage: bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S]
                          [--rtt D] [--join-late F] [--leave F] [--random-seed K]
                          [--shared-cores N --cpu-per-gib S] [--json]
 
@@ -47,8 +47,9 @@ Options:
   --nodes N             downloaders, 1 to 100000 (default 8)
   --seeds N             seeds, 1 to 1000 (default 1)
   --rate R              each node's NIC rate, each way, in bits per second as written on a
-                        NIC: 100M is 100 Mbit/s, 10G is 10 Gbit/s (default 1G). A list
-                        such as 1G,10G gives a mix, taken by the nodes in turn.
+                        NIC: 100M is 100 Mbit/s, 10G is 10 Gbit/s (default 1G); 10Gbit
+                        and 1.25GB (bytes) say their unit. A list such as 1G,10G gives a
+                        mix, taken by the nodes in turn.
   --seed-rate R         the seeds' NIC rate in bits per second (default: the first --rate)
   --size S              package bytes, e.g. 256MiB or 10GiB (default 256MiB)
   --chunk-size S        chunk bytes, a power of two from 64KiB to 64MiB (default: as 'make'
@@ -102,18 +103,10 @@ events, events_per_second and log_events (the sessions' log events, counted).`,
   },
 };
 
-/** "100M" -> 1e8 bits per second; "2.5G", "400k", "100Mbit", "1Gbps" too. */
-export function parseBitRate(text: string): number | null {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit\/s|bits\/s|bit|bps)?\s*$/i.exec(text);
-  if (!m) return null;
-  const value = Number(m[1]) * { "": 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g" | "t"];
-  return value > 0 && Number.isFinite(value) ? value : null;
-}
-
 function bitRateFlag(flag: string, value: string): number {
-  const rate = parseBitRate(value);
-  if (rate === null) throw new BtError("BT_E_USAGE", `simulate: --${flag} ${value}: expected bits per second, such as 100M or 10G`);
-  return rate;
+  const bytes = parseRate(value, "bits");
+  if (bytes === null || bytes <= 0) throw new BtError("BT_E_USAGE", `simulate: --${flag} ${value}: expected a rate in bits per second, as written on a NIC, such as 100M (100 Mbit/s), 10Gbit or 1.25GB (bytes)`);
+  return bytes * 8;
 }
 
 function sizeFlag(value: unknown): number {

@@ -4,7 +4,8 @@ import { defaultPayloadPath } from "../../storage/payload.ts";
 import { verifyPayload } from "../../storage/verify.ts";
 import { formatRanges, ranges } from "../../util/ranges.ts";
 import { toHex } from "../../util/units.ts";
-import { expectPositionals, parseArgs } from "../args.ts";
+import { expectPositionals, listFlag, parseArgs } from "../args.ts";
+import { onlySelection, verifiedLine } from "../selection.ts";
 import type { Command } from "../command.ts";
 import { loggerFor } from "../../util/log.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
@@ -13,19 +14,22 @@ import { createProgress } from "../progress.ts";
 export const verify: Command = {
   name: "verify",
   summary: "re-hash local data against a .bpkg",
-  flags: { ...OUTPUT_FLAGS },
+  flags: { only: { type: "string", multiple: true }, ...OUTPUT_FLAGS },
   exitCodes: {
     BT_E_INPUT: "the .bpkg is missing or unreadable",
     BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
     BT_E_VERIFY: "the data does not match the package: bad or missing chunks, entries that differ",
   },
-  help: `Usage: bytetide verify <pkg.bpkg> [path] [--json | --quiet]
+  help: `Usage: bytetide verify <pkg.bpkg> [path] [--only GLOB]... [--json | --quiet]
 
 Re-hashes every chunk of the local data and checks it against the package, then
 recomputes the Merkle root. The data is looked for beside the .bpkg under the name the
 package records, or at [path] when given (the file, or the directory, itself).
 
-Prints 'VERIFY OK <root>' and exits 0 when everything matches. Otherwise lists the bad
+Prints 'VERIFY OK <root>' and exits 0 when everything matches. With --only (as get
+--only fetched it), only the matching files are checked, each chunk against the
+package's hash, and a match prints 'VERIFY PARTIAL <root> (only N of M files, --only)':
+never 'VERIFY OK', which vouches for the whole. Otherwise lists the bad
 and missing chunk indexes and the entries that differ, and exits 5.
 
 With --json, prints one 'result' event: ok, root, package, path, chunk_count,
@@ -34,6 +38,8 @@ entry_problems (one line per entry that differs). A failure is followed by the u
 'error' event.
 
 Options:
+  --only GLOB           check only the files whose path below the package name matches
+                        (repeatable; as get --only reads it)
   -h, --help            show this help
 
 ${OUTPUT_HELP}`,
@@ -45,8 +51,9 @@ ${OUTPUT_HELP}`,
     const [packagePath, dataPath] = expectPositionals("verify", args, 1, 2, "a .bpkg file and optionally the data's path");
     const pkg = await readPackage(packagePath!);
     const root = dataPath ?? defaultPayloadPath(packagePath!, pkg);
-    const progress = createProgress("verifying", pkg.totalSize, 0, mode, logger);
-    const report = await verifyPayload(pkg, root, (done) => progress.update({ done }));
+    const selection = onlySelection("verify", pkg, listFlag(args.flags.only));
+    const progress = createProgress("verifying", selection?.bytes ?? pkg.totalSize, 0, mode, logger);
+    const report = await verifyPayload(pkg, root, (done) => progress.update({ done }), selection);
     progress.finish();
     if (mode === "json") {
       logger.event("result", {
@@ -60,10 +67,11 @@ ${OUTPUT_HELP}`,
         bad_chunks: ranges(report.badChunks),
         missing_chunks: ranges(report.missingChunks),
         entry_problems: report.problems,
+        ...(selection ? { partial: true, selected_chunks: selection.chunks.count } : {}),
       });
     }
     if (report.ok) {
-      if (mode === "text") console.log(`VERIFY OK ${toHex(pkg.root)}`);
+      if (mode === "text") console.log(verifiedLine(pkg, selection));
       return 0;
     }
     if (mode === "text") {
