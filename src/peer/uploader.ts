@@ -15,7 +15,8 @@ export interface ChunkSource {
   read(chunk: number, offset: number, into: Uint8Array): Promise<number>;
   /**
    * Called before a chunk is sent: true when its bytes are known good, otherwise a check
-   * in progress (false: the bytes on disk are no longer the package's).
+   * in progress (false: the bytes on disk are no longer the package's, answered with
+   * REJECT(DAMAGED) so that the asker can say why it cannot finish).
    */
   prepare?(chunk: number): true | Promise<boolean>;
 }
@@ -163,7 +164,7 @@ export class Uploader {
           if (at >= 0) {
             this.queue.splice(at, 1);
             this.hooks.ended(chunk);
-            this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.NOT_AVAILABLE });
+            this.conn.sendMessage({ type: "REJECT", index: chunk, code: WIRE_ERRORS.DAMAGED });
           }
         }
         this.pump();

@@ -17,6 +17,7 @@ export const WIRE_ERRORS = {
   DUPLICATE: 14,
   BUSY: 15,
   AUTH_FAILED: 16,
+  DAMAGED: 17,
 } as const;
 
 export type WireErrorName = keyof typeof WIRE_ERRORS;

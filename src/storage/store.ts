@@ -14,6 +14,11 @@ export interface ChunkStore extends ChunkSource {
   readonly have: Bitset;
   /** Writes and records a verified chunk. Only called while the node is downloading. */
   commit(chunk: number, data: Uint8Array, digest: Uint8Array): Promise<void>;
+  /**
+   * Forgets every verdict on chunks found damaged, so the next request proves them again
+   * (serve's SIGHUP, after an operator restored a file); returns those chunks.
+   */
+  recheck?(): number[];
 }
 
 const UNKNOWN = 0;
@@ -29,7 +34,8 @@ const STAMP_TTL_MS = 1_000;
  * so a wrong --data or a file replaced before the start is found before a bad byte is
  * sent; a finished download was proved as it arrived (`trusted`). A file whose size,
  * mtime or inode changes later has its chunks proved again. A chunk that does not match
- * is no longer offered, and onBadChunk names it and its file. Files are looked at again
+ * is refused (prepare answers false) until its file changes or recheck() is called, and
+ * onBadChunk names it and its file. Files are looked at again
  * at most once a second each, not per request. While the disk is warm, a chunk of at most
  * LIMITS.inlineIoBytes is read and proved on the JS thread, as a download hashes one; the
  * rest, and everything while the disk is cold, go to the thread pool.
@@ -107,7 +113,9 @@ export function completeStore(
   return {
     chunkCount,
     have: holds,
-    has: (c) => c < chunkCount && holds.has(c) && state[c] !== BAD,
+    // A damaged chunk is still "had": asking for it reaches prepare, which looks at its
+    // file again (a restored file is proved anew) or refuses it as damaged.
+    has: (c) => c < chunkCount && holds.has(c),
     chunkLength: (c) => files.chunkLength(c),
     read: (c, offset, into) => files.read(c, offset, into),
     prepare(c) {
@@ -118,6 +126,15 @@ export function completeStore(
       return settled === true ? true : Promise.resolve(settled);
     },
     commit: () => Promise.reject(new BtError("BT_E_INTERNAL", "commit to a complete store")),
+    recheck() {
+      const damaged: number[] = [];
+      for (let c = 0; c < chunkCount; c++) {
+        if (state[c] !== BAD) continue;
+        state[c] = UNKNOWN;
+        damaged.push(c);
+      }
+      return damaged;
+    },
   };
 }
 

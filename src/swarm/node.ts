@@ -221,6 +221,16 @@ export class SwarmNode {
     this.store = store;
   }
 
+  /**
+   * Proves again, when next asked, every chunk found damaged (serve's SIGHUP), and offers
+   * them anew to the peers connected: those it refused had stopped asking. Returns how many.
+   */
+  recheck(): number {
+    const chunks = this.store.recheck?.() ?? [];
+    for (const link of this.links.values()) for (const index of chunks) link.conn.sendMessage({ type: "HAVE", index });
+    return chunks.length;
+  }
+
   private readonly currentStore = {
     chunkCount: 0,
     has: (c: number) => this.store.has(c),
@@ -234,6 +244,9 @@ export class SwarmNode {
     this.ticker = setInterval(() => {
       this.apply(this.session.tick());
       this.applyPeers(this.peers.tick());
+      // The progress line follows the peers too, not only arriving chunks: a get that waits
+      // on one missing chunk must not go on showing the peer count of its last chunk.
+      if (!this.complete) this.report();
     }, TICK_MS);
     this.applyPeers(this.peers.start(this.options.bootstrap));
     this.apply(this.session.start());

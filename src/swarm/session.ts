@@ -97,6 +97,8 @@ export class DownloadSession {
   private readonly landing = new Map<number, string>();
   private readonly giveUp: GiveUpRule;
   private lastBad: { chunk: number; peer: string } | null = null;
+  /** The last chunk a peer refused because its own copy is damaged: named if nobody else has it. */
+  private lastDamaged: { chunk: number; peer: string } | null = null;
   private readonly out = new Outbox<SessionAction>();
   private wakePending = false;
   /**
@@ -217,8 +219,12 @@ export class DownloadSession {
     this.discard(peer, chunk);
     if (code === WIRE_ERRORS.ELSEWHERE) this.scheduler.deferred(peer, chunk);
     else {
-      const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED;
+      const gone = code === WIRE_ERRORS.NOT_AVAILABLE || code === WIRE_ERRORS.READ_FAILED || code === WIRE_ERRORS.DAMAGED;
       if (code === WIRE_ERRORS.READ_FAILED) this.log("peer-read-failed", { peer: p.name, chunk });
+      if (code === WIRE_ERRORS.DAMAGED) {
+        this.lastDamaged = { chunk, peer: p.name };
+        this.log("chunk-error", { chunk, peer: p.name, reason: "the peer's copy is damaged (it does not match the package)", action: "asking other peers" });
+      }
       this.scheduler.rejected(peer, chunk, !gone);
     }
     this.fillAll();
@@ -352,6 +358,10 @@ export class DownloadSession {
     const have = this.scheduler.have.count;
     const missing = chunkCount - have;
     const saved = have > 0 ? `progress saved: ${have} of ${chunkCount} chunks verified` : `no chunk verified yet, nothing to keep`;
+    if (this.lastDamaged && !this.scheduler.have.has(this.lastDamaged.chunk)) {
+      const { chunk, peer } = this.lastDamaged;
+      return new BtError("BT_E_NO_PEERS", `chunk ${chunk}: peer ${peer} refused it, its copy being damaged (it does not match the package), and no other peer could supply it (${missing} chunks missing; ${saved})`);
+    }
     if (this.lastBad) {
       return new BtError(
         "BT_E_VERIFY",

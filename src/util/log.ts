@@ -11,15 +11,27 @@ export interface Logger {
 const quote = (v: string): string => (/^[\w.:/\-[\]@]+$/.test(v) ? v : JSON.stringify(v));
 const text = (v: unknown): string => (typeof v === "object" && v !== null ? JSON.stringify(v) : String(v));
 
-export function stderrLogger(prefix: string, enabled = true): Logger {
+/** Events a person at a terminal sees under a progress bar even without -v: those that say something went wrong or was changed. */
+const WARNINGS = new Set(["chunk-error", "mode-stripped", "lock-unavailable", "package-not-kept", "resume-check", "peer-banned", "metadata-refused"]);
+
+/**
+ * On a terminal a command with a progress bar shows the bar, warnings and its final line,
+ * as aria2 does ("warnings"); "all" (-v, or no bar) shows every event, each clearing the
+ * bar's line first so the two never share one. Off a terminal, every event: logs want them.
+ */
+export type TerminalEvents = "all" | "warnings";
+
+export function stderrLogger(prefix: string, enabled = true, onTerminal: TerminalEvents = "all"): Logger {
+  const tty = process.stderr.isTTY === true;
   return {
     json: false,
     event(name, fields = {}) {
-      if (!enabled) return;
+      if (!enabled || (tty && onTerminal === "warnings" && !WARNINGS.has(name))) return;
       const parts = Object.entries(fields)
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => `${k}=${quote(text(v))}`);
-      process.stderr.write(`${new Date().toISOString()} ${prefix} ${name}${parts.length ? ` ${parts.join(" ")}` : ""}\n`);
+      const line = `${new Date().toISOString()} ${prefix} ${name}${parts.length ? ` ${parts.join(" ")}` : ""}\n`;
+      process.stderr.write(tty ? `\r\x1b[2K${line}` : line);
     },
   };
 }
@@ -47,8 +59,8 @@ export function jsonLogger(command: string): Logger {
   };
 }
 
-export function loggerFor(command: string, mode: OutputMode): Logger {
-  return mode === "json" ? jsonLogger(command) : stderrLogger(command, mode !== "quiet");
+export function loggerFor(command: string, mode: OutputMode, onTerminal: TerminalEvents = "all"): Logger {
+  return mode === "json" ? jsonLogger(command) : stderrLogger(command, mode !== "quiet", onTerminal);
 }
 
 export type OutputMode = "text" | "json" | "quiet";

@@ -72,11 +72,12 @@ const MAKE_RUNS = instances(
 );
 const INSPECT_RUNS = instances("bytetide inspect <pkg.bpkg> [--json]", ["inspect", "/data/dir.bpkg"], ["inspect", "/data/dir.bpkg", "--json"]);
 const VERIFY_RUNS = instances(
-  "bytetide verify <pkg.bpkg> [path] [--json | --quiet]",
+  "bytetide verify <pkg.bpkg> [path] [--only GLOB]... [--json | --quiet]",
   ["verify", "/data/dir.bpkg"],
   ["verify", "/data/dir.bpkg", "/data/copy"],
   ["verify", "/data/dir.bpkg", "/data/copy", "--json"],
   ["verify", "/data/dir.bpkg", "/data/copy", "--quiet"],
+  ["verify", "/data/dir.bpkg", "/data/copy", "--only", "shards", "--only", "config.json"],
 );
 const SERVE_RUNS = instances(
   "bytetide serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload-rate R]",
@@ -192,7 +193,7 @@ test("inspect <pkg.bpkg> [--json]: a summary, and JSON with every field the READ
   expect(described.chunk_hashes).toHaveLength(described.chunk_count);
   for (const h of described.chunk_hashes) expect(h).toMatch(/^[0-9a-f]{64}$/);
 
-  const [beside, elsewhere, verifyJson, verifyQuiet] = VERIFY_RUNS.map(at);
+  const [beside, elsewhere, verifyJson, verifyQuiet, verifyPart] = VERIFY_RUNS.map(at);
   const ok = await run(beside!);
   expect(ok.code).toBe(0);
   expect(ok.stdout).toBe(`VERIFY OK ${described.merkle_root}\n`);
@@ -202,6 +203,10 @@ test("inspect <pkg.bpkg> [--json]: a summary, and JSON with every field the READ
   const bytes = readFileSync(bad);
   bytes[100] = bytes[100]! ^ 0xff;
   writeFileSync(bad, bytes);
+  // --only: the part that is intact is vouched for as a part, never as the whole.
+  const part = await run(verifyPart!);
+  expect(part.code, part.stderr).toBe(0);
+  expect(part.stdout).toBe(`VERIFY PARTIAL ${described.merkle_root} (only 3 of 4 files, --only)\n`);
   const corrupt = await run(elsewhere!);
   expect(corrupt.code).toBe(5);
   expect(`${corrupt.stdout}${corrupt.stderr}`).toMatch(/bad/);

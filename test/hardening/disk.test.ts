@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
@@ -78,24 +78,69 @@ describe("disk and filesystem faults", () => {
     expect(existsSync(join(locked, "data.bin.btstate"))).toBe(false);
   });
 
-  test("a payload file changed under the serve: it notices, stops offering that chunk, and the getter is told why it cannot finish", async () => {
+  test("a payload file changed under the serve: it refuses that chunk as damaged, the getter names the chunk, the peer and why, and a restored file is served again without a restart", async () => {
     const own = join(dir, "changing.bin");
     writeFileSync(own, payload);
     await makePackage(own, ["--chunk-size", "256KiB"]);
     const changing = await startSeed([`${own}.bpkg`]);
-    // Flip one byte of chunk 5 on disk after the seed has started: its mtime changes.
-    await Bun.sleep(20);
-    const bytes = readFileSync(own);
-    bytes[5 * 262_144 + 77]! ^= 0x10;
-    writeFileSync(own, bytes);
-    const out = join(dir, "from-changing.bin");
-    const r = await runCli(["get", `${own}.bpkg`, "--peer", changing.address, "-o", out, "--linger", "0", "--retry-for", "1s"]);
-    const seedLog = (await changing.stop()).stderr;
-    expect(seedLog).toMatch(/chunk-error chunk=5 file=\S*changing\.bin .*does not match the package/);
-    expect(r.code).toBe(8);
-    expect(r.stdout).not.toContain("VERIFY OK");
-    expect(lastLine(r.stderr)).toContain("no peer could supply the 1 missing chunks");
-    expect((await verifiedChunks(`${own}.bpkg`, `${out}.btstate`)).count).toBe(SIZE / 262_144 - 1);
+    try {
+      // Flip one byte of chunk 5 on disk after the seed has started: its mtime changes.
+      await Bun.sleep(20);
+      const bytes = readFileSync(own);
+      bytes[5 * 262_144 + 77]! ^= 0x10;
+      writeFileSync(own, bytes);
+      const out = join(dir, "from-changing.bin");
+      const r = await runCli(["get", `${own}.bpkg`, "--peer", changing.address, "-o", out, "--linger", "0", "--retry-for", "1s"]);
+      expect(r.code).toBe(8);
+      expect(r.stdout).not.toContain("VERIFY OK");
+      expect(r.stderr).toMatch(new RegExp(`get chunk-error chunk=5 peer=${changing.address.replaceAll(".", "\\.")} reason="the peer's copy is damaged`));
+      expect(lastLine(r.stderr)).toBe(
+        `bytetide: get: chunk 5: peer ${changing.address} refused it, its copy being damaged (it does not match the package), and no other peer could supply it (1 chunks missing; progress saved: ${SIZE / 262_144 - 1} of ${SIZE / 262_144} chunks verified)`,
+      );
+      expect((await verifiedChunks(`${own}.bpkg`, `${out}.btstate`)).count).toBe(SIZE / 262_144 - 1);
+
+      // The operator restores the file: its stamp changes, so the seed proves chunk 5 again.
+      writeFileSync(own, payload);
+      await Bun.sleep(1_100); // the seed looks at a file's stamp at most once a second
+      const resumed = await runCli(["get", `${own}.bpkg`, "--peer", changing.address, "-o", out, "--linger", "0"]);
+      expect(resumed.stdout, resumed.stderr).toStartWith("VERIFY OK");
+      expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    } finally {
+      const seedLog = (await changing.stop()).stderr;
+      expect(seedLog).toMatch(/chunk-error chunk=5 file=\S*changing\.bin .*does not match the package/);
+    }
+  });
+
+  test("SIGHUP makes a serve prove its damaged chunks again, even when the restored file has the old stamp, and a get still waiting is offered them", async () => {
+    const own = join(dir, "restored.bin");
+    const damaged = Buffer.from(payload);
+    damaged[3 * 262_144 + 5]! ^= 0x01;
+    writeFileSync(own, payload);
+    await makePackage(own, ["--chunk-size", "256KiB"]);
+    writeFileSync(own, damaged);
+    const seed = await startSeed([`${own}.bpkg`]);
+    try {
+      const out = join(dir, "from-restored.bin");
+      const first = await runCli(["get", `${own}.bpkg`, "--peer", seed.address, "-o", out, "--linger", "0", "--retry-for", "1s"]);
+      expect(first.code).toBe(8);
+      expect(lastLine(first.stderr)).toStartWith(`bytetide: get: chunk 3: peer ${seed.address} refused it, its copy being damaged`);
+      // Restored in place with the damaged copy's size, inode and mtime, as a careful
+      // restore (cp -p, rsync -t) leaves it: nothing tells the seed but the operator.
+      const { mtimeNs } = statSync(own, { bigint: true });
+      writeFileSync(own, payload);
+      expect(Bun.spawnSync(["touch", "-d", `@${mtimeNs / 1_000_000_000n}.${String(mtimeNs % 1_000_000_000n).padStart(9, "0")}`, own]).exitCode).toBe(0);
+      expect(statSync(own, { bigint: true }).mtimeNs).toBe(mtimeNs);
+      const waiting = spawnCli(["get", `${own}.bpkg`, "--peer", seed.address, "-o", out, "--linger", "0", "--retry-for", "60s"]);
+      await waitForVerified(waiting, `${own}.bpkg`, `${out}.btstate`, SIZE / 262_144 - 1);
+      await waiting.waitFor(/chunk-error chunk=3 peer=/, 30_000, "stderr");
+      seed.proc.kill("SIGHUP");
+      const done = await waiting.done;
+      expect(done.stdout, done.stderr).toStartWith("VERIFY OK");
+      expect(readFileSync(out)).toEqual(Buffer.from(payload));
+    } finally {
+      const seedLog = (await seed.stop()).stderr;
+      expect(seedLog).toMatch(/ serve recheck package=[0-9a-f]{64} chunks=1\n/);
+    }
   });
 
   test("a failure at the final rename is reported and the get exits instead of hanging", async () => {

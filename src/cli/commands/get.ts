@@ -16,13 +16,13 @@ import { scanEntries, verifyPayload } from "../../storage/verify.ts";
 import { peerLabel } from "../../swarm/address-book.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
 import { Bitset } from "../../util/bitset.ts";
-import { type Logger, loggerFor } from "../../util/log.ts";
+import type { Logger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
-import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
+import { outputMode, PROGRESS_FLAGS, PROGRESS_HELP, progressLogger } from "../output.ts";
 import { keptPackagePath, loadPackage, packageRef, peerArgument } from "../package-ref.ts";
 import { createProgress } from "../progress.ts";
 import { onlySelection, verifiedLine } from "../selection.ts";
@@ -54,7 +54,7 @@ export const get: Command = {
     "allow-setuid": { type: "boolean" },
     ...LIMIT_FLAGS,
     ...SECURITY_FLAGS,
-    ...OUTPUT_FLAGS,
+    ...PROGRESS_FLAGS,
   },
   exitCodes: {
     BT_E_USAGE: NETWORK_USAGE_ERRORS,
@@ -130,7 +130,7 @@ ${LIMIT_HELP}
 
 ${SECURITY_HELP}
 
-${OUTPUT_HELP}
+${PROGRESS_HELP}
 
 Whatever the exit code, progress is saved.`,
 
@@ -139,7 +139,7 @@ Whatever the exit code, progress is saved.`,
     // output is touched: a start that fails leaves the output directory as it was.
     const args = parseArgs("get", argv, get.flags);
     const mode = outputMode("get", args.flags);
-    const logger = loggerFor("get", mode);
+    const logger = progressLogger("get", mode, args.flags);
     const network = networkPolicy("get", args.flags);
     const [positional] = expectPositionals("get", args, 0, 1, "one .bpkg file or bytetide:// URL");
     const ref = packageRef("get", positional, args.flags.id as string | undefined, listFlag(args.flags.peer).map((p) => peerArgument("get", "--peer", p)));
@@ -296,7 +296,7 @@ const finishedStore = (pkg: Package, path: string, logger: Logger, holds?: Bitse
   completeStore(new PackageFiles(pkg, path, false), {
     trusted: true,
     holds,
-    onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "no longer offered" }),
+    onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "output changed on disk after verification", action: "refused as damaged" }),
   });
 
 /**

@@ -8,8 +8,7 @@ import { packageName } from "../../pkg/model.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { chunkSizeFlag, expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
-import { loggerFor } from "../../util/log.ts";
-import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
+import { outputMode, PROGRESS_FLAGS, PROGRESS_HELP, progressLogger } from "../output.ts";
 import { packageUrl } from "../package-ref.ts";
 import { createProgress } from "../progress.ts";
 
@@ -20,7 +19,7 @@ export const make: Command = {
     output: { type: "string", short: "o" },
     "chunk-size": { type: "string" },
     force: { type: "boolean", short: "f" },
-    ...OUTPUT_FLAGS,
+    ...PROGRESS_FLAGS,
   },
   exitCodes: {
     BT_E_INPUT: "the input is missing, unreadable, or holds a special file or an outside symlink",
@@ -43,12 +42,12 @@ Options:
   -f, --force           overwrite an existing output
   -h, --help            show this help
 
-${OUTPUT_HELP}`,
+${PROGRESS_HELP}`,
 
   async run(argv) {
     const args = parseArgs("make", argv, make.flags);
     const mode = outputMode("make", args.flags);
-    const logger = loggerFor("make", mode);
+    const logger = progressLogger("make", mode, args.flags);
     const [input] = expectPositionals("make", args, 1, 1, "one file or directory to package");
     const requestedChunkSize = chunkSizeFlag("make", args.flags["chunk-size"]);
     const output = (args.flags.output as string | undefined) ?? `${resolve(input!)}.bpkg`;

@@ -100,6 +100,11 @@ ${LIMIT_HELP}
 
 ${SECURITY_HELP}
 
+A chunk whose data on disk does not match the package is refused to peers as damaged
+(REJECT DAMAGED: they name it and this peer when nobody else has it) and logged
+(chunk-error), until its file's size, mtime or inode changes or SIGHUP asks for every
+such chunk to be proved again.
+
 Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
 
   async run(argv) {
@@ -125,7 +130,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         pkg,
         store: completeStore(files, {
           trusted: false,
-          onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "the data on disk does not match the package", action: "no longer offered" }),
+          onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "the data on disk does not match the package", action: "refused as damaged until the file changes or SIGHUP" }),
         }),
         peerId,
         bootstrap: [],
@@ -164,7 +169,13 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       console.log(served.map((p) => `  ${p.id}  ${p.name} (${formatBytes(p.bytes)})`).join("\n"));
       if (metrics) console.log(`metrics on ${metrics.url}`);
     }
+    // SIGHUP: an operator restored a file (perhaps with its old mtime); prove again what was refused.
+    const onHangup = () => {
+      for (const node of nodes.values()) logger.event("recheck", { package: node.idHex, chunks: node.recheck() });
+    };
+    process.on("SIGHUP", onHangup);
     const signal = await untilSignal();
+    process.off("SIGHUP", onHangup);
     logger.event("stopping", { signal, connections: listener.connections.size });
     await listener.stop(SHUTDOWN_GRACE_MS);
     metrics?.stop();

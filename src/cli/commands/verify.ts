@@ -7,14 +7,13 @@ import { toHex } from "../../util/units.ts";
 import { expectPositionals, listFlag, parseArgs } from "../args.ts";
 import { onlySelection, verifiedLine } from "../selection.ts";
 import type { Command } from "../command.ts";
-import { loggerFor } from "../../util/log.ts";
-import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
+import { outputMode, PROGRESS_FLAGS, PROGRESS_HELP, progressLogger } from "../output.ts";
 import { createProgress } from "../progress.ts";
 
 export const verify: Command = {
   name: "verify",
   summary: "re-hash local data against a .bpkg",
-  flags: { only: { type: "string", multiple: true }, ...OUTPUT_FLAGS },
+  flags: { only: { type: "string", multiple: true }, ...PROGRESS_FLAGS },
   exitCodes: {
     BT_E_INPUT: "the .bpkg is missing or unreadable",
     BT_E_PACKAGE: "the .bpkg is truncated, corrupt, unsafe, not a package, or from a newer format",
@@ -42,12 +41,12 @@ Options:
                         (repeatable; as get --only reads it)
   -h, --help            show this help
 
-${OUTPUT_HELP}`,
+${PROGRESS_HELP}`,
 
   async run(argv) {
     const args = parseArgs("verify", argv, verify.flags);
     const mode = outputMode("verify", args.flags);
-    const logger = loggerFor("verify", mode);
+    const logger = progressLogger("verify", mode, args.flags);
     const [packagePath, dataPath] = expectPositionals("verify", args, 1, 2, "a .bpkg file and optionally the data's path");
     const pkg = await readPackage(packagePath!);
     const root = dataPath ?? defaultPayloadPath(packagePath!, pkg);
