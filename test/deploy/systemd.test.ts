@@ -75,7 +75,7 @@ test.skipIf(!Bun.which("systemd-analyze"))("bytetide-serve.service passes `syste
 });
 
 test.skipIf(!netlabAvailable || !canDropRoot)(
-  "bytetide-serve.service: ExecStart as written serves /srv/bytetide as an unprivileged user with the suggested settings, a get on another host fetches from it, SIGTERM stops it with exit 0 (needs root, iproute2 and setpriv)",
+  "bytetide-serve.service: ExecStart as written serves /srv/bytetide as an unprivileged user with the suggested settings, a get on another host fetches from it, ExecReload (SIGHUP) rechecks and it serves on, SIGTERM stops it with exit 0 (needs root, iproute2 and setpriv)",
   async () => {
     const dir = tempDir("bytetide-systemd");
     chmodSync(dir, 0o755);
@@ -123,6 +123,15 @@ test.skipIf(!netlabAvailable || !canDropRoot)(
       );
       expect(fetched.stdout, fetched.stderr).toStartWith("VERIFY OK");
       expect(treeDigest(join(dir, "node1", "weights"))).toBe(treeDigest(join(srv, "weights")));
+
+      // ExecReload as written (systemctl reload): SIGHUP proves damaged chunks again, and the seed serves on.
+      const reload = shellWords(one("ExecReload")).map((word) => (word === "$MAINPID" ? String(server.proc.pid) : word));
+      expect(Bun.spawnSync(reload).exitCode).toBe(0);
+      await server.waitFor(/ serve recheck package=[0-9a-f]{64} chunks=0\n/, 10_000, "stderr");
+      const again = await outputOf(
+        l.spawn(1, ["get", pkg, "--peer", `seed-host:${port}`, "-o", join(dir, "node1", "weights-again"), "--secret-file", paths["/etc/bytetide/secret"]!, "--linger", "0"], 60_000),
+      );
+      expect(again.stdout, again.stderr).toStartWith("VERIFY OK");
     } finally {
       const t0 = performance.now();
       stopped = await server.stop("SIGTERM");
