@@ -120,14 +120,16 @@ describe("faulty peers", () => {
   const flippedPath = join(dir, "flipped-data.bin");
   writeFileSync(flippedPath, flipped);
 
-  test("a serve whose data does not match its package finds out before sending: it names the file and chunk, sends nothing wrong, and the get exits 8", async () => {
+  test("a serve whose data does not match its package finds out before sending: it names the file and chunk, sends nothing wrong, and the get exits 8 naming the chunk, the peer and why", async () => {
     const bad = await startSeed([await singlePkg, "--data", flippedPath]);
     const r = await runCli(["get", "--linger", "0", await singlePkg, "--peer", bad.address, "-o", join(dir, "from-bad.bin"), "--retry-for", "2s"]);
     const seedLog = (await bad.stop()).stderr;
     expect(r.code).toBe(8);
     expect(r.stdout).not.toContain("VERIFY OK");
-    expect(r.stderr).not.toContain("chunk-error");
-    expect(r.stderr.trim().split("\n").at(-1)).toContain("no peer could supply the 1 missing chunks");
+    // Nothing wrong was sent (no chunk failed verification here); the refusal is named.
+    expect(r.stderr).not.toContain("failed verification");
+    expect(r.stderr).toContain(`chunk-error chunk=${flippedChunk} peer=${bad.address} reason="the peer's copy is damaged (it does not match the package)"`);
+    expect(r.stderr.trim().split("\n").at(-1)).toContain(`chunk ${flippedChunk}: peer ${bad.address} refused it, its copy being damaged (it does not match the package), and no other peer could supply it (1 chunks missing;`);
     expect(seedLog).toContain(`chunk-error chunk=${flippedChunk} file=${flippedPath} reason="the data on disk does not match the package"`);
   });
 

@@ -183,16 +183,7 @@ Whatever the exit code, progress is saved.`,
       throw new BtError("BT_E_EXISTS", `get: ${paths.final} exists and does not match the package (${existing}); move it away or use --force`);
     }
     if (peers.length === 0) throw new BtError("BT_E_USAGE", "get: no peers given (use --peer HOST:PORT)");
-    let madeDirectory = false;
-    if (!alreadyComplete) {
-      // The directory that holds the output may be made when its own parent exists, as
-      // rsync makes the last level; nothing above it is, so a typo in -o fails here
-      // instead of building a tree at the filesystem's root.
-      madeDirectory = makeLastLevel(dirname(paths.final));
-      await refuseUnwritable(paths.final).catch((err) => {
-        throw new BtError(err.code, `get: ${err.message}`);
-      });
-    }
+    const makesDirectory = !alreadyComplete && (await outputDirectoryToMake(paths.final));
 
     const nodes = new Map<string, SwarmNode>();
     const metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
@@ -205,15 +196,17 @@ Whatever the exit code, progress is saved.`,
     }
     let output: Output | null = null;
     try {
+      if (makesDirectory) makeDirectory(dirname(paths.final));
       if (!alreadyComplete) output = await Output.open(pkg, paths, logger, { selection, preallocate: args.flags.preallocate === true });
       if (ref.kind === "id") await keepPackage(pkg, ref.id, paths.final, logger);
     } catch (err) {
+      if (makesDirectory && !output) removeIfEmpty(dirname(paths.final));
       await listener.stop(0);
       metrics?.stop();
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     }
     const verified = output?.verified ?? Bitset.full(chunkCountOf(pkg));
-    logger.event("start", { root, total_bytes: pkg.totalSize, ...(selection ? { selected_bytes: selection.bytes, selected_chunks: selection.chunks.count } : {}), chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
+    logger.event("start", { root, id: toHex(ref.kind === "id" ? ref.id : packageId(pkg)), total_bytes: pkg.totalSize, ...(selection ? { selected_bytes: selection.bytes, selected_chunks: selection.chunks.count } : {}), chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
     const progress = createProgress("downloading", wantedBytes, selection?.chunks.count ?? verified.size, mode, logger);
     // From here a signal stops the get cleanly, progress saved, reusing included.
     const interrupted = untilSignal();
@@ -263,7 +256,7 @@ Whatever the exit code, progress is saved.`,
       await stopNetwork();
       const discarded = output?.discardIfEmpty() ?? false;
       if (!discarded) await output?.suspend();
-      else if (madeDirectory) removeIfEmpty(dirname(paths.final));
+      else if (makesDirectory) removeIfEmpty(dirname(paths.final));
       if (err instanceof BtError && (err.code === "BT_E_INTERRUPTED" || err.code === "BT_E_TERMINATED")) {
         const saved = discarded ? "nothing was verified yet, so nothing is left behind" : `progress saved (${verified.count} of ${verified.size} chunks); run the same command to resume`;
         throw new BtError(err.code, `get: ${err.message}; ${saved}`);
@@ -330,16 +323,27 @@ function outputPathFor(pkg: Package, given: string | undefined): string {
   return resolve(inside ? join(given, name) : given);
 }
 
-/** Makes `dir` if it is missing and its parent is there; returns whether it did. */
-function makeLastLevel(dir: string): boolean {
+/**
+ * Whether the output's directory is missing and will be made. It may be, when its own
+ * parent is there, as rsync makes the last level of a destination; nothing above it is,
+ * so a typo in -o fails here, before any peer is asked, instead of building a tree at the
+ * filesystem's root. Throws when the output could not be written.
+ */
+async function outputDirectoryToMake(output: string): Promise<boolean> {
+  const dir = dirname(output);
+  const missing = statOrNull(dir) === null;
+  if (missing && statOrNull(dirname(dir)) === null) throw new BtError("BT_E_IO", `get: ${output}: cannot be written: ${dir}: no such file or directory`);
+  await refuseUnwritable(missing ? dir : output).catch((err) => {
+    throw new BtError(err.code, `get: ${err.message}`);
+  });
+  return missing;
+}
+
+function makeDirectory(dir: string): void {
   try {
     mkdirSync(dir, { mode: 0o755 });
-    return true;
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    // Already there is fine; a missing parent is refuseUnwritable's to name.
-    if (code !== "EEXIST" && code !== "ENOENT") throw new BtError("BT_E_IO", `get: ${describeFsError(err, dir)}`);
-    return false;
+    if ((err as { code?: string }).code !== "EEXIST") throw new BtError("BT_E_IO", describeFsError(err, dir));
   }
 }
 
