@@ -3,6 +3,7 @@ import { NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { parseSize } from "../util/units.ts";
 import { serveMetrics } from "../ops/metrics.ts";
+import { type Listener, type ListenerOptions, listen } from "../serve/listener.ts";
 import { peerLabel } from "../swarm/address-book.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import { addressFlag, durationFlag, type FlagSpec, integerFlag, type ParsedArgs } from "./args.ts";
@@ -57,6 +58,21 @@ function networkLimits(command: string, flags: ParsedArgs["flags"]): Omit<Networ
 /** Bounds, secret and TLS, as serve and get both take them. */
 export function networkPolicy(command: string, flags: ParsedArgs["flags"]): NetworkPolicy {
   return { ...networkLimits(command, flags), secret: readSecret(command, flags), tls: readTls(command, flags) };
+}
+
+/**
+ * Binds --metrics (when given), then the peers' listener. A bad or busy --metrics fails
+ * the start before any peer is served: a unit with a typo must not run on without its
+ * metrics. On a failure nothing stays bound.
+ */
+export async function openListeners(command: string, metricsFlag: unknown, options: ListenerOptions): Promise<{ metrics: ReturnType<typeof startMetrics>; listener: Listener }> {
+  const metrics = startMetrics(command, metricsFlag, () => options.nodes.values());
+  try {
+    return { metrics, listener: await listen(options) };
+  } catch (err) {
+    metrics?.stop();
+    throw err;
+  }
 }
 
 /** Starts --metrics when given; returns its URL and a stop function, or null. */

@@ -6,7 +6,6 @@ import { equalBytes, packageId } from "../../pkg/format.ts";
 import { readPackage, refuseUnwritable, writePackage } from "../../pkg/io.ts";
 import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
-import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { Output, type OutputPaths, outputPaths } from "../../storage/output.ts";
 import { decodeState } from "../../storage/state.ts";
@@ -20,7 +19,7 @@ import type { Logger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { outputMode, PROGRESS_FLAGS, PROGRESS_HELP, progressLogger } from "../output.ts";
 import { keptPackagePath, loadPackage, packageRef, peerArgument } from "../package-ref.ts";
@@ -186,14 +185,7 @@ Whatever the exit code, progress is saved.`,
     const makesDirectory = !alreadyComplete && (await outputDirectoryToMake(paths.final));
 
     const nodes = new Map<string, SwarmNode>();
-    const metrics = startMetrics("get", args.flags.metrics, () => nodes.values());
-    let listener: Awaited<ReturnType<typeof listen>>;
-    try {
-      listener = await listen({ command: "get", host: listenAt.host, port: listenAt.port, nodes, logger, network });
-    } catch (err) {
-      metrics?.stop();
-      throw err;
-    }
+    const { metrics, listener } = await openListeners("get", args.flags.metrics, { command: "get", host: listenAt.host, port: listenAt.port, nodes, logger, network });
     let output: Output | null = null;
     try {
       if (makesDirectory) makeDirectory(dirname(paths.final));

@@ -5,7 +5,6 @@ import { BtError, fsError } from "../../errors.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
-import { listen } from "../../serve/listener.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { defaultPayloadPath } from "../../storage/payload.ts";
 import { completeStore } from "../../storage/store.ts";
@@ -16,7 +15,7 @@ import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, startMetrics } from "../network.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners } from "../network.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
@@ -147,16 +146,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       served.push({ id: node.idHex, root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
-    // A bad or busy --metrics fails the start, before any peer is served: a unit with a
-    // typo must not run on without its metrics.
-    const metrics = startMetrics("serve", args.flags.metrics, () => nodes.values());
-    let listener: Awaited<ReturnType<typeof listen>>;
-    try {
-      listener = await listen({ command: "serve", host: address.host, port: address.port, nodes, logger, network });
-    } catch (err) {
-      metrics?.stop();
-      throw err;
-    }
+    const { metrics, listener } = await openListeners("serve", args.flags.metrics, { command: "serve", host: address.host, port: address.port, nodes, logger, network });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
