@@ -11,8 +11,8 @@
  * through the download's own Output (src/storage/output.ts), so the files are exactly
  * the ones a real get leaves: nothing of the state format is repeated here.
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { DIGEST_LENGTH, sha256Of } from "../../src/hash/index.ts";
 import { equalBytes } from "../../src/pkg/format.ts";
 import { readPackage } from "../../src/pkg/io.ts";
@@ -48,6 +48,7 @@ const chunks = parseChunks(spec, chunkCountOf(pkg));
 const paths = outputPaths(resolve(outPath!));
 if (existsSync(paths.part) || existsSync(paths.final)) fail(`${paths.part} or ${paths.final} already exists`);
 
+mkdirSync(dirname(paths.final), { recursive: true });
 const source = new PackageFiles(pkg, resolve(dataPath!), false);
 const output = await Output.open(pkg, paths, stderrLogger("partial-peer"));
 const buffer = new Uint8Array(pkg.chunkSize);

@@ -26,7 +26,7 @@ const flagOf = (variable: string): string => `--${variable.slice("BYTETIDE_".len
 
 describe("each command's --help lists its own environment variables", () => {
   test("make's are those of its flags and no others", async () => {
-    expect(variablesIn(await helpOf("make"))).toEqual(["BYTETIDE_CHUNK_SIZE", "BYTETIDE_FORCE", "BYTETIDE_JSON", "BYTETIDE_OUTPUT", "BYTETIDE_QUIET"]);
+    expect(variablesIn(await helpOf("make"))).toEqual(["BYTETIDE_CHUNK_SIZE", "BYTETIDE_FORCE", "BYTETIDE_JSON", "BYTETIDE_OUTPUT", "BYTETIDE_QUIET", "BYTETIDE_VERBOSE"]);
   });
 
   test("inspect has only --json", async () => {

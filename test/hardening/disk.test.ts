@@ -78,7 +78,7 @@ describe("disk and filesystem faults", () => {
     expect(existsSync(join(locked, "data.bin.btstate"))).toBe(false);
   });
 
-  test("a payload file changed under the serve: it refuses that chunk as damaged, the getter names the chunk, the peer and why, and a restored file is served again without a restart", async () => {
+  test("a payload file changed under the serve: it refuses that chunk as damaged, the getter names the chunk, the peer and why (its progress line still counting the peer), and a restored file is served again without a restart", async () => {
     const own = join(dir, "changing.bin");
     writeFileSync(own, payload);
     await makePackage(own, ["--chunk-size", "256KiB"]);
@@ -90,8 +90,11 @@ describe("disk and filesystem faults", () => {
       bytes[5 * 262_144 + 77]! ^= 0x10;
       writeFileSync(own, bytes);
       const out = join(dir, "from-changing.bin");
-      const r = await runCli(["get", `${own}.bpkg`, "--peer", changing.address, "-o", out, "--linger", "0", "--retry-for", "1s"]);
+      // Long enough for a progress line (every 2 s off a terminal) while it waits on chunk 5.
+      const r = await runCli(["get", `${own}.bpkg`, "--peer", changing.address, "-o", out, "--linger", "0", "--retry-for", "3s"]);
       expect(r.code).toBe(8);
+      // The line follows the peer still connected, not the count of its last arrival.
+      expect(r.stderr).toMatch(new RegExp(`^downloading 96% .* peers 1 chunks ${SIZE / 262_144 - 1}/${SIZE / 262_144}$`, "m"));
       expect(r.stdout).not.toContain("VERIFY OK");
       expect(r.stderr).toMatch(new RegExp(`get chunk-error chunk=5 peer=${changing.address.replaceAll(".", "\\.")} reason="the peer's copy is damaged`));
       expect(lastLine(r.stderr)).toBe(

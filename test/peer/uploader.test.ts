@@ -106,7 +106,8 @@ test("while one chunk's check runs, the checks of the next few queued chunks are
   for (let waited = 0; sent.length < 4 && waited < 100; waited++) await settle();
   // 0, 1, 3 and 4 went out, 2 was refused; 5 waits for its check, and those of 6-9 are under way.
   expect(sent).toHaveLength(4);
-  expect(messages).toEqual([{ type: "REJECT", index: 2, code: WIRE_ERRORS.NOT_AVAILABLE }]);
+  // Refused as damaged, so the asker can say why it cannot finish.
+  expect(messages).toEqual([{ type: "REJECT", index: 2, code: WIRE_ERRORS.DAMAGED }]);
   expect([...pending.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
 

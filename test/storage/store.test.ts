@@ -45,13 +45,21 @@ test("on a warm disk a short chunk is proved at once on the JS thread, a long on
   expect(bad).toEqual([]);
 });
 
-test("a wrong chunk is refused and named with its file, whether proved on the JS thread or on the pool", async () => {
+test("a wrong chunk is refused and named with its file, whether proved on the JS thread or on the pool; recheck proves it again", async () => {
   for (const disk of ["warm", "cold"] as const) {
     const { store, bad, path } = seedOf(`bad-${disk}`, [0, 1], disk);
     expect(await store.prepare!(1)).toBe(false);
     expect(await store.prepare!(0)).toBe(false);
     expect(bad).toEqual([[1, path], [0, path]]);
-    expect([store.has(0), store.has(1)]).toEqual([false, false]);
+    // Still had, so that a request reaches prepare, which refuses it without reading it again.
+    expect([store.has(0), store.has(1)]).toEqual([true, true]);
+    expect(await store.prepare!(1)).toBe(false);
+    expect(bad).toHaveLength(2);
+    // recheck (serve's SIGHUP) forgets the verdicts: the next request proves them anew.
+    expect(store.recheck!()).toEqual([0, 1]);
+    expect(store.recheck!()).toEqual([]);
+    expect(await store.prepare!(1)).toBe(false);
+    expect(bad).toEqual([[1, path], [0, path], [1, path]]);
   }
 });
 
