@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { EventQueue } from "../../src/sim/event-queue.ts";
 import { fluidBound, percentile } from "../../src/sim/report.ts";
-import { type SimulationOptions, Simulator } from "../../src/sim/simulator.ts";
+import { PAYLOAD_SHARE, type SimulationOptions, Simulator } from "../../src/sim/simulator.ts";
 
 const MiB = 1024 * 1024;
 
@@ -66,6 +66,18 @@ test("a small swarm completes every node, none faster than the bound, and a supe
   expect(r.simulated_seconds).toBeGreaterThanOrEqual(r.completion_seconds.max);
 });
 
+test("completion counts from each node's own start against the payload-rate bound; the line-rate figures count from the launch, as the lab does", () => {
+  const r = swarm(8, 100e6, 64 * MiB);
+  expect(r.bound_seconds).toBeCloseTo(r.line_rate.bound_seconds / PAYLOAD_SHARE, 2);
+  // Each start comes within a second of the launch, so the lab's count is longer by up to
+  // that, and its bound shorter by the framing.
+  const slowestFromLaunch = r.line_rate.slowest_over_bound * r.line_rate.bound_seconds;
+  expect(slowestFromLaunch).toBeGreaterThanOrEqual(r.completion_seconds.max);
+  expect(slowestFromLaunch).toBeLessThanOrEqual(r.completion_seconds.max + 1.001);
+  expect(r.slowest_over_bound).toBeCloseTo(r.completion_seconds.max / r.bound_seconds, 2);
+  expect(r.slowest_over_bound).toBeGreaterThanOrEqual(1);
+});
+
 test("the same random seed gives the same run; another seed, another run", () => {
   const { wall_seconds: _a, events_per_second: _b, ...first } = swarm(12, 1e9, 64 * MiB);
   const { wall_seconds: _c, events_per_second: _d, ...again } = swarm(12, 1e9, 64 * MiB);
@@ -91,7 +103,9 @@ test("leavers are counted apart and everyone else completes; late joiners still 
 
 test("a mix of rates: the bound follows the slowest downlink, and the swarm stays above it", () => {
   const r = new Simulator({ nodes: 10, seeds: 1, rates: [1e9, 100e6], seedRate: 1e9, size: 64 * MiB, chunkSize: 4 * MiB, rttMs: 1, joinLate: 0, leave: 0, randomSeed: 3 }).run();
-  expect(r.bound_seconds).toBeCloseTo((64 * MiB) / (100e6 / 8), 2);
+  // At the payload rate; the line-rate bound stands beside it.
+  expect(r.bound_seconds).toBeCloseTo((64 * MiB) / ((100e6 / 8) * PAYLOAD_SHARE), 2);
+  expect(r.line_rate.bound_seconds).toBeCloseTo((64 * MiB) / (100e6 / 8), 2);
   expect(r.completed).toBe(10);
   expect(r.p50_over_bound).toBeGreaterThanOrEqual(0.5);
   expect(r.slowest_over_bound).toBeGreaterThanOrEqual(1);
