@@ -72,6 +72,11 @@ export class Output {
   private unrecorded: { first: number; last: number; timer: ReturnType<typeof setTimeout> } | null = null;
   /** A record that could not be written, reported by the next commit (a timer has nobody to tell). */
   private recordFailure: unknown = null;
+  /**
+   * The progress file is this run's too. One that was there already may be the record of
+   * an earlier get --only, which an empty run must not take away.
+   */
+  private stateCreatedHere = false;
 
   private constructor(
     readonly pkg: Package,
@@ -96,11 +101,13 @@ export class Output {
     const selection = options.selection ?? null;
     // The output's directory must exist already (the caller checks it): rsync makes only the
     // last level, and a typo in -o must not build a tree at the root of the filesystem.
+    const stateCreatedHere = lstatSafe(paths.state) === null;
     const stateFd = openLocked(paths, logger);
     let output: Output | null = null;
     try {
       output = await Output.prepare(pkg, paths, stateFd, logger, selection);
       output.stateFd = stateFd;
+      output.stateCreatedHere = stateCreatedHere;
       requireFreeSpace(paths.final, dirname(paths.final), output.missingBytes);
       if (options.preallocate) output.preallocate();
       // Unclean until proven otherwise: a crash from here on leaves this flag unset.
@@ -178,7 +185,7 @@ export class Output {
    * Returns whether it removed them.
    */
   discardIfEmpty(): boolean {
-    if (!this.createdHere || this.verified.count > 0) return false;
+    if (!this.createdHere || !this.stateCreatedHere || this.verified.count > 0) return false;
     this.close();
     rmSync(this.paths.part, { recursive: true, force: true });
     rmSync(this.paths.state, { force: true });

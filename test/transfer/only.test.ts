@@ -64,6 +64,10 @@ describe("get --only", () => {
     expect(partBad.code).toBe(5);
     expect(ndjson(partBad.stdout)[0]).toMatchObject({ event: "result", ok: false, partial: true, bad_chunk_count: 1, missing_chunk_count: 0 });
     writeFileSync(vocab, original);
+    // Another selection that finds no peer leaves the record of this one where it was.
+    const elsewhere = await runCli(["get", pkgPath, "--only", "shards/0?.bin", "--peer", "127.0.0.1:9", "-o", out, "--linger", "0", "--retry-for", "1s"]);
+    expect(elsewhere.code).toBe(8);
+    expect(existsSync(`${out}.btstate`)).toBe(true);
 
     // Node A, holding the JSON files only, seeds them: with the seed gone, node B gets one
     // from it alone, and cannot get the shards there.
