@@ -238,7 +238,6 @@ export class Simulator implements World {
     const p50 = percentile(times, 50);
     const p99 = percentile(times, 99);
     const max = times.at(-1) ?? Number.NaN;
-    const fromLaunch = secondsSince(this.launchedAt);
     const logged: Record<string, number> = {};
     for (const node of this.nodes) for (const [event, n] of node.logged) logged[event] = (logged[event] ?? 0) + n;
     const seedUploaded = this.seeds.reduce((sum, s) => sum + s.upload.uploadedBytes, 0);
@@ -262,15 +261,8 @@ export class Simulator implements World {
       unfinished: stayers.filter((d) => !d.complete && d.failure === null).length,
       completion_seconds: { p50: round(p50), p99: round(p99), max: round(max) },
       bound_seconds: round(this.bound),
-      p50_over_bound: round(p50 / this.bound),
-      p99_over_bound: round(p99 / this.bound),
-      slowest_over_bound: round(max / this.bound),
-      line_rate: {
-        bound_seconds: round(this.lineRateBound),
-        p50_over_bound: round(percentile(fromLaunch, 50) / this.lineRateBound),
-        p99_over_bound: round(percentile(fromLaunch, 99) / this.lineRateBound),
-        slowest_over_bound: round((fromLaunch.at(-1) ?? Number.NaN) / this.lineRateBound),
-      },
+      ...overBound(times, this.bound),
+      line_rate: { bound_seconds: round(this.lineRateBound), ...overBound(secondsSince(this.launchedAt), this.lineRateBound) },
       seed_upload_copies: round(seedUploaded / o.size),
       simulated_seconds: round(this.clock.now / 1000),
       wall_seconds: round(wallSeconds, 2),
@@ -279,4 +271,13 @@ export class Simulator implements World {
       log_events: logged,
     };
   }
+}
+
+/** Completion times (sorted ascending) over a bound: the median, the 99th percentile and the slowest. */
+function overBound(sorted: number[], bound: number): { p50_over_bound: number; p99_over_bound: number; slowest_over_bound: number } {
+  return {
+    p50_over_bound: round(percentile(sorted, 50) / bound),
+    p99_over_bound: round(percentile(sorted, 99) / bound),
+    slowest_over_bound: round((sorted.at(-1) ?? Number.NaN) / bound),
+  };
 }

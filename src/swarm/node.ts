@@ -4,7 +4,7 @@ import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, PeerConnection } from "../peer/connection.ts";
 import { dial } from "../peer/dial.ts";
 import { type UploadHooks, Uploader } from "../peer/uploader.ts";
-import { equalBytes, packageId } from "../pkg/format.ts";
+import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
@@ -25,6 +25,8 @@ import { UploadSession } from "./upload-session.ts";
 
 export interface SwarmNodeOptions {
   pkg: Package;
+  /** The package id (format.ts packageId): the caller has it already, a get by id from its URL. */
+  id: Uint8Array;
   store: ChunkStore;
   peerId: Uint8Array;
   /** Peers to start from (get --peer); more are learned from PEERS messages. */
@@ -136,7 +138,7 @@ export class SwarmNode {
     const { pkg, store } = options;
     this.store = store;
     this.rootHex = toHex(pkg.root);
-    this.idHex = toHex(packageId(pkg));
+    this.idHex = toHex(options.id);
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     this.currentStore.chunkCount = chunkCount;
     this.book = new AddressBook(NET.maxKnownPeers);

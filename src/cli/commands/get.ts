@@ -198,7 +198,9 @@ Whatever the exit code, progress is saved.`,
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     }
     const verified = output?.verified ?? Bitset.full(chunkCountOf(pkg));
-    logger.event("start", { root, id: toHex(ref.kind === "id" ? ref.id : packageId(pkg)), total_bytes: pkg.totalSize, ...(selection ? { selected_bytes: selection.bytes, selected_chunks: selection.chunks.count } : {}), chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
+    // Encoding the package for its id costs about as much as writing the .bpkg: once.
+    const id = ref.kind === "id" ? ref.id : packageId(pkg);
+    logger.event("start", { root, id: toHex(id), total_bytes: pkg.totalSize, ...(selection ? { selected_bytes: selection.bytes, selected_chunks: selection.chunks.count } : {}), chunk_count: verified.size, chunks_verified: verified.count, output: paths.final });
     const progress = createProgress("downloading", wantedBytes, selection?.chunks.count ?? verified.size, mode, logger);
     // From here a signal stops the get cleanly, progress saved, reusing included.
     const interrupted = untilSignal();
@@ -208,6 +210,7 @@ Whatever the exit code, progress is saved.`,
     const reused = output && reuseSources.length > 0 ? await reuseLocalChunks(output, reuseSources, progress, logger, () => signalled) : 0;
     const node = new SwarmNode({
       pkg,
+      id,
       store: output ? downloadStore(output) : finishedStore(pkg, paths.final, logger),
       peerId: crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH)),
       bootstrap: peers,

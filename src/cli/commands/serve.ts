@@ -2,6 +2,7 @@ import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError, fsError } from "../../errors.ts";
+import { packageId } from "../../pkg/format.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { type Package, packageName } from "../../pkg/model.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
@@ -127,6 +128,7 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       checkPayload(pkg, files);
       const node = new SwarmNode({
         pkg,
+        id: packageId(pkg),
         store: completeStore(files, {
           trusted: false,
           onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "the data on disk does not match the package", action: "refused as damaged until the file changes or SIGHUP" }),
