@@ -73,8 +73,15 @@ export const NET = {
   /** Requests in flight to one peer (get --concurrency). */
   defaultRequestsPerPeer: 8,
   maxRequestsPerPeer: 64,
-  /** Received chunks held in memory, awaiting verification or the disk, across all peers. */
-  maxBufferedChunkBytes: 48 * 1024 * 1024,
+  /**
+   * Received chunks held in memory, awaiting verification or the disk, across all peers:
+   * room for bufferedChunks chunks, but never less than minBufferedChunkBytes nor more than
+   * maxBufferedChunkBytes (or two chunks, if those are larger). Each chunk of that room is
+   * one peer sending at once, so the room is how many senders a node can draw from.
+   */
+  bufferedChunks: 32,
+  minBufferedChunkBytes: 48 * 1024 * 1024,
+  maxBufferedChunkBytes: 256 * 1024 * 1024,
   /** Bad chunks from one peer before it is dropped. */
   maxBadChunksPerPeer: 3,
   /** With no peer connected, keep retrying the known ones this long before giving up. */

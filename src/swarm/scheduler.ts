@@ -13,7 +13,10 @@ export interface SchedulerConfig {
   chunkLength: (chunk: number) => number;
   /** Full chunks' worth of bytes in flight to one peer (--concurrency). */
   requestsPerPeer: number;
-  /** Bytes held in memory at once: open requests plus chunks being verified and written. */
+  /**
+   * Bytes of received chunks held in memory: those being verified and written, and for
+   * each peer asked, the one chunk it can be sending (see `Scheduler.bytesHeld`).
+   */
   maxBytesInMemory: number;
   /** Chunks failing verification before a peer is dropped. */
   maxBadChunksPerPeer: number;
@@ -53,7 +56,7 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
 
 /**
  * A node's scheduler as `get` and `serve` run it: bytes held in memory bounded by
- * NET.maxBufferedChunkBytes whatever the chunk size. The simulator builds its nodes with
+ * maxBytesInMemory(chunkSize). The simulator builds its nodes with
  * the same call, so both run the same numbers.
  */
 export const nodeSchedulerConfig = (
@@ -72,8 +75,13 @@ export const nodeSchedulerConfig = (
     ...overrides,
   });
 
-/** Bytes of received chunks a node holds at once (being assembled, verified or written): two chunks at least. */
-export const maxBytesInMemory = (chunkSize: number): number => Math.max(2 * chunkSize, NET.maxBufferedChunkBytes);
+/**
+ * Bytes of received chunks a node holds at once (being assembled, verified or written):
+ * NET.bufferedChunks chunks within NET's floor and cap, and two chunks at least. It bounds
+ * how many peers send to the node at once; it grows with the chunk size, never the package.
+ */
+export const maxBytesInMemory = (chunkSize: number): number =>
+  Math.max(2 * chunkSize, Math.min(Math.max(NET.bufferedChunks * chunkSize, NET.minBufferedChunkBytes), NET.maxBufferedChunkBytes));
 
 /**
  * Open requests to one peer, whatever their bytes: a package of small files has chunks of a
@@ -120,7 +128,14 @@ export class Scheduler {
   private readonly landing = new Set<number>();
   private readonly peers = new Map<string, PeerSlot>();
   private openRequests = 0;
-  /** Bytes of open requests and landing chunks: what the memory budget counts. */
+  /**
+   * What the memory budget counts: the landing chunks, and for each peer asked the chunk it
+   * may be sending, which is at most a chunk and at most what was asked of it. A peer sends
+   * its chunks one at a time (docs/protocol.md) and a chunk's buffer is taken at its first
+   * PIECE, so the requests queued behind it cost no memory. Counted as arriving, they filled
+   * the budget while most of them waited at busy uplinks and the node's own link sat idle
+   * (docs/performance.md, "Scale").
+   */
   private bytesHeld = 0;
   /** peersByRate's answer until a rate or the set of peers changes. */
   private byRate: string[] | null = null;
@@ -211,7 +226,9 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer || peer.interesting === 0) return [];
     const { chunkSize, chunkLength } = this.config;
-    const room = () => Math.min(peer.depth * chunkSize - peer.requestedBytes, this.config.maxBytesInMemory - this.bytesHeld);
+    // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
+    const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);
+    const room = () => Math.min(peer.depth * chunkSize - peer.requestedBytes, memoryRoom());
     const openBefore = peer.requests.size;
     const picks: number[] = [];
     for (;;) {
@@ -417,8 +434,7 @@ export class Scheduler {
     // Asked again: from now on its PIECEs are wanted, not late copies to drop.
     peer.cancelled.delete(chunk);
     peer.requests.set(chunk, this.config.now());
-    peer.requestedBytes += bytes;
-    this.bytesHeld += bytes;
+    this.setRequestedBytes(peer, peer.requestedBytes + bytes);
     let who = this.requesters.get(chunk);
     if (!who) {
       this.requesters.set(chunk, (who = new Set()));
@@ -426,6 +442,17 @@ export class Scheduler {
     }
     who.add(key);
     this.openRequests++;
+  }
+
+  /** The budget's share of a peer's requests (see bytesHeld). */
+  private memoryCharge(peer: PeerSlot): number {
+    return Math.min(peer.requestedBytes, this.config.chunkSize);
+  }
+
+  private setRequestedBytes(peer: PeerSlot, bytes: number): void {
+    this.bytesHeld -= this.memoryCharge(peer);
+    peer.requestedBytes = bytes;
+    this.bytesHeld += this.memoryCharge(peer);
   }
 
   /** Takes back a request the caller will CANCEL: PIECEs already on the way are then expected. */
@@ -438,9 +465,7 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer?.requests.delete(chunk)) return;
     this.openRequests--;
-    const bytes = this.config.chunkLength(chunk);
-    peer.requestedBytes -= bytes;
-    this.bytesHeld -= bytes;
+    this.setRequestedBytes(peer, peer.requestedBytes - this.config.chunkLength(chunk));
     const who = this.requesters.get(chunk);
     who?.delete(key);
     if (who?.size === 0) {

@@ -102,13 +102,27 @@ describe("scheduler", () => {
     expect(s.nextRequests("b").sort()).toEqual([0, 1, 2, 3]);
   });
 
-  test("the memory budget caps requests across all peers", () => {
-    const s = scheduler(100, { requestsPerPeer: 10, maxBytesInMemory: 6 * 4 * 1024 * 1024 });
-    for (const p of ["a", "b"]) {
+  test("the memory budget charges each peer asked one chunk, the one it may be sending, however many wait behind it", () => {
+    const s = scheduler(100, { requestsPerPeer: 4, maxBytesInMemory: 3 * 4 * 1024 * 1024 });
+    for (const p of ["a", "b", "c", "d"]) {
       s.addPeer(p);
       s.setBitfield(p, Bitset.full(100));
     }
-    expect(s.nextRequests("a").length + s.nextRequests("b").length).toBe(6);
+    const toA = s.nextRequests("a");
+    expect([toA.length, s.nextRequests("b").length, s.nextRequests("c").length]).toEqual([4, 4, 4]);
+    // Three peers charged a chunk each fill the budget of three.
+    expect(s.nextRequests("d")).toEqual([]);
+    // A chunk landing is held too, while a's next one may already be arriving.
+    s.received("a", toA[0]!);
+    expect(s.nextRequests("d")).toEqual([]);
+    s.committed(toA[0]!);
+    expect(s.nextRequests("d")).toEqual([]);
+    // Once nothing is asked of a, its chunk of the budget goes to d.
+    for (const c of toA.slice(1)) {
+      s.received("a", c);
+      s.committed(c);
+    }
+    expect(s.nextRequests("d")).toHaveLength(4);
   });
 
   test("the pipeline and the budget count bytes: short chunks (small files) keep as many bytes in flight as full ones", () => {
