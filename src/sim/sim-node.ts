@@ -2,6 +2,7 @@ import { LIMITS, NET } from "../config.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { type Message, PEER_ID_LENGTH } from "../protocol/messages.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "../swarm/address-book.ts";
+import { lingerOver } from "../swarm/linger.ts";
 import { type PeersAction, PeersSession } from "../swarm/peers-session.ts";
 import { TICK_MS } from "../swarm/pipeline.ts";
 import { nodeSchedulerConfig } from "../swarm/scheduler.ts";
@@ -250,12 +251,17 @@ export class SimNode {
     this.world.clock.after(TICK_MS, () => this.tick());
   }
 
-  /** `get` after VERIFY OK: serves until nobody asked for NET.lingerIdleMs and nothing is being sent, at most the default --linger. */
+  /** `get` after VERIFY OK, at the default --linger (linger.ts). */
   private lingeredEnough(now: number): boolean {
     if (this.options.seed || !this.complete) return false;
-    if (now - this.completedAt >= NET.defaultLingerMs) return true;
-    const lastAsked = Math.max(this.upload.lastRequestAt, this.completedAt);
-    return now - lastAsked >= NET.lingerIdleMs && ![...this.ends.values()].some((e) => e.sending || e.queue.length > 0);
+    return lingerOver({
+      now,
+      completedAt: this.completedAt,
+      maxMs: NET.defaultLingerMs,
+      lastRequestAt: this.upload.lastRequestAt,
+      lastHaveAt: this.download.lastHaveAt,
+      uploading: [...this.ends.values()].some((e) => e.sending || e.queue.length > 0),
+    });
   }
 
   private requested(end: End, key: string, chunk: number): void {

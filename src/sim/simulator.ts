@@ -72,6 +72,12 @@ export interface SimulationResult {
   events_per_second: number;
   /** How often each session log event came, across all nodes. */
   log_events: Record<string, number>;
+  /**
+   * Every tenth of the bound: the share of the online downloaders' upload capacity in use,
+   * and the share of the downloaders done. A perfect schedule keeps the first at 1 until
+   * the end; where it falls short is where a run loses its time.
+   */
+  uplink_use: { at_bound: number; busy: number; done: number }[];
 }
 
 /** A small fast PRNG (mulberry32): the same seed gives the same run. */
@@ -130,6 +136,7 @@ export class Simulator implements World {
   private readonly random: () => number;
   /** Downloaders done with: complete, failed or gone. The run ends when all are. */
   private readonly settled = new Set<SimNode>();
+  private readonly uplinkUse: SimulationResult["uplink_use"] = [];
 
   constructor(private readonly options: SimulationOptions) {
     this.latencyMs = options.rttMs / 2;
@@ -186,6 +193,7 @@ export class Simulator implements World {
         this.clock.at(launch + (0.1 + 0.8 * this.random()) * boundMs, () => node.leave());
       }
     }
+    this.sampleUplinks(1);
     const endAt = this.options.maxSimulatedMs ?? 100 * boundMs + 600_000;
     this.clock.run(endAt, () => this.settled.size === this.downloaders.length);
     return this.result((performance.now() - started) / 1000);
@@ -217,6 +225,23 @@ export class Simulator implements World {
 
   departed(node: SimNode): void {
     if (!node.options.seed && !node.complete) this.settled.add(node);
+  }
+
+  /** Samples the downloaders' uplinks at `tenth` tenths of the bound, then again a tenth later, while any downloader is left. */
+  private sampleUplinks(tenth: number): void {
+    this.clock.at((tenth * this.bound * 1000) / 10, () => {
+      let used = 0;
+      let capacity = 0;
+      for (const node of this.downloaders) {
+        if (!node.online) continue;
+        const { up } = node.options;
+        capacity += up.capacity;
+        for (const flow of up.flows) used += flow.rate;
+      }
+      const done = this.settled.size / this.downloaders.length;
+      this.uplinkUse.push({ at_bound: tenth / 10, busy: round(capacity > 0 ? used / capacity : 0), done: round(done) });
+      if (done < 1) this.sampleUplinks(tenth + 1);
+    });
   }
 
   /** A random `fraction` of the downloaders. */
@@ -269,6 +294,7 @@ export class Simulator implements World {
       events,
       events_per_second: Math.round(events / Math.max(wallSeconds, 1e-9)),
       log_events: logged,
+      uplink_use: this.uplinkUse,
     };
   }
 }

@@ -107,6 +107,8 @@ export class DownloadSession {
    * HAVEs show the swarm still moves, which a dead one does not.
    */
   private heardOfChunks = false;
+  /** When a peer last announced a chunk, on the scheduler's clock: a finished get lingers while its neighbours download (linger.ts). */
+  lastHaveAt = -Infinity;
   /** No more requests: the download completed, failed or was stopped. */
   private stopped = false;
   private done = false;
@@ -171,6 +173,7 @@ export class DownloadSession {
     else {
       this.scheduler.peerHas(peer, chunk);
       this.heardOfChunks = true;
+      this.lastHaveAt = this.config.scheduler.now();
       // The announced chunk is the only one new to ask this peer for: the rest were
       // considered at its last fill, and whatever frees a slot refills every peer.
       if (this.scheduler.askable(chunk)) this.fill(peer);
@@ -192,6 +195,12 @@ export class DownloadSession {
     const received = p.assembling.get(chunk) ?? 0;
     if (offset !== received || received + bytes > length) {
       this.close(peer, WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${chunk} at offset ${offset} (+${bytes}), expected offset ${received} of ${length}`);
+      return this.out.drain();
+    }
+    // The memory budget charges a peer one chunk arriving, however many are queued there.
+    const unfinished = received === 0 ? p.assembling.keys().next().value : undefined;
+    if (unfinished !== undefined) {
+      this.close(peer, WIRE_ERRORS.UNEXPECTED, `PIECE of chunk ${chunk} began before chunk ${unfinished} was whole: a peer sends its chunks one at a time`);
       return this.out.drain();
     }
     this.out.push({ type: "assemble", peer, chunk, offset });

@@ -18,6 +18,8 @@ export interface ServeContext {
   timesSentElsewhere: number;
   /** Other peers connected besides the requester: with none, there is no elsewhere. */
   otherPeers: number;
+  /** No chunk is queued or being sent, to anyone: serving costs no other upload anything. */
+  uplinkIdle: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ const MAX_TIMES_ELSEWHERE = 8;
  * the downloaders trade the rest. A node still downloading shares freely.
  */
 export function shouldServe(c: ServeContext): boolean {
-  if (!c.seeding || c.uploadsStarted === 0 || c.otherPeers === 0) return true;
+  if (!c.seeding || c.uploadsStarted === 0 || c.otherPeers === 0 || c.uplinkIdle) return true;
   if (c.timesSentElsewhere >= MAX_TIMES_ELSEWHERE) return true;
   // A downloader has it, or is getting it from us, or just got it: they can pass it on.
   return !(c.downloaderHasIt || c.uploadsInProgress > 0 || c.sentRecently);

@@ -34,6 +34,8 @@ export class UploadSession {
   chunksServed = 0;
   /** Chunks being sent now, at most NET.uploadSlots. */
   sending = 0;
+  /** Chunks granted and not yet ended, all peers together: queued or being sent. */
+  private outstanding = 0;
   /** Peers whose connections found no slot free when they had a chunk to send, and still have one. */
   private readonly waitingForSlot = new Set<string>();
   /** Where the next freed slot starts its round of the connections (inTurn). */
@@ -74,6 +76,9 @@ export class UploadSession {
       downloaderHasIt: this.download.scheduler.downloaderHas(chunk),
       timesSentElsewhere: asked,
       otherPeers: this.peers.size - 1,
+      // A seed that sends askers elsewhere while its uplink idles only slows the swarm: at
+      // 10 Gbit/s it sat idle for most of a run answering ELSEWHERE (docs/performance.md).
+      uplinkIdle: this.outstanding === 0,
     });
     if (serve) return "serve";
     sentElsewhere.set(chunk, asked + 1);
@@ -83,6 +88,7 @@ export class UploadSession {
   /** A chunk served to `peer` was queued for sending. */
   granted(peer: string, chunk: number): void {
     this.ledger.granted(chunk);
+    this.outstanding++;
     const p = this.peers.get(peer);
     if (p) p.outstanding++;
   }
@@ -90,6 +96,7 @@ export class UploadSession {
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
   ended(peer: string, chunk: number): void {
     this.ledger.ended(chunk, this.now());
+    this.outstanding--;
     const p = this.peers.get(peer);
     // Nothing left to send: it waits for no slot, and must not hold back those that do.
     if (p && --p.outstanding === 0) this.waitingForSlot.delete(peer);

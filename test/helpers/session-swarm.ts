@@ -98,6 +98,15 @@ export class SeedSession {
     return answer;
   }
 
+  /**
+   * A peer that connects and is granted `chunk`, which never finishes: the seed's uplink is
+   * busy from now on, as in a swarm, where an idle one serves whatever it is asked.
+   */
+  keepBusy(chunk: number): void {
+    this.connect("busy");
+    if (this.ask("busy", chunk) !== "serve") throw new Error(`keepBusy: chunk ${chunk} was not served`);
+  }
+
   /** A granted chunk is sent whole to `peer`. */
   deliver(peer: string, chunk: number): void {
     this.upload.sent(peer, CHUNK);

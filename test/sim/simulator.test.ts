@@ -66,6 +66,18 @@ test("a small swarm completes every node, none faster than the bound, and a supe
   expect(r.simulated_seconds).toBeGreaterThanOrEqual(r.completion_seconds.max);
 });
 
+test("the uplinks are sampled every tenth of the bound until the last downloader is done", () => {
+  const r = swarm(8, 100e6, 64 * MiB);
+  const use = r.uplink_use;
+  expect(use.map((u) => u.at_bound)).toEqual(use.map((_, i) => (i + 1) / 10));
+  // Until the run ends, when the last downloader is done.
+  expect(use.length).toBe(Math.floor(r.simulated_seconds / (r.bound_seconds / 10)));
+  expect(use.every((u, i) => u.done < 1 && (i === 0 || u.done >= use[i - 1]!.done))).toBe(true);
+  for (const u of use) expect(u.busy).toBeWithin(0, 1.0001);
+  // Mid-run the downloaders trade: their uplinks carry something.
+  expect(Math.max(...use.map((u) => u.busy))).toBeGreaterThan(0.3);
+});
+
 test("completion counts from each node's own start against the payload-rate bound; the line-rate figures count from the launch, as the lab does", () => {
   const r = swarm(8, 100e6, 64 * MiB);
   expect(r.bound_seconds).toBeCloseTo(r.line_rate.bound_seconds / PAYLOAD_SHARE, 2);

@@ -185,6 +185,16 @@ describe("scripted peers", () => {
     const cancelled = swarm2.cancelsTo("a").find((c) => !swarm2.open.get("a")!.includes(c.chunk));
     expect(swarm2.session.piece("a", cancelled!.chunk, 0, 16)).toEqual([]);
   });
+
+  test("a peer that begins a second chunk before the first is whole is closed: the budget charges it one chunk arriving", () => {
+    const swarm = new SessionSwarm({ chunks: 8, requestsPerPeer: 2 });
+    swarm.connect("a", { bytesPerTick: 0 });
+    const [first, second] = swarm.open.get("a")!;
+    expect(swarm.session.piece("a", first!, 0, 16).map((a) => a.type)).toEqual(["assemble"]);
+    expect(swarm.session.piece("a", second!, 0, 16)).toEqual([
+      { type: "close", peer: "a", code: WIRE_ERRORS.UNEXPECTED, reason: `PIECE of chunk ${second} began before chunk ${first} was whole: a peer sends its chunks one at a time` },
+    ]);
+  });
 });
 
 describe("invariants, over random swarms and event orders", () => {
@@ -251,7 +261,9 @@ describe("super-seeding, through the upload session", () => {
    * peer that has it, or asked again next step.
    */
   function swarmOf(peers: number, chunks: number): { seed: SeedSession; holders: Map<number, Set<string>> } {
-    const seed = new SeedSession(chunks);
+    // One chunk more than the peers want, to keep the seed busy with.
+    const seed = new SeedSession(chunks + 1);
+    seed.keepBusy(chunks);
     const names = Array.from({ length: peers }, (_, i) => `p${i}`);
     for (const name of names) seed.connect(name);
     const holders = new Map<number, Set<string>>(all(chunks).map((c) => [c, new Set()]));
@@ -307,6 +319,7 @@ describe("super-seeding, through the upload session", () => {
     const seed = new SeedSession(4);
     for (const p of ["a", "b", "c"]) seed.connect(p);
     expect(seed.ask("a", 0)).toBe("serve");
+    seed.keepBusy(3);
     seed.deliver("a", 0);
     seed.announce("a", 0);
     const answers = all(9).map(() => {
@@ -330,6 +343,16 @@ describe("super-seeding, through the upload session", () => {
     // A downloader that has it does share freely: askers go there.
     seed.announce("other", 0);
     expect(seed.ask("asker", 0)).toBe("elsewhere");
+  });
+
+  test("a seed whose uplink is idle serves a chunk a downloader has; a busy one sends the asker there", () => {
+    const seed = new SeedSession(4);
+    for (const p of ["a", "b", "c"]) seed.connect(p);
+    expect(seed.ask("a", 0)).toBe("serve");
+    seed.deliver("a", 0);
+    seed.announce("a", 0);
+    expect(seed.ask("b", 0)).toBe("serve");
+    expect(seed.ask("c", 0)).toBe("elsewhere");
   });
 
   test("a node that finished a get shares freely: only serve, the origin, super-seeds", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { SENT_RECENTLY_MS, shouldServe, UploadLedger } from "../../src/swarm/superseed.ts";
 
-const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, downloaderHasIt: false, timesSentElsewhere: 0, otherPeers: 3 };
+const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, downloaderHasIt: false, timesSentElsewhere: 0, otherPeers: 3, uplinkIdle: false };
 
 test("a node still downloading shares every chunk it has", () => {
   expect(shouldServe({ ...base, seeding: false, downloaderHasIt: true, uploadsInProgress: 3 })).toBe(true);
@@ -25,6 +25,10 @@ test("a seed serves again when its copy went nowhere (no holder, nothing in flig
 test("a peer sent elsewhere eight times is served anyway: it cannot reach a holder", () => {
   expect(shouldServe({ ...base, downloaderHasIt: true, timesSentElsewhere: 7 })).toBe(false);
   expect(shouldServe({ ...base, downloaderHasIt: true, timesSentElsewhere: 8 })).toBe(true);
+});
+
+test("a seed whose uplink is idle serves a chunk others have: sending the asker elsewhere would waste it", () => {
+  expect(shouldServe({ ...base, downloaderHasIt: true, sentRecently: true, uplinkIdle: true })).toBe(true);
 });
 
 test("a seed with a single peer serves it whatever it asks: there is nowhere else", () => {

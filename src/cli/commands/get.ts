@@ -13,6 +13,7 @@ import { completeStore, downloadStore } from "../../storage/store.ts";
 import { reuseCandidates, reuseChunks } from "../../storage/reuse.ts";
 import { scanEntries, verifyPayload } from "../../storage/verify.ts";
 import { peerLabel } from "../../swarm/address-book.ts";
+import { lingerOver } from "../../swarm/linger.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
 import { Bitset } from "../../util/bitset.ts";
 import type { Logger } from "../../util/log.ts";
@@ -86,7 +87,7 @@ verifies it and downloads nothing.
 While it downloads, get also serves the chunks it has to other peers, and learns of them
 through the peers it knows: given only a seed's address, it joins the whole swarm. When
 done it prints 'VERIFY OK <root>', then keeps serving until no peer has asked for a chunk
-for ${NET.lingerIdleMs / 1000} s, at most --linger.
+or announced one for ${NET.lingerIdleMs / 1000} s, at most --linger.
 
 Options:
   --peer HOST:PORT      a peer serving the package (repeatable; IPv6 as [addr]:port; a
@@ -448,19 +449,16 @@ function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: s
   });
 }
 
-/**
- * Keeps serving after completion while peers still fetch from us: until nobody has asked
- * for NET.lingerIdleMs and nothing is being sent, or lingerMs is up, or a signal comes.
- */
+/** Keeps serving after completion while it is of use to the peers (linger.ts), or until a signal comes. */
 async function linger(node: SwarmNode, lingerMs: number, interrupted: Promise<string>): Promise<void> {
   if (lingerMs <= 0) return;
   let stop = false;
   void interrupted.then(() => (stop = true));
-  const start = performance.now();
-  while (!stop && performance.now() - start < lingerMs) {
-    const lastAsked = Math.max(node.upload.lastRequestAt, start);
-    const idle = performance.now() - lastAsked >= NET.lingerIdleMs && !node.uploading;
-    if (idle && lingerMs !== Infinity) return;
+  const now = node.session.scheduler.config.now;
+  const completedAt = now();
+  while (!stop) {
+    const state = { now: now(), completedAt, maxMs: lingerMs, lastRequestAt: node.upload.lastRequestAt, lastHaveAt: node.session.lastHaveAt, uploading: node.uploading };
+    if (lingerOver(state)) return;
     await Bun.sleep(100);
   }
 }

@@ -76,7 +76,9 @@ With --json, one 'result' event: the scenario, completed / left_mid_way / failed
 unfinished counts, completion_seconds {p50, p99, max}, bound_seconds, p50_over_bound,
 p99_over_bound, slowest_over_bound, line_rate {bound_seconds, p50_over_bound,
 p99_over_bound, slowest_over_bound}, seed_upload_copies, simulated_seconds, wall_seconds,
-events, events_per_second and log_events (the sessions' log events, counted).`,
+events, events_per_second, log_events (the sessions' log events, counted) and uplink_use
+(every tenth of the bound: the share of the downloaders' upload capacity in use, and of
+the downloaders done).`,
 
   async run(argv) {
     const args = parseArgs("simulate", argv, simulate.flags);
