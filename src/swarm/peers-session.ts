@@ -44,6 +44,13 @@ export interface PeerArrival {
  */
 export const dialTarget = (maxPeers: number): number => Math.max(1, Math.ceil(maxPeers / 4));
 
+/**
+ * Ticks a downloading node may spend with peers that have nothing it lacks before it dials
+ * beyond dialTarget: long enough for its neighbours' first chunks to arrive, so a swarm
+ * starting out does not dial up to the limit, short against any transfer it would hold up.
+ */
+const STARVED_TICKS = 8;
+
 /** Turned-away addresses remembered: with our peers, one PEERS message's worth. */
 const MAX_TURNED_AWAY = MAX_PEERS_PER_MESSAGE / 2;
 
@@ -100,6 +107,8 @@ export class PeersSession {
   private nextKey = 0;
   /** No more dialling at all: the node is closing. */
   private stopped = false;
+  /** Ticks in a row the node, still downloading, had peers but none with a chunk it lacks. */
+  private starvedTicks = 0;
 
   constructor(
     private readonly download: DownloadSession,
@@ -129,9 +138,19 @@ export class PeersSession {
     this.book.stopAll();
   }
 
-  /** Every TICK_MS: addresses whose back-off is over are dialled again. */
+  /**
+   * Every TICK_MS: addresses whose back-off is over are dialled again, and a node starved
+   * for STARVED_TICKS dials one more address, up to the peer limit: its peers may all be
+   * waiting on the same chunks, and the seed or a luckier node is one dial away.
+   */
   tick(): PeersAction[] {
-    if (this.book.due(this.now()) > 0) this.dialMore();
+    const starving = !this.download.complete && this.peers.size > 0 && !this.download.scheduler.anyPeerInteresting;
+    this.starvedTicks = starving ? this.starvedTicks + 1 : 0;
+    const due = this.book.due(this.now()) > 0;
+    if (this.starvedTicks >= STARVED_TICKS) {
+      this.starvedTicks = 0;
+      this.dialBeyondTarget();
+    } else if (due) this.dialMore();
     return this.out.drain();
   }
 
@@ -230,7 +249,16 @@ export class PeersSession {
    */
   private dialMore(): void {
     if (this.stopped || (this.download.complete && this.peers.size > 0)) return;
-    const room = dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting;
+    this.dial(dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting);
+  }
+
+  /** One dial past dialTarget, for a starved node, while the peer limit has room. */
+  private dialBeyondTarget(): void {
+    if (this.stopped || this.peers.size + this.book.connecting >= this.limits.maxPeers) return;
+    this.dial(Math.max(1, dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting));
+  }
+
+  private dial(room: number): void {
     for (const entry of this.pickAtRandom(this.book.dialable(), room)) {
       this.book.markConnecting(peerLabel(entry.address));
       this.out.push({ type: "dial", address: entry.address });

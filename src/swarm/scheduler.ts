@@ -151,6 +151,12 @@ export class Scheduler {
     return this.have.complete;
   }
 
+  /** Whether any connected peer has a chunk still missing here. */
+  get anyPeerInteresting(): boolean {
+    for (const peer of this.peers.values()) if (peer.interesting > 0) return true;
+    return false;
+  }
+
   get openRequestCount(): number {
     return this.openRequests;
   }
