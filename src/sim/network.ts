@@ -1,6 +1,8 @@
 /**
- * The simulator's network: a flat fabric in which each node has an uplink and a downlink of
- * fixed capacity (a NIC and its switch port), and the only bottlenecks are those links.
+ * The simulator's network: a fabric in which each node has an uplink and a downlink of
+ * fixed capacity (a NIC and its switch port), and the only bottlenecks are those links and,
+ * when the nodes sit in racks, each rack's uplink to the spine (one port each way, crossed
+ * by every transfer between racks).
  * Each transfer (a flow, one chunk from one node to another) gets a weighted max-min fair
  * share: every link divides its capacity among its flows in proportion to their weights,
  * except that a flow held lower at its other end leaves the difference to the rest.
@@ -14,17 +16,19 @@
  * process to another costs CPU time on the same two cores whatever the links allow. Its
  * capacity is the bytes per second those cores can move.
  *
- * The allocation is kept incrementally: when a flow starts or ends, its two links recompute
+ * The allocation is kept incrementally: when a flow starts or ends, its ports recompute
  * their water level, and a change spreads along the flows it affects until it settles. A
  * full recomputation per event would cost O(flows), which a 10,000-node swarm cannot afford.
  */
 
 import type { EventQueue } from "./event-queue.ts";
 
-/** One direction of one node's NIC. */
+/** One direction of one node's NIC, of a rack's uplink, or the shared CPU. */
 export class Port {
   /** The flows crossing this port now. */
   readonly flows: Flow[] = [];
+  /** Bytes of the flows that crossed this port and are done (finished or stopped). */
+  carriedBytes = 0;
   /**
    * The water level, per unit of weight: the most a flow may get here. Flows held lower
    * elsewhere get their own rate; the others get this times their weight. For a port with
@@ -55,24 +59,21 @@ export class Flow {
    */
   finishEventAt = Infinity;
   active = true;
-  /** Where the flow sits in each port's list, for removal in O(1). */
-  upIndex = -1;
-  downIndex = -1;
-  sharedIndex = -1;
+  /** Where the flow sits in each of its ports' lists, for removal in O(1). */
+  readonly indices: number[];
   /** Whatever the caller needs to find the flow's owner when it finishes. */
   tag: unknown = null;
 
   constructor(
-    readonly up: Port,
-    readonly down: Port,
-    /** The network's shared port, if it has one. */
-    readonly shared: Port | null,
+    /** Every port on its way: the sender's uplink, the receiver's downlink, any rack uplinks and the shared port. */
+    readonly ports: Port[],
     readonly bytes: number,
     /** Its claim on a shared link relative to the others'. */
     readonly weight: number,
     now: number,
   ) {
     this.at = now;
+    this.indices = ports.map((port) => port.flows.push(this) - 1);
   }
 
   /** Bytes sent by `now`, at the current rate. */
@@ -82,16 +83,14 @@ export class Flow {
 
   /** The most the flow may get: its weight at the lowest level on its way. */
   get fairRate(): number {
-    const level = Math.min(this.up.level, this.down.level);
-    return this.weight * (this.shared ? Math.min(level, this.shared.level) : level);
+    return this.weight * this.levelElsewhere(null);
   }
 
   /** The lowest level on its way, leaving out `port`: what holds it at `port`. */
-  levelElsewhere(port: Port): number {
-    const up = this.up === port ? Infinity : this.up.level;
-    const down = this.down === port ? Infinity : this.down.level;
-    const shared = this.shared === null || this.shared === port ? Infinity : this.shared.level;
-    return Math.min(up, down, shared);
+  levelElsewhere(port: Port | null): number {
+    let level = Infinity;
+    for (const p of this.ports) if (p !== port && p.level < level) level = p.level;
+    return level;
   }
 
   /** When the last byte leaves, at the current rate. */
@@ -117,12 +116,10 @@ export class FluidNetwork {
     private readonly shared: Port | null = null,
   ) {}
 
-  start(up: Port, down: Port, bytes: number, weight: number, now: number): Flow {
-    const flow = new Flow(up, down, this.shared, bytes, weight, now);
-    flow.upIndex = up.flows.push(flow) - 1;
-    flow.downIndex = down.flows.push(flow) - 1;
-    if (this.shared) flow.sharedIndex = this.shared.flows.push(flow) - 1;
-    this.rebalance(this.portsOf(flow), now);
+  /** A flow of `bytes` along `path` (the sender's uplink first, the receiver's downlink, any rack uplinks between). */
+  start(path: Port[], bytes: number, weight: number, now: number): Flow {
+    const flow = new Flow(this.shared ? [...path, this.shared] : path, bytes, weight, now);
+    this.rebalance(flow.ports, now);
     // A new flow's rate is set by the recomputation of its ports.
     if (flow.rate === 0) this.setRate(flow, flow.fairRate, now);
     return flow;
@@ -134,10 +131,12 @@ export class FluidNetwork {
     flow.sent = flow.sentBy(now);
     flow.at = now;
     flow.active = false;
-    removeFrom(flow.up.flows, flow, "upIndex");
-    removeFrom(flow.down.flows, flow, "downIndex");
-    if (this.shared) removeFrom(this.shared.flows, flow, "sharedIndex");
-    this.rebalance(this.portsOf(flow), now);
+    for (let i = 0; i < flow.ports.length; i++) {
+      const port = flow.ports[i]!;
+      port.carriedBytes += flow.sent;
+      removeFrom(port, flow.indices[i]!);
+    }
+    this.rebalance(flow.ports, now);
   }
 
   /** The flows whose finish time moved since the last call. */
@@ -163,9 +162,7 @@ export class FluidNetwork {
         this.setRate(flow, rate, now);
         // The flow's other ports may now have more, or less, to give the rest.
         if (!moved) continue;
-        if (flow.up !== port) this.enqueue(flow.up);
-        if (flow.down !== port) this.enqueue(flow.down);
-        if (flow.shared && flow.shared !== port) this.enqueue(flow.shared);
+        for (const other of flow.ports) if (other !== port) this.enqueue(other);
       }
     }
   }
@@ -208,10 +205,6 @@ export class FluidNetwork {
     this.changed.push(flow);
   }
 
-  private portsOf(flow: Flow): Port[] {
-    return this.shared ? [flow.up, flow.down, this.shared] : [flow.up, flow.down];
-  }
-
   private enqueue(port: Port): void {
     if (port.queued) return;
     port.queued = true;
@@ -219,13 +212,12 @@ export class FluidNetwork {
   }
 }
 
-function removeFrom(flows: Flow[], flow: Flow, index: "upIndex" | "downIndex" | "sharedIndex"): void {
-  const at = flow[index];
-  const last = flows.pop()!;
-  if (last !== flow) {
-    flows[at] = last;
-    last[index] = at;
-  }
+/** Takes the flow at `at` out of the port's list, moving the last one into its place. */
+function removeFrom(port: Port, at: number): void {
+  const last = port.flows.pop()!;
+  if (at === port.flows.length) return;
+  port.flows[at] = last;
+  last.indices[last.ports.indexOf(port)] = at;
 }
 
 /** A flow whose last byte is due within this of its finish event counts as finished then (rounding). */

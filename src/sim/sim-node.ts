@@ -36,7 +36,16 @@ export interface SimNodeOptions {
   /** NIC capacity each way, bytes per second. */
   up: Port;
   down: Port;
+  /** The rack the node sits in, if the network has racks: a transfer to another rack crosses both racks' uplinks. */
+  rack: Rack | null;
   random: () => number;
+}
+
+/** A rack's uplink to the spine, one port each way. */
+export interface Rack {
+  index: number;
+  up: Port;
+  down: Port;
 }
 
 /**
@@ -293,11 +302,17 @@ export class SimNode {
     const chunk = end.queue.shift()!;
     end.sendingChunk = chunk;
     end.delivered = 0;
-    const { up } = this.options;
     const weight = TCP_SHARE_MIN + (TCP_SHARE_MAX - TCP_SHARE_MIN) * this.options.random();
-    end.sending = this.world.network.start(up, end.remote.node.options.down, this.chunkLength(chunk), weight, this.world.clock.now);
+    end.sending = this.world.network.start(this.pathTo(end.remote.node), this.chunkLength(chunk), weight, this.world.clock.now);
     end.sending.tag = end;
     this.world.reschedule();
+  }
+
+  /** The ports a transfer to `receiver` crosses. */
+  private pathTo(receiver: SimNode): Port[] {
+    const { up, rack } = this.options;
+    const { down, rack: theirs } = receiver.options;
+    return rack && theirs && rack !== theirs ? [up, rack.up, theirs.down, down] : [up, down];
   }
 
   /** The head chunk is done with (sent, cancelled or cut off) after `bytes` left. */

@@ -4,7 +4,9 @@ import { round } from "../util/units.ts";
 import { EventQueue } from "./event-queue.ts";
 import { FlowFinishes, FluidNetwork, Port } from "./network.ts";
 import { fluidBound, percentile } from "./report.ts";
-import { End, SimNode, type World } from "./sim-node.ts";
+import { End, type Rack, SimNode, type World } from "./sim-node.ts";
+
+const payloadRate = (node: SimNode): number => node.options.up.capacity;
 
 export interface SimulationOptions {
   /** Downloaders (the seeds come on top). */
@@ -29,6 +31,11 @@ export interface SimulationOptions {
    * Without it each node has a machine of its own, as in a cluster.
    */
   sharedCpu?: { cores: number; cpuSecondsPerGiB: number };
+  /**
+   * The nodes spread evenly over `count` racks, the seeds in rack 0, each rack joined to the
+   * spine by one uplink of `uplinkBitsPerSecond` each way. Without it the fabric is flat.
+   */
+  racks?: { count: number; uplinkBitsPerSecond: number };
   /** Stop after this much simulated time even if nodes are still downloading. */
   maxSimulatedMs?: number;
 }
@@ -78,6 +85,10 @@ export interface SimulationResult {
    * the end; where it falls short is where a run loses its time.
    */
   uplink_use: { at_bound: number; busy: number; done: number }[];
+  /** Racks and each one's uplink to the spine, or null for a flat fabric. */
+  racks: { count: number; uplink_bits_per_second: number } | null;
+  /** Bytes that came into a rack through its uplink, over the package size times (racks - 1): 1 is one copy per rack. Null without racks. */
+  cross_rack_copies: number | null;
 }
 
 /** A small fast PRNG (mulberry32): the same seed gives the same run. */
@@ -137,6 +148,7 @@ export class Simulator implements World {
   /** Downloaders done with: complete, failed or gone. The run ends when all are. */
   private readonly settled = new Set<SimNode>();
   private readonly uplinkUse: SimulationResult["uplink_use"] = [];
+  private readonly racks: Rack[];
 
   constructor(private readonly options: SimulationOptions) {
     this.latencyMs = options.rttMs / 2;
@@ -146,6 +158,9 @@ export class Simulator implements World {
     const { nodes, seeds, size, chunkSize } = options;
     const chunkCount = Math.max(1, Math.ceil(size / chunkSize));
     const rateOf = (i: number) => options.rates[i % options.rates.length]! / 8;
+    const rackCount = options.racks?.count ?? 0;
+    const rackBytesPerSecond = ((options.racks?.uplinkBitsPerSecond ?? 0) / 8) * PAYLOAD_SHARE;
+    this.racks = Array.from({ length: rackCount }, (_, index) => ({ index, up: new Port(rackBytesPerSecond), down: new Port(rackBytesPerSecond) }));
     for (let i = 0; i < seeds + nodes; i++) {
       const seed = i < seeds;
       const bytesPerSecond = seed ? options.seedRate / 8 : rateOf(i - seeds);
@@ -157,6 +172,7 @@ export class Simulator implements World {
         seed,
         up: new Port(bytesPerSecond * PAYLOAD_SHARE),
         down: new Port(bytesPerSecond * PAYLOAD_SHARE),
+        rack: rackCount > 0 ? this.racks[seed ? 0 : (i - seeds) % rackCount]! : null,
         random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       });
       this.nodes.push(node);
@@ -169,8 +185,15 @@ export class Simulator implements World {
         seedUpload: this.seeds.reduce((sum, s) => sum + rateOf(s), 0),
         uploads: this.downloaders.map(rateOf),
         downloads: this.downloaders.map(rateOf),
+        racks: {
+          uplink: rateOf === payloadRate ? rackBytesPerSecond : rackBytesPerSecond / PAYLOAD_SHARE,
+          others: this.racks.slice(1).map((rack) => {
+            const members = this.downloaders.filter((d) => d.options.rack === rack);
+            return { downloaders: members.length, upload: members.reduce((sum, d) => sum + rateOf(d), 0) };
+          }),
+        },
       });
-    this.bound = boundAt((node) => node.options.up.capacity);
+    this.bound = boundAt(payloadRate);
     this.lineRateBound = boundAt((node) => node.options.up.capacity / PAYLOAD_SHARE);
   }
 
@@ -295,6 +318,8 @@ export class Simulator implements World {
       events_per_second: Math.round(events / Math.max(wallSeconds, 1e-9)),
       log_events: logged,
       uplink_use: this.uplinkUse,
+      racks: o.racks ? { count: o.racks.count, uplink_bits_per_second: o.racks.uplinkBitsPerSecond } : null,
+      cross_rack_copies: o.racks && o.racks.count > 1 ? round(this.racks.reduce((sum, r) => sum + r.down.carriedBytes, 0) / (o.size * (o.racks.count - 1))) : null,
     };
   }
 }

@@ -46,6 +46,18 @@ test("the fluid bound is the largest of the seeds' uplink, the slowest downlink 
   expect(fluidBound({ size: F, seedUpload: 200, uploads: [100, 100, 100], downloads: [1e6, 1e6, 1e6] })).toBe(6);
 });
 
+test("with racks, a rack without a seed must take one copy through its uplink, and feeds its nodes from their uplinks and that one", () => {
+  const F = 1000;
+  const flat = { size: F, seedUpload: 1000, uploads: [1000, 1000, 1000, 1000], downloads: [1000, 1000, 1000, 1000] };
+  expect(fluidBound(flat)).toBe(1);
+  // A slow uplink to the spine: one copy through it takes 10.
+  expect(fluidBound({ ...flat, racks: { uplink: 100, others: [{ downloaders: 2, upload: 2000 }] } })).toBe(10);
+  // Many nodes behind it: 20 copies over their uplinks and the rack's, 20 * 1000 / (1000 + 1000).
+  expect(fluidBound({ ...flat, racks: { uplink: 1000, others: [{ downloaders: 20, upload: 1000 }] } })).toBe(10);
+  // No other rack: nothing to cross.
+  expect(fluidBound({ ...flat, racks: { uplink: 1, others: [] } })).toBe(1);
+});
+
 test("percentiles are nearest-rank", () => {
   const xs = Array.from({ length: 100 }, (_, i) => i + 1);
   expect(percentile(xs, 50)).toBe(50);
@@ -121,4 +133,18 @@ test("a mix of rates: the bound follows the slowest downlink, and the swarm stay
   expect(r.completed).toBe(10);
   expect(r.p50_over_bound).toBeGreaterThanOrEqual(0.5);
   expect(r.slowest_over_bound).toBeGreaterThanOrEqual(1);
+});
+
+test("racks: transfers between racks cross their uplinks, every rack takes at least one copy, and the bound counts the slow uplink", () => {
+  const racks = { count: 3, uplinkBitsPerSecond: 200e6 };
+  const r = swarm(12, 1e9, 32 * MiB, { racks });
+  expect(r.completed).toBe(12);
+  expect(r.racks).toEqual({ count: 3, uplink_bits_per_second: 200e6 });
+  // 32 MiB through a 200 Mbit/s uplink, at the payload rate, is more than any flat term.
+  expect(r.bound_seconds).toBeCloseTo((32 * MiB) / ((200e6 / 8) * PAYLOAD_SHARE), 2);
+  expect(r.slowest_over_bound).toBeGreaterThanOrEqual(1);
+  expect(r.cross_rack_copies!).toBeGreaterThanOrEqual(1);
+  const flat = swarm(12, 1e9, 32 * MiB);
+  expect(flat.racks).toBeNull();
+  expect(flat.cross_rack_copies).toBeNull();
 });

@@ -23,12 +23,14 @@ export const simulate: Command = {
     "random-seed": { type: "string" },
     "shared-cores": { type: "string" },
     "cpu-per-gib": { type: "string" },
+    racks: { type: "string" },
+    "rack-uplink": { type: "string" },
     ...OUTPUT_FLAGS,
   },
   exitCodes: {},
   help: `Usage: bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S]
                          [--rtt D] [--join-late F] [--leave F] [--random-seed K]
-                         [--shared-cores N --cpu-per-gib S] [--json]
+                         [--shared-cores N --cpu-per-gib S] [--racks R --rack-uplink RATE] [--json]
 
 Runs a swarm of N downloaders and the seeds in one process, on a simulated clock: every
 node runs the same download, upload and peers sessions as 'get' and 'serve', over a
@@ -43,6 +45,9 @@ Reports each downloader's completion time, from its own start (its get up, withi
 its launch), against the fluid-model lower bound T_min = max(F/u_s, F/d_min,
 N*F/(u_s + sum u_i)) (Kumar & Ross) at the payload rate (1448/1538 of the line rate:
 TCP and Ethernet framing), what the seeds uploaded, and the simulator's own speed.
+With racks, every rack without a seed must also take a copy in through its uplink L, and
+its n_r downloaders can be fed only by their own uplinks U_r and that one: T_min is then
+also at least F/L and, for each such rack, n_r*F/(U_r + L).
 Beside it, the same run as the lab counts it: from each launch, T_min at the line rate.
 The same --random-seed gives the same run.
 
@@ -68,6 +73,11 @@ Options:
   --cpu-per-gib S       with --shared-cores: CPU seconds that moving one GiB from one node
                         to another costs, sender, receiver and kernel together (the lab's
                         bench/swarm.ts reports it as cpu_seconds_per_gib)
+  --racks R             spread the downloaders evenly over R racks (node i in rack i mod R),
+                        the seeds in rack 0; each rack reaches the others through one
+                        uplink to the spine, crossed by every transfer between racks
+  --rack-uplink RATE    with --racks: each rack uplink's rate, each way, in bits per second
+                        (100G: 50 nodes of 10 Gbit/s behind it are 5:1 oversubscribed)
   -h, --help            show this help
 
 ${OUTPUT_HELP}
@@ -78,7 +88,9 @@ p99_over_bound, slowest_over_bound, line_rate {bound_seconds, p50_over_bound,
 p99_over_bound, slowest_over_bound}, seed_upload_copies, simulated_seconds, wall_seconds,
 events, events_per_second, log_events (the sessions' log events, counted) and uplink_use
 (every tenth of the bound: the share of the downloaders' upload capacity in use, and of
-the downloaders done).`,
+the downloaders done), racks {count, uplink_bits_per_second} and cross_rack_copies (bytes
+that came into racks through their uplinks, over the package size times R - 1; 1 is one
+copy per rack), both null without --racks.`,
 
   async run(argv) {
     const args = parseArgs("simulate", argv, simulate.flags);
@@ -101,6 +113,7 @@ the downloaders done).`,
       leave: fractionFlag("leave", f.leave),
       randomSeed: integerFlag("simulate", "random-seed", f["random-seed"], 1, 0, 2 ** 32 - 1),
       sharedCpu: sharedCpuFlags(f["shared-cores"], f["cpu-per-gib"]),
+      racks: racksFlags(f.racks, f["rack-uplink"]),
     });
     const result = sim.run();
     if (mode === "json") loggerFor("simulate", mode).event("result", { ...result });
@@ -136,6 +149,12 @@ function sharedCpuFlags(cores: unknown, perGiB: unknown): { cores: number; cpuSe
   return { cores: integerFlag("simulate", "shared-cores", cores, 1, 1, 1024), cpuSecondsPerGiB };
 }
 
+function racksFlags(racks: unknown, uplink: unknown): { count: number; uplinkBitsPerSecond: number } | undefined {
+  if (racks === undefined && uplink === undefined) return undefined;
+  if (racks === undefined || uplink === undefined) throw new BtError("BT_E_USAGE", "simulate: --racks and --rack-uplink go together");
+  return { count: integerFlag("simulate", "racks", racks, 1, 1, 10_000), uplinkBitsPerSecond: bitRateFlag("rack-uplink", String(uplink)) };
+}
+
 function fractionFlag(flag: string, value: unknown): number {
   if (value === undefined) return 0;
   const n = Number(value);
@@ -151,6 +170,7 @@ function summary(r: SimulationResult): string {
     `completion p50 ${c.p50} s, p99 ${c.p99} s, slowest ${c.max} s; bound T_min ${r.bound_seconds} s`,
     `over the bound: p50 ${r.p50_over_bound}x, p99 ${r.p99_over_bound}x, slowest ${r.slowest_over_bound}x; seeds uploaded ${r.seed_upload_copies} copies`,
     `at the line rate from launch (as the lab counts): bound ${r.line_rate.bound_seconds} s; p50 ${r.line_rate.p50_over_bound}x, p99 ${r.line_rate.p99_over_bound}x, slowest ${r.line_rate.slowest_over_bound}x`,
+    ...(r.racks ? [`${r.racks.count} racks, uplinks ${bits(r.racks.uplink_bits_per_second)}: ${r.cross_rack_copies ?? 0} copies per rack crossed the spine`] : []),
     `simulated ${r.simulated_seconds} s in ${r.wall_seconds} s (${r.events} events, ${r.events_per_second}/s)`,
   ].join("\n");
 }
