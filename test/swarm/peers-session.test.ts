@@ -170,38 +170,40 @@ test("the duplicate-connection rule: ourselves refused, a crossed dial replaces 
   expect(peers.arrived(arrival(9, "10.0.0.9"))).toEqual([{ type: "refuse", code: WIRE_ERRORS.DUPLICATE, reason: "already connected", peers: [] }]);
 });
 
-test("a downloading node whose peers have nothing it lacks dials one more address after 8 ticks, up to the peer limit", () => {
-  const { peers, clock } = node({ maxPeers: 4 });
+/**
+ * A downloading node with one peer that has nothing, which told it of `learned` more
+ * addresses; `arrive` admits a dialled address as a peer with nothing either.
+ */
+function starvedNode(maxPeers: number, learned: PeerAddress[]) {
+  const { peers, clock } = node({ maxPeers });
   const swarm = clock as SessionSwarm;
   swarm.start();
   peers.start([at("10.0.0.1")]);
-  const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
-  swarm.connect(key, { has: [] });
-  peers.peersReceived(key, [at("10.0.0.2"), at("10.0.0.3"), at("10.0.0.4"), at("10.0.0.5")]);
-  const dialled: string[] = [];
-  for (let tick = 1; tick <= 7; tick++) expect(dials(peers.tick())).toEqual([]);
-  dialled.push(...dials(peers.tick()));
-  expect(dialled).toHaveLength(1);
-  // The dialled peer arrives, and has nothing either: eight ticks more, one more dial.
-  const second = connect(peers, arrival(8, dialled[0]!.split(":")[0]!, dialled[0]!));
-  swarm.connect(second, { has: [] });
-  for (let tick = 1; tick <= 7; tick++) expect(dials(peers.tick())).toEqual([]);
-  dialled.push(...dials(peers.tick()));
-  expect(dialled).toHaveLength(2);
-  const third = connect(peers, arrival(7, dialled[1]!.split(":")[0]!, dialled[1]!));
-  swarm.connect(third, { has: [] });
+  let nextId = 9;
+  const arrive = (dialled: string) => {
+    const key = connect(peers, arrival(nextId--, dialled.split(":")[0]!, dialled));
+    swarm.connect(key, { has: [] });
+  };
+  arrive("10.0.0.1:7000");
+  peers.peersReceived([...swarm.open.keys()][0]!, learned);
+  return { peers, swarm, arrive };
+}
+
+test("a downloading node whose peers have nothing it lacks dials one more address after 8 ticks, up to the peer limit", () => {
+  const { peers, swarm, arrive } = starvedNode(4, [at("10.0.0.2"), at("10.0.0.3"), at("10.0.0.4"), at("10.0.0.5")]);
+  for (const round of [1, 2]) {
+    for (let tick = 1; tick <= 7; tick++) expect(dials(peers.tick())).toEqual([]);
+    const dialled = dials(peers.tick());
+    expect(dialled, `round ${round}`).toHaveLength(1);
+    // The dialled peer arrives, and has nothing either: eight ticks more, one more dial.
+    arrive(dialled[0]!);
+  }
   // Once a peer has a chunk it lacks, the node is not starved: no dial past the target.
   swarm.connect("with-data", { has: [0] });
   for (let tick = 1; tick <= 16; tick++) expect(dials(peers.tick())).toEqual([]);
 });
 
 test("a starved node at the peer limit dials no more", () => {
-  const { peers, clock } = node({ maxPeers: 1 });
-  const swarm = clock as SessionSwarm;
-  swarm.start();
-  peers.start([at("10.0.0.1")]);
-  const key = connect(peers, arrival(9, "10.0.0.1", "10.0.0.1:7000"));
-  swarm.connect(key, { has: [] });
-  peers.peersReceived(key, [at("10.0.0.2")]);
+  const { peers } = starvedNode(1, [at("10.0.0.2")]);
   for (let tick = 1; tick <= 16; tick++) expect(dials(peers.tick())).toEqual([]);
 });
