@@ -60,20 +60,33 @@ export class Flow {
   finishEventAt = Infinity;
   active = true;
   /** Where the flow sits in each of its ports' lists, for removal in O(1). */
-  readonly indices: number[];
+  upIndex: number;
+  downIndex: number;
+  readonly throughIndex: number[];
   /** Whatever the caller needs to find the flow's owner when it finishes. */
   tag: unknown = null;
 
   constructor(
-    /** Every port on its way: the sender's uplink, the receiver's downlink, any rack uplinks and the shared port. */
-    readonly ports: Port[],
+    /** The sender's uplink. */
+    readonly up: Port,
+    /** The receiver's downlink. */
+    readonly down: Port,
+    /** The other ports on its way: rack uplinks, the shared port; most flows cross none. */
+    readonly through: Port[],
     readonly bytes: number,
     /** Its claim on a shared link relative to the others'. */
     readonly weight: number,
     now: number,
   ) {
     this.at = now;
-    this.indices = ports.map((port) => port.flows.push(this) - 1);
+    this.upIndex = up.flows.push(this) - 1;
+    this.downIndex = down.flows.push(this) - 1;
+    this.throughIndex = through.length === 0 ? NO_INDICES : through.map((port) => port.flows.push(this) - 1);
+  }
+
+  /** Every port on its way. */
+  get ports(): Port[] {
+    return this.through.length === 0 ? [this.up, this.down] : [this.up, this.down, ...this.through];
   }
 
   /** Bytes sent by `now`, at the current rate. */
@@ -88,8 +101,14 @@ export class Flow {
 
   /** The lowest level on its way, leaving out `port`: what holds it at `port`. */
   levelElsewhere(port: Port | null): number {
-    let level = Infinity;
-    for (const p of this.ports) if (p !== port && p.level < level) level = p.level;
+    // The hottest call of a simulation: most flows cross only their two NICs.
+    let level = this.up === port ? Infinity : this.up.level;
+    if (this.down !== port && this.down.level < level) level = this.down.level;
+    const through = this.through;
+    for (let i = 0; i < through.length; i++) {
+      const p = through[i]!;
+      if (p !== port && p.level < level) level = p.level;
+    }
     return level;
   }
 
@@ -98,6 +117,9 @@ export class Flow {
     return this.rate > 0 ? this.at + ((this.bytes - this.sent) * 1000) / this.rate : Infinity;
   }
 }
+
+const NO_PORTS: Port[] = [];
+const NO_INDICES: number[] = [];
 
 /** A change of a port's level smaller than this (relative) does not spread further. */
 const SETTLED = 1e-3;
@@ -116,9 +138,9 @@ export class FluidNetwork {
     private readonly shared: Port | null = null,
   ) {}
 
-  /** A flow of `bytes` along `path` (the sender's uplink first, the receiver's downlink, any rack uplinks between). */
-  start(path: Port[], bytes: number, weight: number, now: number): Flow {
-    const flow = new Flow(this.shared ? [...path, this.shared] : path, bytes, weight, now);
+  /** A flow of `bytes` from the sender's uplink to the receiver's downlink, crossing `through` (rack uplinks) too. */
+  start(up: Port, down: Port, bytes: number, weight: number, now: number, through: Port[] = NO_PORTS): Flow {
+    const flow = new Flow(up, down, this.shared ? [...through, this.shared] : through, bytes, weight, now);
     this.rebalance(flow.ports, now);
     // A new flow's rate is set by the recomputation of its ports.
     if (flow.rate === 0) this.setRate(flow, flow.fairRate, now);
@@ -131,12 +153,12 @@ export class FluidNetwork {
     flow.sent = flow.sentBy(now);
     flow.at = now;
     flow.active = false;
-    for (let i = 0; i < flow.ports.length; i++) {
-      const port = flow.ports[i]!;
+    const ports = flow.ports;
+    for (const port of ports) {
       port.carriedBytes += flow.sent;
-      removeFrom(port, flow.indices[i]!);
+      removeFrom(port, flow);
     }
-    this.rebalance(flow.ports, now);
+    this.rebalance(ports, now);
   }
 
   /** The flows whose finish time moved since the last call. */
@@ -162,7 +184,10 @@ export class FluidNetwork {
         this.setRate(flow, rate, now);
         // The flow's other ports may now have more, or less, to give the rest.
         if (!moved) continue;
-        for (const other of flow.ports) if (other !== port) this.enqueue(other);
+        if (flow.up !== port) this.enqueue(flow.up);
+        if (flow.down !== port) this.enqueue(flow.down);
+        const through = flow.through;
+        for (let i = 0; i < through.length; i++) if (through[i] !== port) this.enqueue(through[i]!);
       }
     }
   }
@@ -212,12 +237,25 @@ export class FluidNetwork {
   }
 }
 
-/** Takes the flow at `at` out of the port's list, moving the last one into its place. */
-function removeFrom(port: Port, at: number): void {
+/** Takes the flow out of the port's list, moving the last one into its place. */
+function removeFrom(port: Port, flow: Flow): void {
+  const at = indexAt(flow, port);
   const last = port.flows.pop()!;
   if (at === port.flows.length) return;
   port.flows[at] = last;
-  last.indices[last.ports.indexOf(port)] = at;
+  setIndexAt(last, port, at);
+}
+
+function indexAt(flow: Flow, port: Port): number {
+  if (flow.up === port) return flow.upIndex;
+  if (flow.down === port) return flow.downIndex;
+  return flow.throughIndex[flow.through.indexOf(port)]!;
+}
+
+function setIndexAt(flow: Flow, port: Port, at: number): void {
+  if (flow.up === port) flow.upIndex = at;
+  else if (flow.down === port) flow.downIndex = at;
+  else flow.throughIndex[flow.through.indexOf(port)] = at;
 }
 
 /** A flow whose last byte is due within this of its finish event counts as finished then (rounding). */

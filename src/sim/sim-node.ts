@@ -303,16 +303,17 @@ export class SimNode {
     end.sendingChunk = chunk;
     end.delivered = 0;
     const weight = TCP_SHARE_MIN + (TCP_SHARE_MAX - TCP_SHARE_MIN) * this.options.random();
-    end.sending = this.world.network.start(this.pathTo(end.remote.node), this.chunkLength(chunk), weight, this.world.clock.now);
+    const receiver = end.remote.node;
+    end.sending = this.world.network.start(this.options.up, receiver.options.down, this.chunkLength(chunk), weight, this.world.clock.now, this.racksTo(receiver));
     end.sending.tag = end;
     this.world.reschedule();
   }
 
-  /** The ports a transfer to `receiver` crosses. */
-  private pathTo(receiver: SimNode): Port[] {
-    const { up, rack } = this.options;
-    const { down, rack: theirs } = receiver.options;
-    return rack && theirs && rack !== theirs ? [up, rack.up, theirs.down, down] : [up, down];
+  /** The rack uplinks a transfer to `receiver` crosses besides the two NICs: none within a rack. */
+  private racksTo(receiver: SimNode): Port[] | undefined {
+    const ours = this.options.rack;
+    const theirs = receiver.options.rack;
+    return ours && theirs && ours !== theirs ? [ours.up, theirs.down] : undefined;
   }
 
   /** The head chunk is done with (sent, cancelled or cut off) after `bytes` left. */

@@ -31,13 +31,13 @@ test("two flows out of one uplink share it by weight; a flow held lower at its d
   const up = new Port(100);
   const fastDown = new Port(1000);
   const slowDown = new Port(10);
-  const a = net.start([up, fastDown], 1e6, 1, 0);
-  const b = net.start([up, new Port(1000)], 1e6, 3, 0);
+  const a = net.start(up, fastDown, 1e6, 1, 0);
+  const b = net.start(up, new Port(1000), 1e6, 3, 0);
   expect(a.rate).toBeCloseTo(25, 6);
   expect(b.rate).toBeCloseTo(75, 6);
   net.stop(b, 0);
   expect(a.rate).toBeCloseTo(100, 6);
-  const c = net.start([up, slowDown], 1e6, 1, 0);
+  const c = net.start(up, slowDown, 1e6, 1, 0);
   expect(c.rate).toBeCloseTo(10, 6);
   expect(a.rate).toBeCloseTo(90, 6);
 });
@@ -45,9 +45,9 @@ test("two flows out of one uplink share it by weight; a flow held lower at its d
 test("a flow's bytes follow its rates over time, and its finish time moves when the rate does", () => {
   const net = new FluidNetwork();
   const up = new Port(1000);
-  const a = net.start([up, new Port(1e9)], 3000, 1, 0);
+  const a = net.start(up, new Port(1e9), 3000, 1, 0);
   expect(a.finishAt()).toBeCloseTo(3000, 6);
-  const b = net.start([up, new Port(1e9)], 1e9, 1, 1000);
+  const b = net.start(up, new Port(1e9), 1e9, 1, 1000);
   // 1000 bytes went alone in the first second; the rest goes at half the rate.
   expect(a.sentBy(1000)).toBeCloseTo(1000, 6);
   expect(a.finishAt()).toBeCloseTo(5000, 6);
@@ -60,7 +60,7 @@ test("a flow's bytes follow its rates over time, and its finish time moves when 
 test("a shared port (one machine's CPU) caps the flows together, whatever their links allow", () => {
   const cpu = new Port(150);
   const net = new FluidNetwork(cpu);
-  const flows = [0, 1, 2].map(() => net.start([new Port(100), new Port(100)], 1e9, 1, 0));
+  const flows = [0, 1, 2].map(() => net.start(new Port(100), new Port(100), 1e9, 1, 0));
   for (const f of flows) expect(f.rate).toBeCloseTo(50, 6);
   net.stop(flows[0]!, 0);
   for (const f of flows.slice(1)) expect(f.rate).toBeCloseTo(75, 6);
@@ -79,8 +79,7 @@ test("after any sequence of flows starting and stopping, the rates are the weigh
         // Two racks, odd nodes in one and even in the other: a flow between them crosses both racks' uplinks.
         const rackUps = rackCapacity === null ? [] : [new Port(rackCapacity), new Port(rackCapacity)];
         const rackDowns = rackCapacity === null ? [] : [new Port(rackCapacity), new Port(rackCapacity)];
-        const path = (src: number, dst: number) =>
-          rackCapacity === null || src % 2 === dst % 2 ? [ups[src]!, downs[dst]!] : [ups[src]!, rackUps[src % 2]!, rackDowns[dst % 2]!, downs[dst]!];
+        const racksBetween = (src: number, dst: number) => (rackCapacity === null || src % 2 === dst % 2 ? [] : [rackUps[src % 2]!, rackDowns[dst % 2]!]);
         const net = new FluidNetwork(shared);
         const ups = Array.from({ length: nodes }, (_, i) => new Port(capacities[i]!));
         const downs = Array.from({ length: nodes }, (_, i) => new Port(capacities[6 + i]!));
@@ -88,7 +87,7 @@ test("after any sequence of flows starting and stopping, the rates are the weigh
         for (const [from, to, weight, stopOne] of steps) {
           const src = from % nodes;
           const dst = (src + 1 + (to % (nodes - 1))) % nodes;
-          live.push(net.start(path(src, dst), 1e9, weight, 0));
+          live.push(net.start(ups[src]!, downs[dst]!, 1e9, weight, 0, racksBetween(src, dst)));
           if (stopOne && live.length > 1) net.stop(live.splice(to % live.length, 1)[0]!, 0);
         }
         const exact = progressiveFilling(live);
@@ -107,8 +106,8 @@ test("a port counts the bytes of the flows that crossed it once they are done, s
   const rackUp = new Port(500);
   const rackDown = new Port(500);
   const down = new Port(1000);
-  const across = net.start([up, rackUp, rackDown, down], 2000, 1, 0);
-  const within = net.start([new Port(1000), down], 1000, 1, 0);
+  const across = net.start(up, down, 2000, 1, 0, [rackUp, rackDown]);
+  const within = net.start(new Port(1000), down, 1000, 1, 0);
   expect(across.rate).toBeCloseTo(500, 6);
   net.stop(across, 2000);
   net.stop(within, 2000);
@@ -128,7 +127,7 @@ test("a flow is reported finished when its last byte leaves, however its rate mo
   });
   const up = new Port(100);
   const start = (name: string, bytes: number) => {
-    const flow = net.start([up, new Port(1e9)], bytes, 1, clock.now);
+    const flow = net.start(up, new Port(1e9), bytes, 1, clock.now);
     flow.tag = name;
     finishes.changed(net.takeChanged());
   };
