@@ -8,6 +8,7 @@
 #                                                 at once (programs see it at their next lookup)
 #   scripts/netlab.sh exec I CMD...              run CMD on host I
 #   scripts/netlab.sh addr I                     print host I's address
+#   scripts/netlab.sh crossed                    with zones: bytes that crossed the link between them
 #   scripts/netlab.sh down                       remove everything this script created
 #
 # Needs root and iproute2. Only the project's own namespaces and addresses are used; the
@@ -15,6 +16,9 @@
 # separate labs can coexist; `down` removes every namespace with that prefix, so it also
 # cleans up after a run that died. NETLAB_SUBNET (default 10.77.0) picks another private
 # /24 inside the namespaces, e.g. 10.0.0 to run documented commands that name 10.0.0.1.
+# NETLAB_ZONES=K:LINK_MBIT makes two zones, as two racks: hosts 0..K-1 on one bridge, the
+# rest on another, the two joined by one link shaped to LINK_MBIT each way, whose
+# counters `crossed` reads.
 #
 # Names: `ip netns exec NS` bind-mounts each file of /etc/netns/NS over /etc, so a host
 # with names gets /etc/netns/NS/hosts mapping every name to its address, and a resolv.conf
@@ -94,12 +98,25 @@ up() {
   ip -n "$core" link set lo up
   ip -n "$core" link add br0 type bridge
   ip -n "$core" link set br0 up
+  local split=$n
+  if [ -n "${NETLAB_ZONES:-}" ]; then
+    [[ $NETLAB_ZONES =~ ^([0-9]+):([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -lt "$n" ] \
+      || { echo "netlab: NETLAB_ZONES must be K:LINK_MBIT with 1 <= K < N, not '$NETLAB_ZONES'" >&2; exit 2; }
+    split=${BASH_REMATCH[1]}
+    ip -n "$core" link add br1 type bridge
+    ip -n "$core" link set br1 up
+    ip -n "$core" link add z0 type veth peer name z1
+    ip -n "$core" link set z0 master br0 up
+    ip -n "$core" link set z1 master br1 up
+    shape "$core" z0 "${BASH_REMATCH[2]}"   # towards zone 1
+    shape "$core" z1 "${BASH_REMATCH[2]}"   # towards zone 0
+  fi
   for i in $(seq 0 $((n - 1))); do
     local ns; ns=$(host "$i")
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     ip -n "$core" link add "v$i" type veth peer name eth0 netns "$ns"
-    ip -n "$core" link set "v$i" master br0 up
+    ip -n "$core" link set "v$i" master "$([ "$i" -lt "$split" ] && echo br0 || echo br1)" up
     ip -n "$ns" addr add "$(addr "$i")/24" dev eth0
     ip -n "$ns" link set eth0 up
     shape "$ns" eth0 "$rate"      # the host's uplink
@@ -114,5 +131,6 @@ case "${1:-}" in
   down) down ;;
   exec) i=${2:?I}; shift 2; exec ip netns exec "$(host "$i")" "$@" ;;
   addr) addr "${2:?I}" ;;
-  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+  crossed) echo $(( $(ip netns exec "$core" cat /sys/class/net/z0/statistics/tx_bytes) + $(ip netns exec "$core" cat /sys/class/net/z1/statistics/tx_bytes) )) ;;
+  *) sed -n '2,26p' "$0" >&2; exit 2 ;;
 esac

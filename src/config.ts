@@ -116,4 +116,6 @@ export interface NetworkPolicy {
   maxPeers: number;
   secret: Uint8Array | null;
   tls: TlsConfig | null;
+  /** This node's zone (--zone, BYTETIDE_ZONE), "" for none: peers of the same zone are preferred (peers-session.ts). */
+  zone: string;
 }

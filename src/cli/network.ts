@@ -1,6 +1,7 @@
 /** How serve and get meet peers: resource bounds, the secret and TLS, and --metrics. */
 import { NET, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
+import { isZoneName, MAX_ZONE_BYTES } from "../protocol/messages.ts";
 import { parseSize } from "../util/units.ts";
 import { serveMetrics } from "../ops/metrics.ts";
 import { type Listener, type ListenerOptions, listen } from "../serve/listener.ts";
@@ -22,6 +23,18 @@ export const LIMIT_FLAGS: FlagSpec = {
   "max-frame-size": { type: "string" },
 };
 
+/** Where the node sits: serve and get both take it. */
+export const ZONE_FLAGS: FlagSpec = {
+  zone: { type: "string" },
+};
+
+export const ZONE_HELP = `Locality:
+  --zone NAME               this node's zone: its rack, switch or availability zone, 1-63
+                            letters, digits and . _ : / - (Kubernetes: the node's
+                            topology.kubernetes.io/zone label). Peers of the same zone are
+                            dialled and asked first; a chunk is fetched from another zone
+                            only when no peer of ours has it. Default: none, every peer alike`;
+
 /** The smallest frame limit that still carries a full PIECE block. */
 const MIN_FRAME_PAYLOAD = NET.blockSize + 64;
 const MAX_FRAME_PAYLOAD = 16 * 1024 * 1024;
@@ -34,7 +47,7 @@ export const LIMIT_HELP = `Resource bounds:
   --idle-timeout D          close a connection silent for D (default ${NET.idleTimeoutMs / 1000}s)
   --max-frame-size SIZE     refuse frames larger than SIZE (default 1MiB; at least 257KiB)`;
 
-function networkLimits(command: string, flags: ParsedArgs["flags"]): Omit<NetworkPolicy, "secret" | "tls"> {
+function networkLimits(command: string, flags: ParsedArgs["flags"]): Omit<NetworkPolicy, "secret" | "tls" | "zone"> {
   const frame = flags["max-frame-size"] === undefined ? NET.maxFramePayload : parseSize(String(flags["max-frame-size"]));
   if (frame === null || frame < MIN_FRAME_PAYLOAD || frame > MAX_FRAME_PAYLOAD) {
     throw new BtError("BT_E_USAGE", `${command}: --max-frame-size ${flags["max-frame-size"]}: expected a size from 257KiB to 16MiB`);
@@ -55,9 +68,16 @@ function networkLimits(command: string, flags: ParsedArgs["flags"]): Omit<Networ
   };
 }
 
-/** Bounds, secret and TLS, as serve and get both take them. */
+/** Bounds, secret, TLS and zone, as serve and get both take them. */
 export function networkPolicy(command: string, flags: ParsedArgs["flags"]): NetworkPolicy {
-  return { ...networkLimits(command, flags), secret: readSecret(command, flags), tls: readTls(command, flags) };
+  return { ...networkLimits(command, flags), secret: readSecret(command, flags), tls: readTls(command, flags), zone: zoneFlag(command, flags.zone) };
+}
+
+function zoneFlag(command: string, value: unknown): string {
+  if (value === undefined) return "";
+  const zone = String(value);
+  if (!isZoneName(zone)) throw new BtError("BT_E_USAGE", `${command}: --zone ${JSON.stringify(zone)}: expected 1-${MAX_ZONE_BYTES} letters, digits and . _ : / -, such as rack-12 or us-east-1a`);
+  return zone;
 }
 
 /**

@@ -35,10 +35,15 @@ export type HandshakeRole = (
 ) & {
   /** A shared cluster secret: both sides must prove they hold it (AUTH) before anything else. */
   secret: Uint8Array | null;
+  /** Our zone (--zone), "" for none: told to a peer that speaks zones, whose own is awaited. */
+  zone?: string;
 };
 
-/** handshake: waiting for HELLO; auth: HELLOs exchanged, waiting for the peer's AUTH. */
-type State = "handshake" | "auth" | "ready" | "closing" | "closed";
+/**
+ * handshake: waiting for HELLO; auth: HELLOs exchanged, waiting for the peer's AUTH; zone:
+ * waiting for the peer's ZONE (both HELLOs had CAPABILITIES.ZONES).
+ */
+type State = "handshake" | "auth" | "zone" | "ready" | "closing" | "closed";
 
 /** Frames up to this size are gathered per event-loop turn (see send). */
 const SMALL_FRAME_BYTES = 4096;
@@ -66,6 +71,8 @@ export class PeerConnection {
   private closeInfo: CloseInfo | null = null;
   remoteHello: Hello | null = null;
   localHello: Hello | null = null;
+  /** The peer's zone once ready: "" when it has none, null when it does not speak zones (an older bytetide). */
+  remoteZone: string | null = null;
   /** Whatever the owner wants to attach (the package served, the peer's scheduler key). */
   context: unknown = null;
 
@@ -151,7 +158,7 @@ export class PeerConnection {
 
   /** Still reading frames: neither closing nor closed. */
   private get open(): boolean {
-    return this.state === "handshake" || this.state === "auth" || this.state === "ready";
+    return this.state === "handshake" || this.state === "auth" || this.state === "zone" || this.state === "ready";
   }
 
   onData(data: Uint8Array): void {
@@ -201,12 +208,28 @@ export class PeerConnection {
       if (!proofMatches(this.proof(theirRole), message.proof)) throw new ProtocolError(WIRE_ERRORS.AUTH_FAILED, "the peer's proof does not match our shared secret");
       return this.becomeReady();
     }
+    if (this.state === "zone") {
+      if (message.type !== "ZONE") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, `${message.type} before ZONE`);
+      this.remoteZone = message.zone;
+      return this.enterReady();
+    }
+    if (message.type === "ZONE") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "ZONE outside the handshake");
     if (message.type === "AUTH") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "AUTH without a shared secret");
     if (message.type === "HELLO") throw new ProtocolError(WIRE_ERRORS.UNEXPECTED, "a second HELLO");
     this.handler.onMessage(this, message);
   }
 
+  /** The HELLOs (and AUTH) are done: ready, once both sides that speak zones have told theirs. */
   private becomeReady(): void {
+    const bothSpeakZones = (this.localHello!.capabilities & this.remoteHello!.capabilities & CAPABILITIES.ZONES) !== 0;
+    if (bothSpeakZones) {
+      this.state = "zone";
+      return this.sendMessage({ type: "ZONE", zone: this.handshake.zone ?? "" });
+    }
+    this.enterReady();
+  }
+
+  private enterReady(): void {
     this.state = "ready";
     this.handler.onReady(this);
   }
@@ -286,7 +309,7 @@ export class PeerConnection {
   private checkTimers(): void {
     const now = Date.now();
     const { handshakeTimeoutMs, idleTimeoutMs } = this.limits;
-    if ((this.state === "handshake" || this.state === "auth") && now - this.openedAt > handshakeTimeoutMs) {
+    if ((this.state === "handshake" || this.state === "auth" || this.state === "zone") && now - this.openedAt > handshakeTimeoutMs) {
       this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${handshakeTimeoutMs / 1000} s`);
     } else if (this.state === "ready" && now - this.lastReceived > idleTimeoutMs) {
       this.fail(WIRE_ERRORS.TIMEOUT, `nothing received for ${idleTimeoutMs / 1000} s`);

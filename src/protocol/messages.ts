@@ -18,13 +18,30 @@ export const MESSAGE_TYPES = {
   CATALOGUE: 14,
   METADATA_REQUEST: 15,
   METADATA: 16,
+  ZONE: 17,
 } as const;
 
 /** HELLO capability bits. */
 export const CAPABILITIES = {
   /** The sender holds a shared secret and requires the AUTH exchange. */
   AUTH: 1,
+  /**
+   * The sender speaks zones: it sends ZONE once the HELLOs (and AUTH) are done, and reads
+   * PEERS entries that carry one. Neither goes to a peer without this bit.
+   */
+  ZONES: 2,
 } as const;
+
+/** PEERS frame code: each entry is followed by its zone (a length byte, then the name; empty when unknown). */
+export const PEERS_WITH_ZONES = 1;
+/** Bytes of a zone name (see isZoneName). */
+export const MAX_ZONE_BYTES = 63;
+
+/**
+ * A zone names where a node sits in the network (a rack, a switch, an availability zone):
+ * 1-63 characters of letters, digits and . _ : / -, so a Kubernetes topology label fits.
+ */
+export const isZoneName = (zone: string): boolean => zone.length <= MAX_ZONE_BYTES && /^[A-Za-z0-9._:/-]+$/.test(zone);
 
 export const ROOT_LENGTH = 32;
 export const PEER_ID_LENGTH = 16;
@@ -62,6 +79,12 @@ export interface CatalogueEntry {
 export interface PeerAddressEntry {
   host: string;
   port: number;
+  /**
+   * The peer's zone as the sender knows it ("" when it does not). Entries carry zones only
+   * to a peer that speaks them (CAPABILITIES.ZONES): a message whose first entry has one is
+   * sent with PEERS_WITH_ZONES, and every entry then has one.
+   */
+  zone?: string;
 }
 
 export interface Hello {
@@ -87,6 +110,8 @@ export type Message =
   | { type: "KEEPALIVE" }
   | { type: "BYE"; code: number }
   | { type: "PEERS"; peers: PeerAddressEntry[] }
+  /** The sender's zone, "" for none: sent once, after the handshake, to a peer that speaks zones. */
+  | { type: "ZONE"; zone: string }
   | { type: "AUTH"; proof: Uint8Array }
   | { type: "LIST"; from: number }
   | { type: "CATALOGUE"; total: number; from: number; packages: CatalogueEntry[] }
@@ -137,8 +162,12 @@ export function encodeMessage(m: Message): Uint8Array {
       return encodeFrame(T.KEEPALIVE, 0, new Uint8Array(0));
     case "BYE":
       return encodeFrame(T.BYE, m.code, new Uint8Array(0));
-    case "PEERS":
-      return encodeFrame(T.PEERS, 0, encodePeers(m.peers));
+    case "PEERS": {
+      const zoned = m.peers[0]?.zone !== undefined;
+      return encodeFrame(T.PEERS, zoned ? PEERS_WITH_ZONES : 0, encodePeers(m.peers, zoned));
+    }
+    case "ZONE":
+      return encodeFrame(T.ZONE, 0, new TextEncoder().encode(m.zone));
     case "AUTH":
       return encodeFrame(T.AUTH, 0, m.proof);
     case "LIST":
@@ -205,10 +234,14 @@ function decodeCatalogue(p: Uint8Array): Message {
   return { type: "CATALOGUE", total: v.getUint32(0, true), from: v.getUint32(4, true), packages };
 }
 
-function encodePeers(peers: PeerAddressEntry[]): Uint8Array {
+function encodePeers(peers: PeerAddressEntry[], zoned: boolean): Uint8Array {
   const utf8 = new TextEncoder();
-  const hosts = peers.slice(0, MAX_PEERS_PER_MESSAGE).map((p) => ({ host: utf8.encode(p.host), port: p.port }));
-  const out = new Uint8Array(2 + hosts.reduce((n, h) => n + 3 + h.host.length, 0));
+  const hosts = peers.slice(0, MAX_PEERS_PER_MESSAGE).map((p) => ({
+    host: utf8.encode(p.host),
+    port: p.port,
+    zone: zoned && p.zone && isZoneName(p.zone) ? utf8.encode(p.zone) : new Uint8Array(0),
+  }));
+  const out = new Uint8Array(2 + hosts.reduce((n, h) => n + 3 + h.host.length + (zoned ? 1 + h.zone.length : 0), 0));
   const v = new DataView(out.buffer);
   v.setUint16(0, hosts.length, true);
   let at = 2;
@@ -217,11 +250,15 @@ function encodePeers(peers: PeerAddressEntry[]): Uint8Array {
     out.set(h.host, at + 1);
     v.setUint16(at + 1 + h.host.length, h.port, true);
     at += 3 + h.host.length;
+    if (!zoned) continue;
+    out[at] = h.zone.length;
+    out.set(h.zone, at + 1);
+    at += 1 + h.zone.length;
   }
   return out;
 }
 
-function decodePeers(p: Uint8Array): PeerAddressEntry[] {
+function decodePeers(p: Uint8Array, zoned: boolean): PeerAddressEntry[] {
   const bad = (why: string) => new ProtocolError(WIRE_ERRORS.BAD_FRAME, `PEERS ${why}`);
   if (p.length < 2) throw bad("payload too short");
   const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
@@ -234,8 +271,17 @@ function decodePeers(p: Uint8Array): PeerAddressEntry[] {
     const n = p[at]!;
     if (at + 3 + n > p.length) throw bad("payload truncated");
     const host = new TextDecoder().decode(p.subarray(at + 1, at + 1 + n));
-    peers.push({ host, port: v.getUint16(at + 1 + n, true) });
+    const port = v.getUint16(at + 1 + n, true);
     at += 3 + n;
+    if (!zoned) {
+      peers.push({ host, port });
+      continue;
+    }
+    if (at + 1 > p.length || at + 1 + p[at]! > p.length) throw bad("payload truncated");
+    const zone = new TextDecoder().decode(p.subarray(at + 1, at + 1 + p[at]!));
+    at += 1 + p[at]!;
+    // A zone that is not a zone name is as good as unknown: the address still counts.
+    peers.push({ host, port, zone: isZoneName(zone) ? zone : "" });
   }
   if (at !== p.length) throw bad("has trailing bytes");
   return peers;
@@ -302,7 +348,12 @@ export function decodeMessage(frame: Frame): Message {
       expectLength(frame, "BYE", 0);
       return { type: "BYE", code: frame.code };
     case T.PEERS:
-      return { type: "PEERS", peers: decodePeers(p) };
+      return { type: "PEERS", peers: decodePeers(p, frame.code === PEERS_WITH_ZONES) };
+    case T.ZONE: {
+      const zone = new TextDecoder().decode(p);
+      if (p.length > 0 && !isZoneName(zone)) throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `ZONE ${JSON.stringify(zone.slice(0, MAX_ZONE_BYTES))} is not a zone name`);
+      return { type: "ZONE", zone };
+    }
     case T.AUTH:
       expectLength(frame, "AUTH", AUTH_PROOF_LENGTH);
       return { type: "AUTH", proof: p.slice() };

@@ -81,7 +81,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     ...connectionSocketHandlers,
     open(socket: Socket<PeerConnection>) {
       const label = `${socket.remoteAddress}:${socket.remotePort}`;
-      const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret }, handler, network.limits);
+      const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret, zone: network.zone }, handler, network.limits);
       socket.data = conn;
       const full = connections.size >= network.maxConnections;
       connections.add(conn);

@@ -5,7 +5,7 @@ import { AddressBook, type PeerAddress, peerLabel } from "../swarm/address-book.
 import { lingerOver } from "../swarm/linger.ts";
 import { type PeersAction, PeersSession } from "../swarm/peers-session.ts";
 import { TICK_MS } from "../swarm/pipeline.ts";
-import { nodeSchedulerConfig } from "../swarm/scheduler.ts";
+import { nodeSchedulerConfig, shareRank } from "../swarm/scheduler.ts";
 import { DownloadSession, type SessionAction } from "../swarm/session.ts";
 import { UploadSession } from "../swarm/upload-session.ts";
 import { Bitset } from "../util/bitset.ts";
@@ -38,6 +38,8 @@ export interface SimNodeOptions {
   down: Port;
   /** The rack the node sits in, if the network has racks: a transfer to another rack crosses both racks' uplinks. */
   rack: Rack | null;
+  /** Whether the node is told its rack as its zone (get --zone). */
+  zones: boolean;
   random: () => number;
 }
 
@@ -135,7 +137,7 @@ export class SimNode {
     this.chunkLength = (c) => (c === chunkCount - 1 ? lastLength : chunkSize);
     this.download = new DownloadSession(
       {
-        scheduler: nodeSchedulerConfig(chunkCount, chunkSize, this.chunkLength, NET.defaultRequestsPerPeer, { now, random }),
+        scheduler: nodeSchedulerConfig(chunkCount, chunkSize, this.chunkLength, NET.defaultRequestsPerPeer, { now, random, ourRank: shareRank(this.peerId) }),
         retryForMs: NET.defaultRetryForMs,
         downloadLimit: null,
         logRequests: false,
@@ -144,11 +146,16 @@ export class SimNode {
       have,
     );
     this.upload = new UploadSession(this.download, options.seed);
-    this.peers = new PeersSession(this.download, book, { maxPeers: NET.maxConnectionsPerPackage, ourId: this.peerId });
+    this.peers = new PeersSession(this.download, book, { maxPeers: NET.maxConnectionsPerPackage, ourId: this.peerId, zone: this.zone });
   }
 
   get complete(): boolean {
     return this.download.complete;
+  }
+
+  /** The zone the node was given, as its ZONE tells it: its rack, or "" for none. */
+  get zone(): string {
+    return this.options.zones && this.options.rack ? `rack-${this.options.rack.index}` : "";
   }
 
   /** The node starts, told of `bootstrap` (get --peer); a seed is told of nobody. */
@@ -176,7 +183,7 @@ export class SimNode {
   /** A connection finished its handshake; `other` is the node at the far end. */
   handshaken(end: End, other: SimNode): void {
     this.pending.add(end);
-    const arrival = { peerId: other.peerId, dialled: end.dialled, host: other.address.host, listenPort: other.address.port, label: end.label };
+    const arrival = { peerId: other.peerId, dialled: end.dialled, host: other.address.host, listenPort: other.address.port, label: end.label, zone: other.zone };
     this.applyPeers(this.peers.arrived(arrival), end);
   }
 
@@ -325,7 +332,7 @@ export class SimNode {
     const key = end.key!;
     this.upload.sent(key, bytes);
     this.upload.ended(key, end.sendingChunk);
-    this.upload.releaseSlot();
+    this.upload.releaseSlot(key);
     for (const other of this.upload.inTurn([...this.ends.values()])) {
       if (!this.upload.slotFree) return;
       this.pump(other);
@@ -456,7 +463,7 @@ export class SimNode {
           this.world.dial(this, action.address);
           break;
         case "admit":
-          this.admit(arriving!, action.key, action.name);
+          this.admit(arriving!, action);
           break;
         case "refuse":
           if (action.peers.length > 0) this.send(arriving!, { type: "PEERS", peers: action.peers });
@@ -476,12 +483,12 @@ export class SimNode {
     }
   }
 
-  private admit(end: End, key: string, name: string): void {
+  private admit(end: End, { key, name, far, rank }: Extract<PeersAction, { type: "admit" }>): void {
     end.key = key;
     this.pending.delete(end);
     this.ends.set(key, end);
-    this.download.peerConnected(key, name);
-    this.upload.peerConnected(key, name);
+    this.download.peerConnected(key, name, far, rank);
+    this.upload.peerConnected(key, name, far);
     this.send(end, { type: "BITFIELD", bits: this.download.scheduler.have.bytes.slice() });
   }
 

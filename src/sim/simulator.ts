@@ -34,8 +34,9 @@ export interface SimulationOptions {
   /**
    * The nodes spread evenly over `count` racks, the seeds in rack 0, each rack joined to the
    * spine by one uplink of `uplinkBitsPerSecond` each way. Without it the fabric is flat.
+   * With `zones`, every node is given its rack as its zone (get --zone).
    */
-  racks?: { count: number; uplinkBitsPerSecond: number };
+  racks?: { count: number; uplinkBitsPerSecond: number; zones: boolean };
   /** Stop after this much simulated time even if nodes are still downloading. */
   maxSimulatedMs?: number;
 }
@@ -86,7 +87,7 @@ export interface SimulationResult {
    */
   uplink_use: { at_bound: number; busy: number; done: number }[];
   /** Racks and each one's uplink to the spine, or null for a flat fabric. */
-  racks: { count: number; uplink_bits_per_second: number } | null;
+  racks: { count: number; uplink_bits_per_second: number; zones: boolean } | null;
   /** Bytes that came into a rack through its uplink, over the package size times (racks - 1): 1 is one copy per rack. Null without racks. */
   cross_rack_copies: number | null;
 }
@@ -173,6 +174,7 @@ export class Simulator implements World {
         up: new Port(bytesPerSecond * PAYLOAD_SHARE),
         down: new Port(bytesPerSecond * PAYLOAD_SHARE),
         rack: rackCount > 0 ? this.racks[seed ? 0 : (i - seeds) % rackCount]! : null,
+        zones: options.racks?.zones ?? false,
         random: seededRandom(Math.floor(this.random() * 2 ** 32)),
       });
       this.nodes.push(node);
@@ -318,7 +320,7 @@ export class Simulator implements World {
       events_per_second: Math.round(events / Math.max(wallSeconds, 1e-9)),
       log_events: logged,
       uplink_use: this.uplinkUse,
-      racks: o.racks ? { count: o.racks.count, uplink_bits_per_second: o.racks.uplinkBitsPerSecond } : null,
+      racks: o.racks ? { count: o.racks.count, uplink_bits_per_second: o.racks.uplinkBitsPerSecond, zones: o.racks.zones } : null,
       cross_rack_copies: o.racks && o.racks.count > 1 ? round(this.racks.reduce((sum, r) => sum + r.down.carriedBytes, 0) / (o.size * (o.racks.count - 1))) : null,
     };
   }

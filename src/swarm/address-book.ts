@@ -1,13 +1,15 @@
 export interface PeerAddress {
   host: string;
   port: number;
+  /** The node's zone, when it is known (from its ZONE or a PEERS entry). */
+  zone?: string;
 }
 
 export const peerLabel = (a: PeerAddress): string => (a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
 
 type State = "idle" | "connecting" | "connected" | "waiting" | "banned" | "gone" | "self";
 
-interface Entry {
+export interface BookEntry {
   address: PeerAddress;
   state: State;
   failures: number;
@@ -26,7 +28,7 @@ const REDIAL_DELAYS_MS = [250, 500, 1000, 2000];
  * clock.
  */
 export class AddressBook {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries = new Map<string, BookEntry>();
   /** Entries in each state: asked on every tick, so kept rather than counted. */
   private readonly inState: Record<State, number> = { idle: 0, connecting: 0, connected: 0, waiting: 0, banned: 0, gone: 0, self: 0 };
   /** No waiting entry is due before this: `due` has nothing to look for until then. */
@@ -41,6 +43,7 @@ export class AddressBook {
     const known = this.entries.get(label);
     if (known) {
       if (connected && (known.state === "idle" || known.state === "waiting")) this.setState(known, "connected");
+      if (address.zone) known.address = { ...known.address, zone: address.zone };
       return false;
     }
     if (this.entries.size >= this.capacity || address.port === 0) return false;
@@ -59,7 +62,7 @@ export class AddressBook {
   }
 
   /** Addresses to dial now. */
-  dialable(): Entry[] {
+  dialable(): BookEntry[] {
     if (this.inState.idle === 0) return [];
     return [...this.entries.values()].filter((e) => e.state === "idle");
   }
@@ -71,6 +74,14 @@ export class AddressBook {
 
   get connecting(): number {
     return this.inState.connecting;
+  }
+
+  /** Addresses being connected to that are known to be in `zone`. */
+  connectingIn(zone: string): number {
+    if (this.inState.connecting === 0) return 0;
+    let n = 0;
+    for (const e of this.entries.values()) if (e.state === "connecting" && e.address.zone === zone) n++;
+    return n;
   }
 
   markConnecting(label: string): void {
@@ -149,13 +160,13 @@ export class AddressBook {
     this.nextRedialAt = Infinity;
   }
 
-  private setState(e: Entry, state: State): void {
+  private setState(e: BookEntry, state: State): void {
     this.inState[e.state]--;
     this.inState[state]++;
     e.state = state;
   }
 
-  private update(label: string, change: (e: Entry) => void): void {
+  private update(label: string, change: (e: BookEntry) => void): void {
     const e = this.entries.get(label);
     if (e) change(e);
   }

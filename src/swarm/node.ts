@@ -19,7 +19,7 @@ import { ChunkBuffers } from "./buffers.ts";
 import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
 import { type PeersAction, PeersSession } from "./peers-session.ts";
 import { TICK_MS } from "./pipeline.ts";
-import { maxBytesInMemory, nodeSchedulerConfig } from "./scheduler.ts";
+import { maxBytesInMemory, nodeSchedulerConfig, shareRank } from "./scheduler.ts";
 import { DownloadSession, type SessionAction } from "./session.ts";
 import { UploadSession } from "./upload-session.ts";
 
@@ -144,7 +144,7 @@ export class SwarmNode {
     this.book = new AddressBook(NET.maxKnownPeers);
     this.session = new DownloadSession(
       {
-        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer),
+        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer, { ourRank: shareRank(options.peerId) }),
         retryForMs: options.retryForMs,
         downloadLimit: options.downloadLimit,
         logRequests: options.logRequests ?? false,
@@ -155,7 +155,7 @@ export class SwarmNode {
     if (options.wanted) for (let c = 0; c < chunkCount; c++) if (!options.wanted.has(c)) this.unwantedBytes += store.chunkLength(c);
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxBytesInMemory(pkg.chunkSize));
     this.upload = new UploadSession(this.session, options.superSeeding);
-    this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId });
+    this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId, zone: options.network.zone });
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
       this.rejectCompletion = reject;
@@ -213,7 +213,7 @@ export class SwarmNode {
       root: this.options.pkg.root,
       peerId: this.options.peerId,
       listenPort: this.listenPort,
-      capabilities: this.options.network.secret ? CAPABILITIES.AUTH : 0,
+      capabilities: (this.options.network.secret ? CAPABILITIES.AUTH : 0) | CAPABILITIES.ZONES,
       nonce: crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)),
     };
   }
@@ -279,7 +279,7 @@ export class SwarmNode {
     const label = peerLabel(address);
     dial(address, this.options.network, {
       connection: () => {
-        const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret }, this.handler, this.options.network.limits);
+        const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret, zone: this.options.network.zone }, this.handler, this.options.network.limits);
         conn.context = { address: label };
         this.handshaking.add(conn);
         return conn;
@@ -300,12 +300,12 @@ export class SwarmNode {
     const remote = conn.remoteHello!;
     const context = (conn.context ?? {}) as { address?: string };
     const host = normalizeHost(conn.remoteAddress ?? "");
-    this.applyPeers(this.peers.arrived({ peerId: remote.peerId, dialled: context.address, host, listenPort: remote.listenPort, label: conn.label }), conn);
+    this.applyPeers(this.peers.arrived({ peerId: remote.peerId, dialled: context.address, host, listenPort: remote.listenPort, label: conn.label, zone: conn.remoteZone }), conn);
     this.report();
   }
 
   /** The arriving connection becomes a peer: its Uploader, the sessions, and our BITFIELD. */
-  private admit(conn: PeerConnection, key: string, name: string): void {
+  private admit(conn: PeerConnection, { key, name, far, rank }: Extract<PeersAction, { type: "admit" }>): void {
     const link: Link = {
       key,
       conn,
@@ -316,8 +316,8 @@ export class SwarmNode {
     };
     this.links.set(conn, link);
     this.linksByKey.set(key, link);
-    this.session.peerConnected(key, name);
-    this.upload.peerConnected(key, name);
+    this.session.peerConnected(key, name, far, rank);
+    this.upload.peerConnected(key, name, far);
     conn.sendMessage({ type: "BITFIELD", bits: this.store.have.bytes });
   }
 
@@ -330,7 +330,7 @@ export class SwarmNode {
       ended: (chunk) => upload.ended(key, chunk),
       takeSlot: () => upload.takeSlot(key),
       releaseSlot: () => {
-        upload.releaseSlot();
+        upload.releaseSlot(key);
         // Deferred: the connection releasing the slot is in the middle of its own pump.
         queueMicrotask(() => this.offerSlot());
       },
@@ -413,7 +413,7 @@ export class SwarmNode {
     for (const action of actions) {
       if (action.type === "log") this.options.logger.event(action.event, action.fields);
       else if (action.type === "dial") this.dial(action.address);
-      else if (action.type === "admit") this.admit(arriving!, action.key, action.name);
+      else if (action.type === "admit") this.admit(arriving!, action);
       else if (action.type === "refuse") {
         if (action.peers.length > 0) arriving!.sendMessage({ type: "PEERS", peers: action.peers });
         arriving!.bye(action.code, action.reason);

@@ -12,17 +12,22 @@ export const dialableByOthers = (a: PeerAddress): boolean => isIPLiteral(a.host)
 /**
  * What a PEERS message to `recipient` lists: the listening addresses of the peers
  * connected now (those that left are not passed on, so newcomers do not chase them),
- * without the recipient's own, and only addresses the recipient can dial.
+ * without the recipient's own, and only addresses the recipient can dial. Each entry has
+ * its zone, "" when unknown: `forRecipient` takes them out for a peer that does not speak zones.
  */
 export function addressesToShare(connected: Iterable<PeerAddress>, recipient: PeerAddress | null): PeerAddressEntry[] {
   const except = recipient ? peerLabel(recipient) : null;
   const out: PeerAddressEntry[] = [];
   for (const a of connected) {
     if (out.length === MAX_PEERS_PER_MESSAGE) break;
-    if (peerLabel(a) !== except && dialableByOthers(a)) out.push({ host: a.host, port: a.port });
+    if (peerLabel(a) !== except && dialableByOthers(a)) out.push({ host: a.host, port: a.port, zone: a.zone ?? "" });
   }
   return out;
 }
+
+/** The entries as a peer can read them: without zones for one that does not speak them (an older bytetide). */
+export const forRecipient = (entries: PeerAddressEntry[], speaksZones: boolean): PeerAddressEntry[] =>
+  speaksZones ? entries : entries.map(({ host, port }) => ({ host, port }));
 
 /**
  * Splits a received PEERS list into the addresses worth learning and those to skip. An

@@ -1,9 +1,10 @@
 import { wireErrorName, WIRE_ERRORS } from "../protocol/codes.ts";
 import { MAX_PEERS_PER_MESSAGE, type Message, type PeerAddressEntry } from "../protocol/messages.ts";
-import { type AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
+import { type AddressBook, type BookEntry, type PeerAddress, peerLabel } from "./address-book.ts";
 import { admit } from "./admission.ts";
 import { Outbox } from "./outbox.ts";
-import { addressesToShare, usableAddresses } from "./peer-exchange.ts";
+import { addressesToShare, forRecipient, usableAddresses } from "./peer-exchange.ts";
+import { shareRank } from "./scheduler.ts";
 import type { DownloadSession } from "./session.ts";
 
 /**
@@ -13,8 +14,8 @@ import type { DownloadSession } from "./session.ts";
 export type PeersAction =
   /** Resolve the address and connect; report `dialFailed`, or `arrived` once handshaken. */
   | { type: "dial"; address: PeerAddress }
-  /** The arriving connection is a peer from now on, under this key and name. */
-  | { type: "admit"; key: string; name: string }
+  /** The arriving connection is a peer from now on, under this key and name; `far` and `rank` as the session's peerConnected takes them. */
+  | { type: "admit"; key: string; name: string; far: boolean; rank: number }
   /** Send PEERS (when `peers` lists any) and then BYE(code) to the arriving connection: it does not become a peer. */
   | { type: "refuse"; code: number; reason: string; peers: PeerAddressEntry[] }
   /** Say BYE(code) to a peer (a twin the duplicate-connection rule drops). */
@@ -33,6 +34,8 @@ export interface PeerArrival {
   listenPort: number;
   /** How the connection is named until it has a listening address. */
   label: string;
+  /** Its zone, from its ZONE: "" when it has none, null when it does not speak zones. */
+  zone: string | null;
 }
 
 /**
@@ -65,7 +68,8 @@ function interleave<T>(a: T[], b: T[]): T[] {
 }
 
 /** Where the arriving peer accepts connections: its socket's IP and its HELLO's port, if it listens. */
-const listenAddressOf = (a: PeerArrival): PeerAddress | null => (a.listenPort > 0 && a.host ? { host: a.host, port: a.listenPort } : null);
+const listenAddressOf = (a: PeerArrival): PeerAddress | null =>
+  a.listenPort > 0 && a.host ? { host: a.host, port: a.listenPort, ...(a.zone ? { zone: a.zone } : {}) } : null;
 
 /** A connection that ended, as the adapter reports it. */
 export interface PeerDeparture {
@@ -83,6 +87,8 @@ interface Peer {
   name: string;
   /** Where the peer accepts connections (its socket's IP and its HELLO's port), if it does. */
   listenAddress: PeerAddress | null;
+  /** As PeerArrival has it. */
+  zone: string | null;
 }
 
 /**
@@ -113,7 +119,7 @@ export class PeersSession {
   constructor(
     private readonly download: DownloadSession,
     private readonly book: AddressBook,
-    private readonly limits: { maxPeers: number; ourId: Uint8Array },
+    private readonly limits: { maxPeers: number; ourId: Uint8Array; zone?: string },
   ) {}
 
   get size(): number {
@@ -190,21 +196,21 @@ export class PeersSession {
         const them = listenAddressOf(a);
         const elsewhere = addressesToShare(interleave(this.turnedAway, this.listenAddresses()), them);
         if (them) this.rememberTurnedAway(them);
-        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached", elsewhere);
+        return this.refuse(WIRE_ERRORS.NONE, "connection limit reached", forRecipient(elsewhere, a.zone !== null));
       }
     }
     const listenAddress = listenAddressOf(a);
     const name = listenAddress ? peerLabel(listenAddress) : a.label;
     const key = `${name}#${this.nextKey++}`;
-    this.out.push({ type: "admit", key, name });
+    this.out.push({ type: "admit", key, name, far: this.isFar(a.zone), rank: shareRank(a.peerId) });
     if (a.dialled) this.book.markConnected(a.dialled);
     const learned = listenAddress ? this.book.learn(listenAddress, true) : false;
     this.log("peer-connected", { peer: name, direction: a.dialled ? "out" : "in", ...(a.dialled && a.dialled !== name ? { via: a.dialled } : {}) });
-    this.sendPeers(key, addressesToShare(this.listenAddresses(), listenAddress));
+    this.sendPeers(key, addressesToShare(this.listenAddresses(), listenAddress), a.zone !== null);
     // Everyone else hears of a newcomer that accepts connections, the first time it is seen.
     const newcomer = learned && listenAddress ? addressesToShare([listenAddress], null) : [];
-    for (const other of this.peers.keys()) this.sendPeers(other, newcomer);
-    this.peers.set(key, { peerId: a.peerId, name, listenAddress });
+    for (const [other, peer] of this.peers) this.sendPeers(other, newcomer, peer.zone !== null);
+    this.peers.set(key, { peerId: a.peerId, name, listenAddress, zone: a.zone });
     return this.out.drain();
   }
 
@@ -249,20 +255,62 @@ export class PeersSession {
    */
   private dialMore(): void {
     if (this.stopped || (this.download.complete && this.peers.size > 0)) return;
-    this.dial(dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting);
+    const room = dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting;
+    const zone = this.limits.zone;
+    if (!zone) {
+      this.dial(this.book.dialable(), room);
+      return;
+    }
+    // In a zone: peers of the zone up to the target, whatever else is connected, so a node
+    // that met other zones first still finds its own; other addresses fill what is left,
+    // and one peer outside at least carries chunks the zone does not have yet.
+    const { inside, outside } = this.dialableByZone(zone);
+    const insideRoom = dialTarget(this.limits.maxPeers) - this.peersIn(zone) - this.book.connectingIn(zone);
+    const limit = this.limits.maxPeers - this.peers.size - this.book.connecting;
+    const dialledInside = this.dial(inside, Math.min(insideRoom, limit));
+    const outsideNow = this.peers.size + this.book.connecting - this.peersIn(zone) - this.book.connectingIn(zone);
+    this.dial(outside, Math.min(Math.max(room - dialledInside, outsideNow === 0 ? 1 : 0), limit - dialledInside));
   }
 
-  /** One dial past dialTarget, for a starved node, while the peer limit has room. */
+  /**
+   * One dial past dialTarget, for a starved node, while the peer limit has room. In a zone,
+   * outside it first: the zone's peers have been asked already and have nothing it lacks.
+   */
   private dialBeyondTarget(): void {
     if (this.stopped || this.peers.size + this.book.connecting >= this.limits.maxPeers) return;
-    this.dial(Math.max(1, dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting));
+    const room = Math.max(1, dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting);
+    const zone = this.limits.zone;
+    if (!zone) return void this.dial(this.book.dialable(), room);
+    const { inside, outside } = this.dialableByZone(zone);
+    this.dial(inside, room - this.dial(outside, room));
   }
 
-  private dial(room: number): void {
-    for (const entry of this.pickAtRandom(this.book.dialable(), room)) {
+  /** Dials `room` of the entries, at random; returns how many. */
+  private dial(entries: BookEntry[], room: number): number {
+    const picked = this.pickAtRandom(entries, room);
+    for (const entry of picked) {
       this.book.markConnecting(peerLabel(entry.address));
       this.out.push({ type: "dial", address: entry.address });
     }
+    return picked.length;
+  }
+
+  private dialableByZone(zone: string): { inside: BookEntry[]; outside: BookEntry[] } {
+    const inside: BookEntry[] = [];
+    const outside: BookEntry[] = [];
+    for (const entry of this.book.dialable()) (entry.address.zone === zone ? inside : outside).push(entry);
+    return { inside, outside };
+  }
+
+  private peersIn(zone: string): number {
+    let n = 0;
+    for (const p of this.peers.values()) if (p.zone === zone) n++;
+    return n;
+  }
+
+  /** A peer is far when both it and we have a zone, and they differ; a peer of unknown zone is near, as every peer was before zones. */
+  private isFar(zone: string | null): boolean {
+    return !!this.limits.zone && !!zone && zone !== this.limits.zone;
   }
 
   /**
@@ -289,8 +337,8 @@ export class PeersSession {
     else if (code !== WIRE_ERRORS.DUPLICATE) this.book.markFailed(address, reason, this.now());
   }
 
-  private sendPeers(peer: string, peers: PeerAddressEntry[]): void {
-    if (peers.length > 0) this.out.push({ type: "send", peer, message: { type: "PEERS", peers } });
+  private sendPeers(peer: string, peers: PeerAddressEntry[], speaksZones: boolean): void {
+    if (peers.length > 0) this.out.push({ type: "send", peer, message: { type: "PEERS", peers: forRecipient(peers, speaksZones) } });
   }
 
   private refuse(code: number, reason: string, peers: PeerAddressEntry[]): PeersAction[] {

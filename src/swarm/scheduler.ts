@@ -30,6 +30,8 @@ export interface SchedulerConfig {
   random: () => number;
   /** Milliseconds; injected so tests control time. */
   now: () => number;
+  /** Our peer id as a number (shareRank): with zones, which chunks are ours to bring in (see inOurShare). */
+  ourRank: number;
 }
 
 export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<SchedulerConfig> = {}): SchedulerConfig => {
@@ -50,6 +52,7 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
     policy: rarestFirst,
     random: Math.random,
     now: () => performance.now(),
+    ourRank: 0,
     ...overrides,
   };
 };
@@ -89,11 +92,34 @@ export const maxBytesInMemory = (chunkSize: number): number =>
  */
 const MAX_REQUESTS_PER_PEER = NET.maxQueuedRequestsPerPeer / 2;
 
+/** A peer id as a number, for the share rule (Scheduler.inOurShare): its first four bytes. */
+export const shareRank = (peerId: Uint8Array): number => ((peerId[0]! | (peerId[1]! << 8) | (peerId[2]! << 16) | (peerId[3]! << 24)) >>> 0);
+
+/** How strongly `rank` claims `chunk` (lowest wins): a hash, so each node of a zone claims its own random share. */
+function shareScore(rank: number, chunk: number): number {
+  let h = (rank ^ Math.imul(chunk + 1, 0x9e3779b1)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 /** A peer's bits are listed rather than looked up when it has at most 1/FEW_BITS as many chunks as are open to pick. */
 const FEW_BITS = 8;
 
+/**
+ * Full chunks' worth of bytes asked at once of a peer in another zone: the one it sends.
+ * A request queued behind it waits there while the chunk may reach the zone another way,
+ * and then crosses the uplink again: 100 nodes in 5 racks took 2.26 copies into each rack at
+ * a depth of 2, 2.05 at 1 (before the share rule, inOurShare).
+ */
+const FAR_DEPTH = 1;
+
 interface PeerSlot {
   bits: Bitset;
+  /** In another zone than ours (peers-session.ts): asked only for chunks no peer of our zone has. */
+  far: boolean;
+  /** Its peer id as a number (shareRank): a near peer's share is its own to bring in. */
+  rank: number;
   /** How many of the chunks it has are still missing here: at 0 there is nothing to ask it for. */
   interesting: number;
   /** Open requests to this peer, and when each was sent (for the request latency). */
@@ -139,6 +165,12 @@ export class Scheduler {
   private bytesHeld = 0;
   /** peersByRate's answer until a rate or the set of peers changes. */
   private byRate: string[] | null = null;
+  /** Holders of each chunk that are far peers; allocated with the first far peer, as most nodes have no zone. */
+  private farHolders: Uint16Array | null = null;
+  /** Open requests to far peers. */
+  private farRequests = 0;
+  /** Per chunk, the lowest shareScore of the near peers; null until the first far peer, or after a near peer left. */
+  private nearShareScores: Uint32Array | null = null;
 
   constructor(
     readonly config: SchedulerConfig,
@@ -165,10 +197,15 @@ export class Scheduler {
     return !this.complete && this.availability.openCount === 0;
   }
 
-  addPeer(key: string): void {
+  /** A peer connected; `far` when it is in another zone than ours; `rank` its shareRank. */
+  addPeer(key: string, far = false, rank = 0): void {
     this.byRate = null;
+    if (far) this.farHolders ??= new Uint16Array(this.config.chunkCount);
+    if (!far && this.nearShareScores) this.lowerShareScores(this.nearShareScores, rank);
     this.peers.set(key, {
       bits: new Bitset(this.config.chunkCount),
+      far,
+      rank,
       interesting: 0,
       requests: new Map(),
       requestedBytes: 0,
@@ -185,11 +222,11 @@ export class Scheduler {
   setBitfield(key: string, bits: Bitset): void {
     const peer = this.peers.get(key);
     if (!peer) return;
-    for (const c of peer.bits.members()) this.availability.decrement(c);
+    for (const c of peer.bits.members()) this.countHolder(peer, c, -1);
     peer.bits = bits;
     peer.interesting = 0;
     for (const c of bits.members()) {
-      this.availability.increment(c);
+      this.countHolder(peer, c, 1);
       if (!this.have.has(c)) peer.interesting++;
     }
   }
@@ -198,8 +235,15 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer || peer.bits.has(chunk)) return;
     peer.bits.add(chunk);
-    this.availability.increment(chunk);
+    this.countHolder(peer, chunk, 1);
     if (!this.have.has(chunk)) peer.interesting++;
+  }
+
+  /** One more (+1) or one fewer (-1) peer holds the chunk. */
+  private countHolder(peer: PeerSlot, chunk: number, change: 1 | -1): void {
+    if (change > 0) this.availability.increment(chunk);
+    else this.availability.decrement(chunk);
+    if (peer.far) this.farHolders![chunk]! += change;
   }
 
   /** The peer is gone: its requests become unrequested again. */
@@ -207,8 +251,9 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer) return;
     for (const c of peer.requests.keys()) this.dropRequest(key, c);
-    for (const c of peer.bits.members()) this.availability.decrement(c);
+    for (const c of peer.bits.members()) this.countHolder(peer, c, -1);
     this.peers.delete(key);
+    if (!peer.far) this.nearShareScores = null;
     this.byRate = null;
   }
 
@@ -234,7 +279,8 @@ export class Scheduler {
     const { chunkSize, chunkLength } = this.config;
     // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
     const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);
-    const room = () => Math.min(peer.depth * chunkSize - peer.requestedBytes, memoryRoom());
+    const depth = peer.far ? Math.min(peer.depth, FAR_DEPTH) : peer.depth;
+    const room = () => Math.min(depth * chunkSize - peer.requestedBytes, memoryRoom());
     const openBefore = peer.requests.size;
     const picks: number[] = [];
     for (;;) {
@@ -331,7 +377,7 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (peer && !peerStillHasIt && peer.bits.has(chunk)) {
       peer.bits.delete(chunk);
-      this.availability.decrement(chunk);
+      this.countHolder(peer, chunk, -1);
       if (!this.have.has(chunk)) peer.interesting--;
     }
   }
@@ -372,12 +418,13 @@ export class Scheduler {
   }
 
   /**
-   * Whether a connected peer still downloading has the chunk. Such a peer shares freely;
-   * a complete one may be another `serve`, super-seeding and sending askers elsewhere too.
+   * Whether a connected peer still downloading has the chunk (`nearOnly`: a peer of our
+   * zone). Such a peer shares freely; a complete one may be another `serve`, super-seeding
+   * and sending askers elsewhere too.
    */
-  downloaderHas(chunk: number): boolean {
+  downloaderHas(chunk: number, nearOnly = false): boolean {
     if (this.availability.of(chunk) === 0) return false;
-    for (const peer of this.peers.values()) if (peer.bits.has(chunk) && !peer.bits.complete) return true;
+    for (const peer of this.peers.values()) if (peer.bits.has(chunk) && !peer.bits.complete && !(nearOnly && peer.far)) return true;
     return false;
   }
 
@@ -418,13 +465,51 @@ export class Scheduler {
 
   private mayAsk(peer: PeerSlot, chunk: number): boolean {
     if (!peer.bits.has(chunk) || peer.requests.has(chunk)) return false;
-    const until = peer.deferredUntil.get(chunk);
-    if (until !== undefined) {
-      if (this.config.now() < until) return false;
-      peer.deferredUntil.delete(chunk);
-    }
+    if (this.isDeferring(peer, chunk)) return false;
+    // Across zones only what our zone cannot supply, and of that our share, unless nothing
+    // else is coming: a chunk crosses into the zone about once, then spreads inside it.
+    if (peer.far && (this.nearSourceOf(chunk) || (this.openRequests > this.farRequests && !this.inOurShare(chunk)))) return false;
     // A peer that sent a bad copy is asked again only when it is the only source.
     return !peer.failedChunks.has(chunk) || this.availability.of(chunk) === 1;
+  }
+
+  /** Did the peer tell us to get the chunk elsewhere, a back-off ago at most? */
+  private isDeferring(peer: PeerSlot, chunk: number): boolean {
+    const until = peer.deferredUntil.get(chunk);
+    if (until === undefined) return false;
+    if (this.config.now() < until) return true;
+    peer.deferredUntil.delete(chunk);
+    return false;
+  }
+
+  /**
+   * Whether the chunk is ours to bring into the zone: our shareScore for it is below every
+   * near peer's. Each node of a zone that sees the whole zone claims a different share, so
+   * each chunk crosses the uplink once, where without it every node that lacked a chunk
+   * fetched it across at once (docs/performance.md, "Zones"); a node that sees part of the
+   * zone claims a little more.
+   */
+  private inOurShare(chunk: number): boolean {
+    if (!this.nearShareScores) {
+      this.nearShareScores = new Uint32Array(this.config.chunkCount).fill(0xffffffff);
+      for (const peer of this.peers.values()) if (!peer.far) this.lowerShareScores(this.nearShareScores, peer.rank);
+    }
+    return shareScore(this.config.ourRank, chunk) < this.nearShareScores[chunk]!;
+  }
+
+  private lowerShareScores(scores: Uint32Array, rank: number): void {
+    for (let c = 0; c < scores.length; c++) scores[c] = Math.min(scores[c]!, shareScore(rank, c));
+  }
+
+  /**
+   * Whether a near peer has the chunk and may be asked for it. One that sent us elsewhere
+   * for it (a super-seeding seed of our zone) does not count: else a zone whose seed holds
+   * everything would ask no other zone, and wait out every back-off.
+   */
+  private nearSourceOf(chunk: number): boolean {
+    if (this.availability.of(chunk) === this.farHolders![chunk]) return false;
+    for (const peer of this.peers.values()) if (!peer.far && peer.bits.has(chunk) && !this.isDeferring(peer, chunk) && !peer.failedChunks.has(chunk)) return true;
+    return false;
   }
 
   private land(chunk: number): void {
@@ -448,6 +533,7 @@ export class Scheduler {
     }
     who.add(key);
     this.openRequests++;
+    if (peer.far) this.farRequests++;
   }
 
   /** The budget's share of a peer's requests (see bytesHeld). */
@@ -471,6 +557,7 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (!peer?.requests.delete(chunk)) return;
     this.openRequests--;
+    if (peer.far) this.farRequests--;
     this.setRequestedBytes(peer, peer.requestedBytes - this.config.chunkLength(chunk));
     const who = this.requesters.get(chunk);
     who?.delete(key);

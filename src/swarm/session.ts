@@ -137,9 +137,13 @@ export class DownloadSession {
     this.stopped = true;
   }
 
-  peerConnected(peer: string, name: string): void {
+  /**
+   * A peer joined; `far` when it is in another zone (peers-session.ts), which limits what it
+   * is asked for, and `rank` its share of what the zone brings in (scheduler.ts, shareRank).
+   */
+  peerConnected(peer: string, name: string, far = false, rank = 0): void {
     this.peers.set(peer, { name, leaving: false, assembling: new Map() });
-    this.scheduler.addPeer(peer);
+    this.scheduler.addPeer(peer, far, rank);
   }
 
   /** The peer's connection started closing: nothing it sends from now on is read. */

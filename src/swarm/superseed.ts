@@ -64,7 +64,8 @@ export class UploadLedger {
 
   /** A granted upload finished, or was dropped, at `now` (milliseconds, monotonic). */
   ended(chunk: number, now: number): void {
-    this.inProgress[chunk]!--;
+    // A ledger started late (UploadSession's near ledger) sees ends of grants it never saw.
+    if (this.inProgress[chunk]! > 0) this.inProgress[chunk]!--;
     this.endedAt[chunk] = now;
   }
 

@@ -6,6 +6,14 @@ import { shouldServe, UploadLedger } from "./superseed.ts";
 /** Peers listed by name in the per-peer upload totals. */
 export const MAX_UPLOAD_ROWS = 1024;
 
+/**
+ * Upload slots that peers in other zones may hold at once. Their transfers cross a rack's
+ * uplink, shared by the whole rack and slower than our NIC, so each holds its slot long,
+ * and the zone of the seed is asked by every other at first: with more slots theirs, its
+ * own nodes waited. 1, 2, 4 and 8 gave p99 1.41, 1.33, 1.42 and 1.43 (docs/performance.md, "Zones").
+ */
+export const FAR_UPLOAD_SLOTS = NET.uploadSlots / 4;
+
 interface UploadPeer {
   /** How the peer is named in the per-peer totals. */
   name: string;
@@ -13,6 +21,8 @@ interface UploadPeer {
   sentElsewhere: Map<number, number>;
   /** Chunks granted to it and not yet ended: queued or being sent. */
   outstanding: number;
+  /** In another zone (peers-session.ts). */
+  far: boolean;
 }
 
 /**
@@ -34,6 +44,8 @@ export class UploadSession {
   chunksServed = 0;
   /** Chunks being sent now, at most NET.uploadSlots. */
   sending = 0;
+  /** Of those, chunks being sent to far peers, at most FAR_UPLOAD_SLOTS. */
+  private sendingFar = 0;
   /** Chunks granted and not yet ended, all peers together: queued or being sent. */
   private outstanding = 0;
   /** Peers whose connections found no slot free when they had a chunk to send, and still have one. */
@@ -42,6 +54,11 @@ export class UploadSession {
   private turn = 0;
   private readonly peers = new Map<string, UploadPeer>();
   private readonly ledger: UploadLedger;
+  /**
+   * The uploads to peers of our zone alone, from the first far peer on. To a near asker,
+   * "elsewhere" means in our zone: a copy that went to another zone is not one it may fetch.
+   */
+  private nearLedger: UploadLedger | null = null;
 
   constructor(
     private readonly download: DownloadSession,
@@ -55,8 +72,9 @@ export class UploadSession {
     this.ledger = new UploadLedger(download.scheduler.config.chunkCount);
   }
 
-  peerConnected(peer: string, name: string): void {
-    this.peers.set(peer, { name, sentElsewhere: new Map(), outstanding: 0 });
+  peerConnected(peer: string, name: string, far = false): void {
+    this.peers.set(peer, { name, sentElsewhere: new Map(), outstanding: 0, far });
+    if (far) this.nearLedger ??= new UploadLedger(this.download.scheduler.config.chunkCount);
   }
 
   peerClosed(peer: string): void {
@@ -68,12 +86,13 @@ export class UploadSession {
   requested(peer: string, chunk: number, available: boolean): UploadAnswer {
     this.lastRequestAt = this.now();
     if (!available) return "not-available";
-    const { sentElsewhere } = this.peers.get(peer)!;
+    const { sentElsewhere, far } = this.peers.get(peer)!;
     const asked = sentElsewhere.get(chunk) ?? 0;
+    const inZone = !far && this.nearLedger !== null;
     const serve = shouldServe({
       seeding: this.superSeeding && this.download.complete,
-      ...this.ledger.of(chunk, this.now()),
-      downloaderHasIt: this.download.scheduler.downloaderHas(chunk),
+      ...(inZone ? this.nearLedger! : this.ledger).of(chunk, this.now()),
+      downloaderHasIt: this.download.scheduler.downloaderHas(chunk, inZone),
       timesSentElsewhere: asked,
       otherPeers: this.peers.size - 1,
       // A seed that sends askers elsewhere while its uplink idles only slows the swarm: at
@@ -91,6 +110,7 @@ export class UploadSession {
     this.outstanding++;
     const p = this.peers.get(peer);
     if (p) p.outstanding++;
+    if (p && !p.far) this.nearLedger?.granted(chunk);
   }
 
   /** A granted chunk is done: fully sent, or dropped (cancelled, read failure, closed). */
@@ -98,6 +118,7 @@ export class UploadSession {
     this.ledger.ended(chunk, this.now());
     this.outstanding--;
     const p = this.peers.get(peer);
+    if (p && !p.far) this.nearLedger?.ended(chunk, this.now());
     // Nothing left to send: it waits for no slot, and must not hold back those that do.
     if (p && --p.outstanding === 0) this.waitingForSlot.delete(peer);
   }
@@ -106,21 +127,26 @@ export class UploadSession {
    * The connection to `peer` would start sending its next chunk: it may while fewer than
    * NET.uploadSlots are being sent, unless others are waiting and it is not among them. A
    * connection that just finished a chunk so goes behind those that waited, and a peer
-   * with a long queue cannot keep a slot for ever.
+   * with a long queue cannot keep a slot for ever. A far peer also waits while far peers
+   * hold FAR_UPLOAD_SLOTS, without holding back the near ones.
    */
   takeSlot(peer: string): boolean {
+    const far = this.peers.get(peer)?.far ?? false;
+    if (far && this.sendingFar >= FAR_UPLOAD_SLOTS) return false;
     const waited = this.waitingForSlot.delete(peer);
     if (this.sending < NET.uploadSlots && (waited || this.waitingForSlot.size === 0)) {
       this.sending++;
+      if (far) this.sendingFar++;
       return true;
     }
     this.waitingForSlot.add(peer);
     return false;
   }
 
-  /** A chunk being sent is done with (sent, cancelled, cut off): the adapter offers the slot to the connections, inTurn. */
-  releaseSlot(): void {
+  /** The chunk `peer` was being sent is done with (sent, cancelled, cut off): the adapter offers the slot to the connections, inTurn. */
+  releaseSlot(peer: string): void {
     this.sending--;
+    if (this.peers.get(peer)?.far) this.sendingFar--;
   }
 
   get slotFree(): boolean {

@@ -57,6 +57,14 @@ describe("command-line mistakes are told in bytetide's words, exit 2", () => {
 
 describe("a bad value is echoed as typed", () => {
   test.each([
+    [["get", pkg, "--peer", "127.0.0.1:1", "--zone", "rack 1"], {}, "get: --zone \"rack 1\""],
+    [["serve", pkg], { BYTETIDE_ZONE: "r".repeat(64) }, `serve: --zone "${"r".repeat(64)}"`],
+  ])("a zone that is not a zone name is refused before anything starts: %p", async (argv, env, named) => {
+    const line = expectCleanError(await runCli(argv as string[], { env: env as Record<string, string> }), 2);
+    expect(line).toBe(`bytetide: ${named}: expected 1-63 letters, digits and . _ : / -, such as rack-12 or us-east-1a`);
+  });
+
+  test.each([
     ["3MiB", "must be a power of two from 64KiB to 64MiB"],
     ["128MiB", "must be a power of two from 64KiB to 64MiB"],
     ["lots", "expected a size such as 4MiB"],

@@ -4,8 +4,9 @@
  * after the Service (bytetide-seed), so `--peer bytetide-seed:7654` resolves as cluster DNS
  * would, and one host per node. Pods also get the variables Kubernetes adds for the
  * Service (BYTETIDE_SEED_SERVICE_HOST, ...). Only paths move: each volumeMount's source is
- * a directory here, and the image's ENTRYPOINT is dist/bytetide; and BYTETIDE_ID gets the
- * id of the package made here, as the manifest's comment asks the operator to set it.
+ * a directory here, and the image's ENTRYPOINT is dist/bytetide; BYTETIDE_ID gets the
+ * id of the package made here, as the manifest's comment asks the operator to set it; and
+ * BYTETIDE_ZONE, from the downward API, the zone label of the host's node (downwardApi).
  *
  * Not run: `kubectl apply -f deploy/kubernetes/bytetide.yaml` (no cluster here; the
  * kubelet's part, starting containers and probing them, is done by this file).
@@ -38,7 +39,7 @@ interface Container {
   name: string;
   image: string;
   args: string[];
-  env?: { name: string; value: string }[];
+  env?: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[];
   volumeMounts: { name: string; mountPath: string }[];
   ports: { containerPort: number }[];
   readinessProbe?: { httpGet: { path: string; port: number } };
@@ -56,6 +57,15 @@ const volumesOf = (o: KubeObject): Record<string, string> =>
       v.persistentVolumeClaim ? `pvc ${v.persistentVolumeClaim.claimName}` : `hostPath ${v.hostPath!.path}`,
     ]),
   );
+
+/**
+ * What the kubelet puts in a variable taken from the downward API: the pod's zone label, as
+ * PodTopologyLabels copies it from its node (host 1 and 2 in zone-a, the others in zone-b).
+ */
+function downwardApi(fieldPath: string, host: number): string {
+  if (fieldPath !== "metadata.labels['topology.kubernetes.io/zone']") throw new Error(`the test does not emulate the downward API's ${fieldPath}`);
+  return host <= 2 ? "zone-a" : "zone-b";
+}
 
 let lab: Lab | null = null;
 afterAll(() => lab?.down());
@@ -120,7 +130,8 @@ function cluster(prefix: string): Cluster {
     mounts: mountsFor,
     start(o, host) {
       const c = containerOf(o);
-      const env = { ...serviceLinkEnv(service, l.addr(0)), ...Object.fromEntries((c.env ?? []).map((e) => [e.name, e.name === "BYTETIDE_ID" ? id : e.value])) };
+      const value = (e: NonNullable<Container["env"]>[number]) => (e.name === "BYTETIDE_ID" ? id : e.valueFrom ? downwardApi(e.valueFrom.fieldRef.fieldPath, host) : e.value!);
+      const env = { ...serviceLinkEnv(service, l.addr(0)), ...Object.fromEntries((c.env ?? []).map((e) => [e.name, value(e)])) };
       const argv = mapPaths([...dockerEntrypoint(), ...c.args], mountsFor(o, host));
       return watch(l.exec(host, argv, 150_000, { env: containerEnv(env), cwd: "/" }), `${o.metadata.name} on host ${host}`);
     },

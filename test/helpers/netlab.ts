@@ -27,11 +27,13 @@ export interface Lab {
   exec(i: number, argv: string[], timeoutMs?: number, options?: HostOptions): HostProcess;
   /** Host i is now names[i], on every host at once: a name moves, as a Service or a restarted pod's does. */
   rename(names: string[]): void;
+  /** With zones: bytes that crossed the link between them, both ways, so far. */
+  crossedBytes(): number;
   down(): void;
 }
 
-function netlab(prefix: string, subnet: string, ...args: string[]): string {
-  const r = Bun.spawnSync([NETLAB, ...args], { env: { ...process.env, NETLAB_PREFIX: prefix, NETLAB_SUBNET: subnet }, timeout: 60_000 });
+function netlab(prefix: string, subnet: string, args: string[], env: Record<string, string> = {}): string {
+  const r = Bun.spawnSync([NETLAB, ...args], { env: { ...process.env, NETLAB_PREFIX: prefix, NETLAB_SUBNET: subnet, ...env }, timeout: 60_000 });
   if (r.exitCode !== 0) throw new Error(`netlab ${args.join(" ")} failed: ${r.stderr.toString()}`);
   return r.stdout.toString().trim();
 }
@@ -39,15 +41,16 @@ function netlab(prefix: string, subnet: string, ...args: string[]): string {
 /**
  * Creates `hosts` emulated hosts shaped to `mbit` each way; call down() when done.
  * names[i] names host i on every host (through /etc/netns/<ns>/hosts), so commands can
- * say `--peer seed:7654`; subnet picks the /24 inside the lab (default 10.77.0).
+ * say `--peer seed:7654`; subnet picks the /24 inside the lab (default 10.77.0). With
+ * `zones`, hosts 0..split-1 and the rest are two zones joined by one link of linkMbit.
  */
-export function createLab(family: string, hosts: number, mbit: number, initialNames: string[] = [], subnet = "10.77.0"): Lab {
+export function createLab(family: string, hosts: number, mbit: number, initialNames: string[] = [], subnet = "10.77.0", zones?: { split: number; linkMbit: number }): Lab {
   // Namespace names are machine-wide: two suites on one machine (two CI runs, a developer's
   // run beside CI) must not tear down each other's labs. So each process owns its own
   // prefix, and clears what dead processes of the same family left behind.
   removeOrphanLabs(family, subnet);
   const prefix = `${family}${process.pid}`;
-  netlab(prefix, subnet, "up", String(hosts), String(mbit), ...initialNames);
+  netlab(prefix, subnet, ["up", String(hosts), String(mbit), ...initialNames], zones ? { NETLAB_ZONES: `${zones.split}:${zones.linkMbit}` } : {});
   let names = initialNames;
   const exec = (i: number, argv: string[], timeoutMs = 180_000, options: HostOptions = {}): HostProcess =>
     Bun.spawn(["ip", "netns", "exec", `${prefix}-h${i}`, ...argv], {
@@ -68,10 +71,11 @@ export function createLab(family: string, hosts: number, mbit: number, initialNa
     spawn: (i, args, timeoutMs, options) => exec(i, [BINARY, ...args], timeoutMs, options),
     exec,
     rename: (next) => {
-      netlab(prefix, subnet, "names", ...next);
+      netlab(prefix, subnet, ["names", ...next]);
       names = next;
     },
-    down: () => netlab(prefix, subnet, "down"),
+    crossedBytes: () => Number(netlab(prefix, subnet, ["crossed"])),
+    down: () => netlab(prefix, subnet, ["down"]),
   };
 }
 
@@ -81,7 +85,7 @@ function removeOrphanLabs(family: string, subnet: string): void {
   const owners = new Set([...listing.matchAll(new RegExp(`^${family}(\\d+)-(?:core|h\\d+)\\b`, "gm"))].map((m) => Number(m[1])));
   for (const pid of owners) {
     if (pid === process.pid || processAlive(pid)) continue;
-    netlab(`${family}${pid}`, subnet, "down");
+    netlab(`${family}${pid}`, subnet, ["down"]);
   }
 }
 

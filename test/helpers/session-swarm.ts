@@ -84,10 +84,11 @@ export class SeedSession {
     this.upload = new UploadSession(this.download, true);
   }
 
-  connect(peer: string): void {
-    this.download.peerConnected(peer, peer);
+  /** A peer with nothing connects; `far` when it is in another zone. */
+  connect(peer: string, far = false): void {
+    this.download.peerConnected(peer, peer, far);
     this.download.bitfield(peer, new Bitset(this.chunks).bytes);
-    this.upload.peerConnected(peer, peer);
+    this.upload.peerConnected(peer, peer, far);
   }
 
   /** The peer asks for a chunk; a served one is queued until `deliver`. */

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { ProtocolError, WIRE_ERRORS } from "../../src/protocol/codes.ts";
 import { encodeFrame, type Frame, FrameDecoder, HEADER_LENGTH, PROTOCOL_VERSION } from "../../src/protocol/frame.ts";
-import { decodeMessage, encodeMessage, encodePiece, type Message, MESSAGE_TYPES } from "../../src/protocol/messages.ts";
+import { decodeMessage, encodeMessage, encodePiece, type Message, MESSAGE_TYPES, PEERS_WITH_ZONES } from "../../src/protocol/messages.ts";
 import { seededBytes } from "../helpers/fixtures.ts";
 
 const MAX = 4096;
@@ -38,6 +38,9 @@ const SAMPLES: Message[] = [
   { type: "KEEPALIVE" },
   { type: "BYE", code: WIRE_ERRORS.SHUTTING_DOWN },
   { type: "PEERS", peers: [{ host: "10.1.2.3", port: 7654 }, { host: "fd00::12", port: 1 }] },
+  { type: "PEERS", peers: [{ host: "10.1.2.3", port: 7654, zone: "rack-1" }, { host: "fd00::12", port: 1, zone: "" }] },
+  { type: "ZONE", zone: "topology.kubernetes.io/zone:us-east-1a".slice(0, 63) },
+  { type: "ZONE", zone: "" },
   { type: "LIST", from: 200 },
   { type: "CATALOGUE", total: 202, from: 200, packages: [{ id: seededBytes(32, 5), size: 2 ** 40 + 3, name: "weights-v2" }, { id: seededBytes(32, 6), size: 0, name: "ünïcode" }] },
   { type: "METADATA_REQUEST", id: seededBytes(32, 7), offset: 262_144 },
@@ -200,6 +203,33 @@ describe("frame decoder edge cases", () => {
     const truncated = named.slice(0, named.length - 1);
     new DataView(truncated.buffer).setUint32(6, truncated.length - HEADER_LENGTH, true);
     expect(protocolError(() => decodeMessage(decodeAll([truncated])[0]!)).message).toMatch(/PEERS payload truncated|trailing/);
+  });
+});
+
+describe("zones", () => {
+  test("PEERS keeps the format of earlier versions (code 0) unless its entries carry zones, which a zoned frame says in its code", () => {
+    const plain = decodeAll([encodeMessage({ type: "PEERS", peers: [{ host: "10.0.0.1", port: 7654 }] })])[0]!;
+    expect(plain.code).toBe(0);
+    expect(plain.payload).toEqual(Uint8Array.of(1, 0, 8, ...new TextEncoder().encode("10.0.0.1"), 0xe6, 0x1d));
+    const zoned = decodeAll([encodeMessage({ type: "PEERS", peers: [{ host: "10.0.0.1", port: 7654, zone: "a" }] })])[0]!;
+    expect(zoned.code).toBe(PEERS_WITH_ZONES);
+    expect(zoned.payload).toEqual(Uint8Array.of(1, 0, 8, ...new TextEncoder().encode("10.0.0.1"), 0xe6, 0x1d, 1, 0x61));
+  });
+
+  test("a PEERS entry whose zone is not a zone name keeps its address, with the zone unknown; a zone cut short is a framing error", () => {
+    const payload = Uint8Array.of(1, 0, 1, 0x78, 1, 0, 2, 0x20, 0x21);
+    expect(decodeMessage({ version: PROTOCOL_VERSION, type: MESSAGE_TYPES.PEERS, code: PEERS_WITH_ZONES, payload })).toEqual({ type: "PEERS", peers: [{ host: "x", port: 1, zone: "" }] });
+    const cut = Uint8Array.of(1, 0, 1, 0x78, 1, 0, 5, 0x61);
+    expect(protocolError(() => decodeMessage({ version: PROTOCOL_VERSION, type: MESSAGE_TYPES.PEERS, code: PEERS_WITH_ZONES, payload: cut })).message).toMatch(/PEERS payload truncated/);
+  });
+
+  test("a ZONE that is not a zone name (a space, 64 bytes) is a framing error", () => {
+    for (const zone of ["rack 1", "r".repeat(64)]) {
+      const frame = { version: PROTOCOL_VERSION, type: MESSAGE_TYPES.ZONE, code: 0, payload: new TextEncoder().encode(zone) };
+      const error = protocolError(() => decodeMessage(frame));
+      expect(error.code).toBe(WIRE_ERRORS.BAD_FRAME);
+      expect(error.message).toMatch(/not a zone name/);
+    }
   });
 });
 

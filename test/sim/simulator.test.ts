@@ -136,10 +136,10 @@ test("a mix of rates: the bound follows the slowest downlink, and the swarm stay
 });
 
 test("racks: transfers between racks cross their uplinks, every rack takes at least one copy, and the bound counts the slow uplink", () => {
-  const racks = { count: 3, uplinkBitsPerSecond: 200e6 };
+  const racks = { count: 3, uplinkBitsPerSecond: 200e6, zones: false };
   const r = swarm(12, 1e9, 32 * MiB, { racks });
   expect(r.completed).toBe(12);
-  expect(r.racks).toEqual({ count: 3, uplink_bits_per_second: 200e6 });
+  expect(r.racks).toEqual({ count: 3, uplink_bits_per_second: 200e6, zones: false });
   // 32 MiB through a 200 Mbit/s uplink, at the payload rate, is more than any flat term.
   expect(r.bound_seconds).toBeCloseTo((32 * MiB) / ((200e6 / 8) * PAYLOAD_SHARE), 2);
   expect(r.slowest_over_bound).toBeGreaterThanOrEqual(1);
@@ -147,4 +147,16 @@ test("racks: transfers between racks cross their uplinks, every rack takes at le
   const flat = swarm(12, 1e9, 32 * MiB);
   expect(flat.racks).toBeNull();
   expect(flat.cross_rack_copies).toBeNull();
+});
+
+test("zones: with its rack as its zone, each rack takes in about one copy through its uplink; without, many, on the same racks", () => {
+  const racks = (zones: boolean) => ({ racks: { count: 3, uplinkBitsPerSecond: 4e9, zones }, chunkSize: 256 * 1024 });
+  const zoned = swarm(30, 1e9, 32 * MiB, racks(true));
+  const blind = swarm(30, 1e9, 32 * MiB, racks(false));
+  expect(zoned.completed).toBe(30);
+  expect(blind.completed).toBe(30);
+  expect(zoned.racks!.zones).toBe(true);
+  expect(zoned.cross_rack_copies!).toBeGreaterThanOrEqual(1);
+  expect(zoned.cross_rack_copies!).toBeLessThan(1.5);
+  expect(blind.cross_rack_copies!).toBeGreaterThan(3);
 });

@@ -1,15 +1,21 @@
 import { expect, test } from "bun:test";
 import { MAX_PEERS_PER_MESSAGE } from "../../src/protocol/messages.ts";
-import { addressesToShare, dialableByOthers, usableAddresses } from "../../src/swarm/peer-exchange.ts";
+import { addressesToShare, dialableByOthers, forRecipient, usableAddresses } from "../../src/swarm/peer-exchange.ts";
 
-test("passes on the peers connected now, except the recipient, and only what others can dial", () => {
+test("passes on the peers connected now, except the recipient, and only what others can dial, each with its zone as known", () => {
   const connected = [
-    { host: "10.0.0.1", port: 7654 },
+    { host: "10.0.0.1", port: 7654, zone: "rack-1" },
     { host: "seed-host", port: 7654 },
     { host: "::1", port: 7000 },
     { host: "10.0.0.2", port: 7654 },
   ];
-  expect(addressesToShare(connected, { host: "10.0.0.2", port: 7654 })).toEqual([
+  const shared = addressesToShare(connected, { host: "10.0.0.2", port: 7654 });
+  expect(shared).toEqual([
+    { host: "10.0.0.1", port: 7654, zone: "rack-1" },
+    { host: "::1", port: 7000, zone: "" },
+  ]);
+  // A peer of an earlier version reads the entries of before zones.
+  expect(forRecipient(shared, false)).toEqual([
     { host: "10.0.0.1", port: 7654 },
     { host: "::1", port: 7000 },
   ]);

@@ -9,11 +9,11 @@ const OUR_ID = new Uint8Array(20).fill(5);
 const at = (host: string, port = 7000): PeerAddress => ({ host, port });
 
 /** A peers session on a fake clock: a downloading node, or a complete one. */
-function node(options: { maxPeers?: number; complete?: boolean; randomSeed?: number } = {}) {
+function node(options: { maxPeers?: number; complete?: boolean; randomSeed?: number; zone?: string } = {}) {
   const clock = options.complete ? new SeedSession(4) : new SessionSwarm({ chunks: 4, seed: options.randomSeed ?? 1 });
   const download: DownloadSession = clock instanceof SeedSession ? clock.download : clock.session;
   const book = new AddressBook(100);
-  const peers = new PeersSession(download, book, { maxPeers: options.maxPeers ?? 10, ourId: OUR_ID });
+  const peers = new PeersSession(download, book, { maxPeers: options.maxPeers ?? 10, ourId: OUR_ID, zone: options.zone });
   return { peers, book, clock };
 }
 
@@ -23,7 +23,7 @@ const logs = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "log
 
 /** A handshaken connection from the peer with id byte `id`, listening at `host`:7000. */
 function arrival(id: number, host: string, dialled?: string): PeerArrival {
-  return { peerId: new Uint8Array(20).fill(id), host, listenPort: 7000, label: `${host}:50000`, ...(dialled ? { dialled } : {}) };
+  return { peerId: new Uint8Array(20).fill(id), host, listenPort: 7000, label: `${host}:50000`, zone: null, ...(dialled ? { dialled } : {}) };
 }
 
 /** Admits the arrival and returns its key. */
@@ -206,4 +206,56 @@ test("a downloading node whose peers have nothing it lacks dials one more addres
 test("a starved node at the peer limit dials no more", () => {
   const { peers } = starvedNode(1, [at("10.0.0.2")]);
   for (let tick = 1; tick <= 16; tick++) expect(dials(peers.tick())).toEqual([]);
+});
+
+const inZone = (host: string, zone: string): PeerAddress => ({ ...at(host), zone });
+const admitted = (actions: PeersAction[]) => actions.find((a) => a.type === "admit") as Extract<PeersAction, { type: "admit" }>;
+
+test("in a zone: addresses of the zone are dialled up to the target, whatever else is connected", () => {
+  const { peers } = node({ maxPeers: 12, zone: "a", randomSeed: 3 });
+  expect(dialTarget(12)).toBe(3);
+  // The seed, of unknown zone, is the only address known: it is dialled.
+  expect(dials(peers.start([at("10.0.0.1")]))).toEqual(["10.0.0.1:7000"]);
+  const seed = connect(peers, { ...arrival(9, "10.0.0.1", "10.0.0.1:7000"), zone: "" });
+  // It tells of three nodes in zone a and three in zone b: the three of zone a are dialled,
+  // the target's worth, though with the seed that is one more than the target.
+  const told = [inZone("10.0.1.1", "b"), inZone("10.0.1.2", "b"), inZone("10.0.1.3", "b"), inZone("10.0.0.2", "a"), inZone("10.0.0.3", "a"), inZone("10.0.0.4", "a")];
+  const first = dials(peers.peersReceived(seed, told));
+  expect(first.sort()).toEqual(["10.0.0.2:7000", "10.0.0.3:7000", "10.0.0.4:7000"]);
+  for (const [i, d] of first.entries()) connect(peers, { ...arrival(20 + i, d.split(":")[0]!, d), zone: "a" });
+  // With the zone's target met and a peer outside, neither another of zone a nor of b is dialled.
+  expect(dials(peers.peersReceived(seed, [inZone("10.0.0.5", "a")]))).toEqual([]);
+});
+
+test("in a zone with only its own peers connected, one address outside it is dialled", () => {
+  const { peers } = node({ maxPeers: 12, zone: "a" });
+  peers.start([inZone("10.0.0.2", "a")]);
+  const key = connect(peers, { ...arrival(9, "10.0.0.2", "10.0.0.2:7000"), zone: "a" });
+  const dialled = dials(peers.peersReceived(key, [inZone("10.0.0.3", "a"), inZone("10.0.0.4", "a"), inZone("10.0.1.1", "b")]));
+  expect(dialled.sort()).toEqual(["10.0.0.3:7000", "10.0.0.4:7000", "10.0.1.1:7000"]);
+});
+
+test("without a zone, zones known for addresses change nothing: the same dials as before zones", () => {
+  const zoned = node({ maxPeers: 12, randomSeed: 5 });
+  const plain = node({ maxPeers: 12, randomSeed: 5 });
+  const hosts = Array.from({ length: 9 }, (_, i) => `10.0.0.${i + 2}`);
+  expect(dials(zoned.peers.start(hosts.map((h, i) => inZone(h, i % 2 ? "a" : "b"))))).toEqual(dials(plain.peers.start(hosts.map((h) => at(h)))));
+});
+
+test("a peer is far only when both zones are known and differ; PEERS carries zones only to a peer that speaks them", () => {
+  const { peers } = node({ maxPeers: 12, zone: "a" });
+  peers.start([]);
+  expect(admitted(peers.arrived({ ...arrival(9, "10.0.1.1"), zone: "b" })).far).toBe(true);
+  expect(admitted(peers.arrived({ ...arrival(8, "10.0.0.2"), zone: "a" })).far).toBe(false);
+  expect(admitted(peers.arrived({ ...arrival(7, "10.0.0.3"), zone: "" })).far).toBe(false);
+  const older = peers.arrived({ ...arrival(6, "10.0.0.4"), zone: null });
+  expect(admitted(older).far).toBe(false);
+  const peersTo = (actions: PeersAction[], key: string) => actions.flatMap((a) => (a.type === "send" && a.peer === key && a.message.type === "PEERS" ? a.message.peers : []));
+  // The older peer is told the others without zones; the zoned ones hear of it with its zone unknown.
+  expect(peersTo(older, admitted(older).key)).toEqual([{ host: "10.0.1.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }, { host: "10.0.0.3", port: 7000 }]);
+  const newcomer = peers.arrived({ ...arrival(4, "10.0.1.9"), zone: "b" });
+  const zonedKey = (newcomer.find((a) => a.type === "send" && a.message.type === "PEERS" && a.message.peers.some((p) => p.host === "10.0.1.9")) as { peer: string }).peer;
+  expect(peersTo(newcomer, zonedKey)).toEqual([{ host: "10.0.1.9", port: 7000, zone: "b" }]);
+  expect(peersTo(newcomer, admitted(newcomer).key)).toContainEqual({ host: "10.0.1.1", port: 7000, zone: "b" });
+  expect(peersTo(newcomer, admitted(older).key)).toEqual([{ host: "10.0.1.9", port: 7000 }]);
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { NET } from "../../src/config.ts";
 import { type PickContext, randomFirst, rarestFirst } from "../../src/swarm/picker.ts";
-import { defaultSchedulerConfig, Scheduler } from "../../src/swarm/scheduler.ts";
+import { defaultSchedulerConfig, Scheduler, shareRank } from "../../src/swarm/scheduler.ts";
 import { STALL_MS } from "../../src/swarm/stall.ts";
 import { Bitset } from "../../src/util/bitset.ts";
 import { seededRandom } from "../helpers/session-swarm.ts";
@@ -252,6 +252,85 @@ describe("scheduler", () => {
     s.committed(1);
     expect(s.complete).toBe(true);
     expect(s.nextRequests("a")).toEqual([]);
+  });
+});
+
+describe("zones", () => {
+  /** A node with near peer `near` (rank 1) and far peer `far` (rank 2); we are rank 0. */
+  function zoned(chunkCount: number, overrides = {}) {
+    const s = scheduler(chunkCount, { chunkSize: 1, chunkLength: () => 1, maxBytesInMemory: 1000, ...overrides });
+    s.addPeer("near", false, 1);
+    s.addPeer("far", true, 2);
+    return s;
+  }
+
+  test("a far peer is not asked for a chunk a near peer has, and is asked for one chunk at a time", () => {
+    const s = zoned(8);
+    s.setBitfield("near", bits(8, [0, 1]));
+    s.setBitfield("far", Bitset.full(8));
+    const fromFar = s.nextRequests("far");
+    expect(fromFar).toHaveLength(1);
+    expect([0, 1]).not.toContain(fromFar[0]!);
+  });
+
+  test("while near peers send, a far peer is asked only for our share; with nothing coming from them, for anything our zone lacks", () => {
+    const chunks = 64;
+    /** What a node of rank `ours`, beside a near peer of rank `theirs` that sends chunk 0, brings in from the far peer. */
+    const broughtIn = (ours: number, theirs: number) => {
+      const s = scheduler(chunks, { chunkSize: 1, chunkLength: () => 1, maxBytesInMemory: 1000, ourRank: ours });
+      s.addPeer("near", false, theirs);
+      s.addPeer("far", true, 9);
+      s.setBitfield("near", bits(chunks, [0]));
+      s.setBitfield("far", Bitset.full(chunks));
+      expect(s.nextRequests("near")).toEqual([0]);
+      const got: number[] = [];
+      for (let c = s.nextRequests("far")[0]; c !== undefined; c = s.nextRequests("far")[0]) {
+        got.push(c);
+        s.received("far", c);
+        s.committed(c);
+      }
+      return got;
+    };
+    const a = broughtIn(1, 2);
+    const b = broughtIn(2, 1);
+    // Two nodes that see each other split what the zone lacks between them: no chunk twice, none left out.
+    expect(a.length).toBeGreaterThan(10);
+    expect(b.length).toBeGreaterThan(10);
+    expect(a.filter((c) => b.includes(c))).toEqual([]);
+    expect([...a, ...b].sort((x, y) => x - y)).toEqual(Array.from({ length: chunks - 1 }, (_, i) => i + 1));
+    // With no request open to near peers, nothing comes from them: any chunk the zone lacks will do.
+    const idle = zoned(chunks);
+    idle.setBitfield("far", Bitset.full(chunks));
+    let n = 0;
+    for (let c = idle.nextRequests("far")[0]; c !== undefined; c = idle.nextRequests("far")[0], n++) {
+      idle.received("far", c);
+      idle.committed(c);
+    }
+    expect(n).toBe(chunks);
+  });
+
+  test("a near holder that sent us elsewhere does not count: the far peer is asked", () => {
+    const s = zoned(4, { elsewhereBackoffMs: 1000, now: () => 0 });
+    s.setBitfield("near", Bitset.full(4));
+    s.setBitfield("far", Bitset.full(4));
+    expect(s.nextRequests("far")).toEqual([]);
+    const [chunk] = s.nextRequests("near", 1);
+    s.deferred("near", chunk!);
+    expect(s.nextRequests("far")).toEqual([chunk!]);
+  });
+
+  test("a downloader that has the chunk counts for a near asker only if it is near too", () => {
+    const s = zoned(4);
+    s.setBitfield("far", bits(4, [2]));
+    expect(s.downloaderHas(2)).toBe(true);
+    expect(s.downloaderHas(2, true)).toBe(false);
+    s.setBitfield("near", bits(4, [2]));
+    expect(s.downloaderHas(2, true)).toBe(true);
+  });
+
+  test("shareRank reads a peer id's first four bytes", () => {
+    expect(shareRank(Uint8Array.of(1, 0, 0, 0, 9))).toBe(1);
+    expect(shareRank(Uint8Array.of(0xff, 0xff, 0xff, 0xff))).toBe(0xffffffff);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { SENT_RECENTLY_MS, shouldServe, UploadLedger } from "../../src/swarm/superseed.ts";
+import { SeedSession } from "../helpers/session-swarm.ts";
 
 const base = { seeding: true, uploadsStarted: 1, uploadsInProgress: 0, sentRecently: false, downloaderHasIt: false, timesSentElsewhere: 0, otherPeers: 3, uplinkIdle: false };
 
@@ -57,4 +58,16 @@ describe("the upload ledger", () => {
   test("a chunk never uploaded was not sent recently, even at time zero", () => {
     expect(new UploadLedger(1).of(0, 0).sentRecently).toBe(false);
   });
+});
+
+test("to a near asker, a seed counts only copies within its zone as elsewhere: one sent to another zone is no help", () => {
+  const seed = new SeedSession(4);
+  seed.connect("far", true);
+  seed.connect("near-1");
+  seed.connect("near-2");
+  expect(seed.ask("far", 0)).toBe("serve");
+  // The far copy is in flight, yet a near asker is served: it could not fetch it from there.
+  expect(seed.ask("near-1", 0)).toBe("serve");
+  // The near copy in flight is elsewhere for the next near asker.
+  expect(seed.ask("near-2", 0)).toBe("elsewhere");
 });

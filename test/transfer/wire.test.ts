@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { readPackage } from "../../src/pkg/io.ts";
 import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
 import { encodeFrame, HEADER_LENGTH } from "../../src/protocol/frame.ts";
-import { decodeMessage, encodeMessage, MESSAGE_TYPES } from "../../src/protocol/messages.ts";
+import { CAPABILITIES, decodeMessage, encodeMessage, MESSAGE_TYPES } from "../../src/protocol/messages.ts";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, sha256Hex, tempDir } from "../helpers/fixtures.ts";
 import { startSeed } from "../helpers/peers.ts";
@@ -18,7 +18,7 @@ const pkg = await readPackage(join(dir, "p.bin.bpkg"));
 const seed = await startSeed([join(dir, "p.bin.bpkg")]);
 afterAll(() => seed.stop());
 
-const hello = (root = pkg.root) => encodeMessage({ type: "HELLO", root, peerId: new Uint8Array(16), listenPort: 0, capabilities: 0, nonce: new Uint8Array(32) });
+const hello = (root = pkg.root, capabilities = 0) => encodeMessage({ type: "HELLO", root, peerId: new Uint8Array(16), listenPort: 0, capabilities, nonce: new Uint8Array(32) });
 const errorCode = (peer: RawPeer) => peer.frames.find((f) => f.type === MESSAGE_TYPES.ERROR)?.code;
 
 describe("serve speaks the protocol to a raw client", () => {
@@ -70,5 +70,36 @@ describe("serve speaks the protocol to a raw client", () => {
     const r = await runCli(["get", "--linger", "0", join(dir, "p.bin.bpkg"), "--peer", seed.address, "-o", out]);
     expect(r.stdout).toStartWith("VERIFY OK");
     expect(readFileSync(out)).toEqual(Buffer.from(payload));
+  });
+});
+
+describe("zones on the wire", () => {
+  test("a serve --zone tells a peer that speaks zones its zone after HELLO, and sends BITFIELD only once it has the peer's ZONE; an older peer hears nothing of zones", async () => {
+    const zoned = await startSeed(["--zone", "rack-7", join(dir, "p.bin.bpkg")]);
+    try {
+      const peer = await RawPeer.connect(zoned.port);
+      await peer.send(hello(pkg.root, CAPABILITIES.ZONES));
+      const before = (await peer.until((fs) => fs.length >= 2, 1000)).map(decodeMessage);
+      expect(before.map((m) => m.type)).toEqual(["HELLO", "ZONE"]);
+      expect(before[1]).toEqual({ type: "ZONE", zone: "rack-7" });
+      expect(((before[0] as { capabilities: number }).capabilities & CAPABILITIES.ZONES) !== 0).toBe(true);
+      await peer.send(encodeMessage({ type: "ZONE", zone: "rack-8" }));
+      const after = (await peer.until((fs) => fs.length >= 3)).map(decodeMessage);
+      expect(after[2]!.type).toBe("BITFIELD");
+      peer.close();
+      // A peer of an earlier version (no ZONES bit) hears nothing of zones.
+      const older = await RawPeer.connect(zoned.port);
+      await older.send(hello());
+      expect((await older.until((fs) => fs.length >= 2)).map((f) => decodeMessage(f).type)).toEqual(["HELLO", "BITFIELD"]);
+      older.close();
+      // A peer that sends anything else in ZONE's place is told so, and cut off.
+      const rude = await RawPeer.connect(zoned.port);
+      await rude.send(new Uint8Array(Buffer.concat([hello(pkg.root, CAPABILITIES.ZONES), encodeMessage({ type: "REQUEST", index: 0 })])));
+      await rude.until(() => false, 3000);
+      expect(errorCode(rude)).toBe(WIRE_ERRORS.UNEXPECTED);
+      expect(rude.closed).toBe(true);
+    } finally {
+      await zoned.stop();
+    }
   });
 });

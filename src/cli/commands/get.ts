@@ -20,7 +20,7 @@ import type { Logger } from "../../util/log.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { addressFlag, durationFlag, expectPositionals, integerFlag, listFlag, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners } from "../network.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners, ZONE_FLAGS, ZONE_HELP } from "../network.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { outputMode, PROGRESS_FLAGS, PROGRESS_HELP, progressLogger } from "../output.ts";
 import { keptPackagePath, loadPackage, packageRef, peerArgument } from "../package-ref.ts";
@@ -53,6 +53,7 @@ export const get: Command = {
     preallocate: { type: "boolean" },
     "allow-setuid": { type: "boolean" },
     ...LIMIT_FLAGS,
+    ...ZONE_FLAGS,
     ...SECURITY_FLAGS,
     ...PROGRESS_FLAGS,
   },
@@ -127,6 +128,8 @@ Options:
   -h, --help            show this help
 
 ${LIMIT_HELP}
+
+${ZONE_HELP}
 
 ${SECURITY_HELP}
 

@@ -16,7 +16,7 @@ import { TokenBucket } from "../../util/token-bucket.ts";
 import { formatBytes } from "../../util/units.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
-import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners } from "../network.ts";
+import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners, ZONE_FLAGS, ZONE_HELP } from "../network.ts";
 import { OUTPUT_FLAGS, OUTPUT_HELP, outputMode } from "../output.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 import { untilSignal } from "../signals.ts";
@@ -65,6 +65,7 @@ export const serve: Command = {
     "max-upload-rate": { type: "string" },
     metrics: { type: "string" },
     ...LIMIT_FLAGS,
+    ...ZONE_FLAGS,
     ...SECURITY_FLAGS,
     ...OUTPUT_FLAGS,
   },
@@ -97,6 +98,8 @@ Options:
 ${OUTPUT_HELP}
 
 ${LIMIT_HELP}
+
+${ZONE_HELP}
 
 ${SECURITY_HELP}
 

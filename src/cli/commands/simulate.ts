@@ -25,12 +25,13 @@ export const simulate: Command = {
     "cpu-per-gib": { type: "string" },
     racks: { type: "string" },
     "rack-uplink": { type: "string" },
+    "no-zones": { type: "boolean" },
     ...OUTPUT_FLAGS,
   },
   exitCodes: {},
   help: `Usage: bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S]
                          [--rtt D] [--join-late F] [--leave F] [--random-seed K]
-                         [--shared-cores N --cpu-per-gib S] [--racks R --rack-uplink RATE] [--json]
+                         [--shared-cores N --cpu-per-gib S] [--racks R --rack-uplink RATE [--no-zones]] [--json]
 
 Runs a swarm of N downloaders and the seeds in one process, on a simulated clock: every
 node runs the same download, upload and peers sessions as 'get' and 'serve', over a
@@ -77,7 +78,10 @@ Options:
                         the seeds in rack 0; each rack reaches the others through one
                         uplink to the spine, crossed by every transfer between racks
   --rack-uplink RATE    with --racks: each rack uplink's rate, each way, in bits per second
-                        (100G: 50 nodes of 10 Gbit/s behind it are 5:1 oversubscribed)
+                        (100G: 50 nodes of 10 Gbit/s behind it are 5:1 oversubscribed).
+                        Every node is given its rack as its zone, as get --zone does
+  --no-zones            with --racks: the same racks, with no zones given: the swarm
+                        does not know where the racks are
   -h, --help            show this help
 
 ${OUTPUT_HELP}
@@ -88,7 +92,7 @@ p99_over_bound, slowest_over_bound, line_rate {bound_seconds, p50_over_bound,
 p99_over_bound, slowest_over_bound}, seed_upload_copies, simulated_seconds, wall_seconds,
 events, events_per_second, log_events (the sessions' log events, counted) and uplink_use
 (every tenth of the bound: the share of the downloaders' upload capacity in use, and of
-the downloaders done), racks {count, uplink_bits_per_second} and cross_rack_copies (bytes
+the downloaders done), racks {count, uplink_bits_per_second, zones} and cross_rack_copies (bytes
 that came into racks through their uplinks, over the package size times R - 1; 1 is one
 copy per rack), both null without --racks.`,
 
@@ -113,7 +117,7 @@ copy per rack), both null without --racks.`,
       leave: fractionFlag("leave", f.leave),
       randomSeed: integerFlag("simulate", "random-seed", f["random-seed"], 1, 0, 2 ** 32 - 1),
       sharedCpu: sharedCpuFlags(f["shared-cores"], f["cpu-per-gib"]),
-      racks: racksFlags(f.racks, f["rack-uplink"]),
+      racks: racksFlags(f.racks, f["rack-uplink"], f["no-zones"] === true),
     });
     const result = sim.run();
     if (mode === "json") loggerFor("simulate", mode).event("result", { ...result });
@@ -149,10 +153,13 @@ function sharedCpuFlags(cores: unknown, perGiB: unknown): { cores: number; cpuSe
   return { cores: integerFlag("simulate", "shared-cores", cores, 1, 1, 1024), cpuSecondsPerGiB };
 }
 
-function racksFlags(racks: unknown, uplink: unknown): { count: number; uplinkBitsPerSecond: number } | undefined {
-  if (racks === undefined && uplink === undefined) return undefined;
+function racksFlags(racks: unknown, uplink: unknown, noZones: boolean): { count: number; uplinkBitsPerSecond: number; zones: boolean } | undefined {
+  if (racks === undefined && uplink === undefined) {
+    if (noZones) throw new BtError("BT_E_USAGE", "simulate: --no-zones goes with --racks");
+    return undefined;
+  }
   if (racks === undefined || uplink === undefined) throw new BtError("BT_E_USAGE", "simulate: --racks and --rack-uplink go together");
-  return { count: integerFlag("simulate", "racks", racks, 1, 1, 10_000), uplinkBitsPerSecond: bitRateFlag("rack-uplink", String(uplink)) };
+  return { count: integerFlag("simulate", "racks", racks, 1, 1, 10_000), uplinkBitsPerSecond: bitRateFlag("rack-uplink", String(uplink)), zones: !noZones };
 }
 
 function fractionFlag(flag: string, value: unknown): number {
