@@ -109,8 +109,10 @@ const GET_BY_ID_RUNS = instances("bytetide get bytetide://HOST:PORT/<id> [--peer
 const DIFF_RUNS = instances("bytetide diff <old.bpkg> <new.bpkg> [--json]", ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg"], ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg", "--json"]);
 const LS_RUNS = instances("bytetide ls HOST[:PORT] [--json]", ["ls", "localhost:PORT_A"], ["ls", "localhost:PORT_A", "--json"]);
 const SIMULATE_RUNS = instances(
-  "bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--json]",
+  "bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--racks R --rack-uplink RATE [--no-zones]] [--json]",
   ["simulate", "--nodes", "30", "--seeds", "1", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
+  ["simulate", "--nodes", "12", "--size", "16MiB", "--racks", "3", "--rack-uplink", "2G", "--json"],
+  ["simulate", "--nodes", "12", "--size", "16MiB", "--racks", "3", "--rack-uplink", "2G", "--no-zones", "--json"],
 );
 const SIMULATE = readme("bytetide simulate --nodes 200 --rate 1G --size 64MiB");
 const VERSION_RUNS = instances("bytetide --version", ["--version"]);
@@ -445,6 +447,21 @@ test("simulate: the README's 200-node swarm prints what the README shows, every 
   // the count last changed: a change that makes it worse fails here.
   expect(ratios[0]!).toBeGreaterThanOrEqual(1);
   expect(ratios[1]!).toBeLessThanOrEqual(2.0);
+});
+
+test("simulate --racks R --rack-uplink RATE [--no-zones] --json: racks as zones, or the same racks without; cross_rack_copies in each", async () => {
+  const [zoned, blind] = await Promise.all([run(SIMULATE_RUNS[1]!), run(SIMULATE_RUNS[2]!)]);
+  for (const r of [zoned, blind]) expect(r.code, r.stderr).toBe(0);
+  const [z, b] = [zoned, blind].map((r) => JSON.parse(r.stdout.trim()));
+  expect(z.racks).toEqual({ count: 3, uplink_bits_per_second: 2e9, zones: true });
+  expect(b.racks).toEqual({ count: 3, uplink_bits_per_second: 2e9, zones: false });
+  expect(z.completed).toBe(12);
+  expect(b.completed).toBe(12);
+  expect(z.cross_rack_copies).toBeGreaterThanOrEqual(1);
+  expect(z.cross_rack_copies).toBeLessThan(b.cross_rack_copies);
+  const stray = await run(["simulate", "--no-zones"]);
+  expect(stray.code).toBe(2);
+  expect(stray.stderr.trim()).toBe("bytetide: simulate: --no-zones goes with --racks");
 });
 
 test("simulate --nodes N --rate R ... --json: a mix of rates, late joiners and leavers; one result event with every field", async () => {
