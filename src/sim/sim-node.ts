@@ -366,7 +366,7 @@ export class SimNode {
   }
 
   /** Carries out the download session's actions in order; verification and writes report back after the list. */
-  private apply(actions: SessionAction[]): void {
+  private apply(actions: readonly SessionAction[]): void {
     this.applying++;
     for (const action of actions) {
       switch (action.type) {
@@ -418,7 +418,7 @@ export class SimNode {
    * Hashes a chunk on the first of the node's hashing lanes to come free (LIMITS.hashJobsInFlight,
    * one per core, as SwarmNode's Limiter), then reports it.
    */
-  private afterHashing(bytes: number, report: () => SessionAction[]): void {
+  private afterHashing(bytes: number, report: () => readonly SessionAction[]): void {
     const now = this.world.clock.now;
     let lane = 0;
     for (let i = 1; i < this.hashLanes.length; i++) if (this.hashLanes[i]! < this.hashLanes[lane]!) lane = i;
@@ -428,7 +428,7 @@ export class SimNode {
   }
 
   /** A hash or write finished: the session hears of it, unless the node has gone. */
-  private landed(report: () => SessionAction[]): void {
+  private landed(report: () => readonly SessionAction[]): void {
     if (this.online) this.apply(report());
   }
 
@@ -453,7 +453,7 @@ export class SimNode {
     this.haves.clear();
   }
 
-  private applyPeers(actions: PeersAction[], arriving?: End): void {
+  private applyPeers(actions: readonly PeersAction[], arriving?: End): void {
     for (const action of actions) {
       switch (action.type) {
         case "log":

@@ -115,7 +115,8 @@ export class Availability {
     this.swap(at, this.randomIn(this.bucketStart[count]!, at));
   }
 
-  private isOpen(chunk: number): boolean {
+  /** Is the chunk open to pick (missing here, asked of nobody)? */
+  isOpen(chunk: number): boolean {
     const at = this.position[chunk]!;
     return at < this.open && this.order[at] === chunk;
   }

@@ -388,7 +388,7 @@ export class SwarmNode {
   }
 
   /** Carries out the session's actions in order; `block` is the PIECE data an `assemble` places. */
-  private apply(actions: SessionAction[], block?: Uint8Array): void {
+  private apply(actions: readonly SessionAction[], block?: Uint8Array): void {
     for (const action of actions) {
       if (action.type === "log") this.options.logger.event(action.event, action.fields);
       else if (action.type === "wake") this.wakeAfter(action.afterMs);
@@ -409,7 +409,7 @@ export class SwarmNode {
   }
 
   /** Carries out the peers session's actions in order; `arriving` is the connection an `admit` or `refuse` is about. */
-  private applyPeers(actions: PeersAction[], arriving?: PeerConnection): void {
+  private applyPeers(actions: readonly PeersAction[], arriving?: PeerConnection): void {
     for (const action of actions) {
       if (action.type === "log") this.options.logger.event(action.event, action.fields);
       else if (action.type === "dial") this.dial(action.address);

@@ -6,9 +6,13 @@ export class Outbox<A> {
     this.actions.push(action);
   }
 
-  drain(): A[] {
+  /** The actions collected; most events lead to none, and those share one empty list. */
+  drain(): readonly A[] {
+    if (this.actions.length === 0) return NONE;
     const out = this.actions;
     this.actions = [];
     return out;
   }
 }
+
+const NONE: readonly never[] = Object.freeze([]);

@@ -127,7 +127,7 @@ export class PeersSession {
   }
 
   /** Learns the --peer addresses and dials them. */
-  start(bootstrap: PeerAddress[]): PeersAction[] {
+  start(bootstrap: PeerAddress[]): readonly PeersAction[] {
     for (const address of bootstrap) this.book.learn(address);
     this.dialMore();
     return this.out.drain();
@@ -149,7 +149,7 @@ export class PeersSession {
    * for STARVED_TICKS dials one more address, up to the peer limit: its peers may all be
    * waiting on the same chunks, and the seed or a luckier node is one dial away.
    */
-  tick(): PeersAction[] {
+  tick(): readonly PeersAction[] {
     const starving = !this.download.complete && this.peers.size > 0 && !this.download.scheduler.anyPeerInteresting;
     this.starvedTicks = starving ? this.starvedTicks + 1 : 0;
     const due = this.book.due(this.now()) > 0;
@@ -161,7 +161,7 @@ export class PeersSession {
   }
 
   /** Resolving or connecting to a dialled address failed. */
-  dialFailed(address: string, reason: string): PeersAction[] {
+  dialFailed(address: string, reason: string): readonly PeersAction[] {
     if (this.stopped) return [];
     this.log("peer-unreachable", { peer: address, reason });
     this.book.markFailed(address, reason, this.now());
@@ -169,7 +169,7 @@ export class PeersSession {
   }
 
   /** A connection completed its handshake: a peer, or refused (admission.ts). */
-  arrived(a: PeerArrival): PeersAction[] {
+  arrived(a: PeerArrival): readonly PeersAction[] {
     const twin = [...this.peers].find(([, p]) => Buffer.compare(p.peerId, a.peerId) === 0);
     const admission = admit({
       ourId: this.limits.ourId,
@@ -215,7 +215,7 @@ export class PeersSession {
   }
 
   /** A connection ended: what that means for its address, and room for another peer. */
-  closed(d: PeerDeparture): PeersAction[] {
+  closed(d: PeerDeparture): readonly PeersAction[] {
     const code = d.code ? wireErrorName(d.code) : undefined;
     const peer = d.peer === null ? undefined : this.peers.get(d.peer);
     if (!peer) {
@@ -232,7 +232,7 @@ export class PeersSession {
   }
 
   /** A PEERS message from `peer`: its usable entries are learned and dialled; the rest are logged. */
-  peersReceived(peer: string, entries: PeerAddressEntry[]): PeersAction[] {
+  peersReceived(peer: string, entries: PeerAddressEntry[]): readonly PeersAction[] {
     const from = this.peers.get(peer);
     if (!from) return [];
     const { usable, skipped } = usableAddresses(entries);
@@ -341,7 +341,7 @@ export class PeersSession {
     if (peers.length > 0) this.out.push({ type: "send", peer, message: { type: "PEERS", peers: forRecipient(peers, speaksZones) } });
   }
 
-  private refuse(code: number, reason: string, peers: PeerAddressEntry[]): PeersAction[] {
+  private refuse(code: number, reason: string, peers: PeerAddressEntry[]): readonly PeersAction[] {
     this.out.push({ type: "refuse", code, reason, peers });
     return this.out.drain();
   }

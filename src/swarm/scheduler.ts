@@ -122,6 +122,12 @@ interface PeerSlot {
   rank: number;
   /** How many of the chunks it has are still missing here: at 0 there is nothing to ask it for. */
   interesting: number;
+  /**
+   * How many of the chunks it has are open to pick (missing, asked of nobody): at 0 a pick
+   * outside endgame finds nothing, and a pick stops at the last. Nine picks in ten found
+   * nothing, each after looking through every open chunk, when only `interesting` was kept.
+   */
+  openHeld: number;
   /** Open requests to this peer, and when each was sent (for the request latency). */
   requests: Map<number, number>;
   /** Bytes of those requests. */
@@ -207,6 +213,7 @@ export class Scheduler {
       far,
       rank,
       interesting: 0,
+      openHeld: 0,
       requests: new Map(),
       requestedBytes: 0,
       cancelled: new Set(),
@@ -244,6 +251,26 @@ export class Scheduler {
     if (change > 0) this.availability.increment(chunk);
     else this.availability.decrement(chunk);
     if (peer.far) this.farHolders![chunk]! += change;
+    if (this.availability.isOpen(chunk)) peer.openHeld += change;
+  }
+
+  /** The chunk leaves the chunks open to pick (requested, or ours): its holders hold one fewer. */
+  private closeChunk(chunk: number): void {
+    if (!this.availability.isOpen(chunk)) return;
+    this.availability.remove(chunk);
+    this.countOpenHeld(chunk, -1);
+  }
+
+  /** The chunk is open to pick again: its holders hold one more. */
+  private openChunk(chunk: number): void {
+    if (this.availability.isOpen(chunk)) return;
+    this.availability.add(chunk);
+    this.countOpenHeld(chunk, 1);
+  }
+
+  private countOpenHeld(chunk: number, change: 1 | -1): void {
+    if (this.availability.of(chunk) === 0) return;
+    for (const peer of this.peers.values()) if (peer.bits.has(chunk)) peer.openHeld += change;
   }
 
   /** The peer is gone: its requests become unrequested again. */
@@ -275,7 +302,7 @@ export class Scheduler {
    */
   nextRequests(key: string, maxNew = Infinity): number[] {
     const peer = this.peers.get(key);
-    if (!peer || peer.interesting === 0) return [];
+    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame)) return [];
     const { chunkSize, chunkLength } = this.config;
     // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
     const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);
@@ -347,7 +374,7 @@ export class Scheduler {
   committed(chunk: number): string[] {
     this.unland(chunk);
     this.have.add(chunk);
-    this.availability.remove(chunk);
+    this.closeChunk(chunk);
     for (const peer of this.peers.values()) if (peer.bits.has(chunk)) peer.interesting--;
     const others = [...(this.requesters.get(chunk) ?? [])];
     for (const key of others) this.cancel(key, chunk);
@@ -445,12 +472,12 @@ export class Scheduler {
 
   /**
    * What to look through for this peer, rarest first. A peer with few chunks at all has its
-   * bits listed; otherwise every open chunk, and the look stops at the peer's last (`held`
-   * counts its missing chunks, open or not: an upper bound, so the stop is never early).
+   * bits listed; otherwise every open chunk, and the look stops at the last the peer holds
+   * (`openHeld`).
    */
   private candidatesFor(peer: PeerSlot): { candidates: ArrayLike<number>; held: number } {
     const open = this.availability.rarestFirst();
-    if (peer.bits.count * FEW_BITS > open.length) return { candidates: open, held: peer.interesting };
+    if (peer.bits.count * FEW_BITS > open.length) return { candidates: open, held: peer.openHeld };
     const found: number[] = [];
     for (const c of peer.bits.members()) {
       if (this.have.has(c)) continue;
@@ -529,7 +556,7 @@ export class Scheduler {
     let who = this.requesters.get(chunk);
     if (!who) {
       this.requesters.set(chunk, (who = new Set()));
-      this.availability.remove(chunk);
+      this.closeChunk(chunk);
     }
     who.add(key);
     this.openRequests++;
@@ -569,6 +596,6 @@ export class Scheduler {
 
   /** A chunk still wanted and asked of nobody is open to pick again. */
   private reopenIfFree(chunk: number): void {
-    if (this.wanted(chunk) && !this.requesters.has(chunk)) this.availability.add(chunk);
+    if (this.wanted(chunk) && !this.requesters.has(chunk)) this.openChunk(chunk);
   }
 }

@@ -127,7 +127,7 @@ export class DownloadSession {
   }
 
   /** A node that already has everything is complete from the start. */
-  start(): SessionAction[] {
+  start(): readonly SessionAction[] {
     if (this.complete) this.finish();
     return this.out.drain();
   }
@@ -153,14 +153,14 @@ export class DownloadSession {
   }
 
   /** The connection is gone: its requests go to others. */
-  peerClosed(peer: string): SessionAction[] {
+  peerClosed(peer: string): readonly SessionAction[] {
     this.peers.delete(peer);
     this.scheduler.removePeer(peer);
     this.fillAll();
     return this.out.drain();
   }
 
-  bitfield(peer: string, bits: Uint8Array): SessionAction[] {
+  bitfield(peer: string, bits: Uint8Array): readonly SessionAction[] {
     const { chunkCount } = this.scheduler.config;
     const problem = Bitset.problem(chunkCount, bits);
     if (problem) this.close(peer, WIRE_ERRORS.BAD_FRAME, problem);
@@ -171,7 +171,7 @@ export class DownloadSession {
     return this.out.drain();
   }
 
-  have(peer: string, chunk: number): SessionAction[] {
+  have(peer: string, chunk: number): readonly SessionAction[] {
     const { chunkCount } = this.scheduler.config;
     if (chunk >= chunkCount) this.close(peer, WIRE_ERRORS.OUT_OF_RANGE, `HAVE for chunk ${chunk} of ${chunkCount}`);
     else {
@@ -186,7 +186,7 @@ export class DownloadSession {
   }
 
   /** A PIECE of `bytes` bytes at `offset` arrived; with the chunk's last block, it goes to be verified. */
-  piece(peer: string, chunk: number, offset: number, bytes: number): SessionAction[] {
+  piece(peer: string, chunk: number, offset: number, bytes: number): readonly SessionAction[] {
     const p = this.peers.get(peer);
     // A closing connection's data is not read (PeerConnection stops at ERROR or BYE).
     if (!p || p.leaving) return [];
@@ -226,7 +226,7 @@ export class DownloadSession {
   }
 
   /** The peer refused a request with REJECT(code). */
-  rejected(peer: string, chunk: number, code: number): SessionAction[] {
+  rejected(peer: string, chunk: number, code: number): readonly SessionAction[] {
     const p = this.peers.get(peer);
     if (!p) return [];
     this.discard(peer, chunk);
@@ -245,7 +245,7 @@ export class DownloadSession {
   }
 
   /** The hash of the chunk from `peer` matched (it is written next) or did not. */
-  chunkVerified(peer: string, chunk: number, good: boolean): SessionAction[] {
+  chunkVerified(peer: string, chunk: number, good: boolean): readonly SessionAction[] {
     if (good) {
       this.out.push({ type: "write", peer, chunk });
       return this.out.drain();
@@ -265,7 +265,7 @@ export class DownloadSession {
   }
 
   /** The chunk is on disk: duplicates are cancelled, every peer hears of it. */
-  chunkWritten(chunk: number): SessionAction[] {
+  chunkWritten(chunk: number): readonly SessionAction[] {
     const name = this.landing.get(chunk)!;
     this.landing.delete(chunk);
     const duplicates = new Set(this.scheduler.committed(chunk));
@@ -284,7 +284,7 @@ export class DownloadSession {
   }
 
   /** Hashing or writing the chunk failed for a reason that is not the peer's (a disk error): the download stops. */
-  chunkLost(chunk: number, error: unknown): SessionAction[] {
+  chunkLost(chunk: number, error: unknown): readonly SessionAction[] {
     this.landing.delete(chunk);
     this.scheduler.abandoned(chunk);
     this.fail(error);
@@ -295,7 +295,7 @@ export class DownloadSession {
    * Every TICK_MS: each peer's depth follows its rate and a stalled peer's requests are
    * taken back and cancelled (Scheduler.tick); then the download may give up (give-up.ts).
    */
-  tick(): SessionAction[] {
+  tick(): readonly SessionAction[] {
     for (const [peer, p] of this.peers) {
       const released = this.scheduler.tick(peer);
       for (const chunk of released) this.cancel(peer, chunk);
@@ -311,7 +311,7 @@ export class DownloadSession {
   }
 
   /** The time a `wake` action asked for has passed. */
-  wake(): SessionAction[] {
+  wake(): readonly SessionAction[] {
     this.wakePending = false;
     this.fillAll();
     return this.out.drain();

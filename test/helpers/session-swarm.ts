@@ -260,7 +260,7 @@ export class SessionSwarm {
     this.apply(this.session.chunkVerified(peer, chunk, good));
   }
 
-  apply(actions: SessionAction[]): void {
+  apply(actions: readonly SessionAction[]): void {
     for (const action of actions) {
       this.actions.push({ at: this.now, action });
       for (const o of this.observers) o(action, this);

@@ -17,9 +17,9 @@ function node(options: { maxPeers?: number; complete?: boolean; randomSeed?: num
   return { peers, book, clock };
 }
 
-const dials = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "dial" ? [`${a.address.host}:${a.address.port}`] : []));
-const sends = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "send" && a.message.type === "PEERS" ? [{ to: a.peer, peers: a.message.peers.map((p) => `${p.host}:${p.port}`) }] : []));
-const logs = (actions: PeersAction[]) => actions.flatMap((a) => (a.type === "log" ? [a.event] : []));
+const dials = (actions: readonly PeersAction[]) => actions.flatMap((a) => (a.type === "dial" ? [`${a.address.host}:${a.address.port}`] : []));
+const sends = (actions: readonly PeersAction[]) => actions.flatMap((a) => (a.type === "send" && a.message.type === "PEERS" ? [{ to: a.peer, peers: a.message.peers.map((p) => `${p.host}:${p.port}`) }] : []));
+const logs = (actions: readonly PeersAction[]) => actions.flatMap((a) => (a.type === "log" ? [a.event] : []));
 
 /** A handshaken connection from the peer with id byte `id`, listening at `host`:7000. */
 function arrival(id: number, host: string, dialled?: string): PeerArrival {
@@ -209,7 +209,7 @@ test("a starved node at the peer limit dials no more", () => {
 });
 
 const inZone = (host: string, zone: string): PeerAddress => ({ ...at(host), zone });
-const admitted = (actions: PeersAction[]) => actions.find((a) => a.type === "admit") as Extract<PeersAction, { type: "admit" }>;
+const admitted = (actions: readonly PeersAction[]) => actions.find((a) => a.type === "admit") as Extract<PeersAction, { type: "admit" }>;
 
 test("in a zone: addresses of the zone are dialled up to the target, whatever else is connected", () => {
   const { peers } = node({ maxPeers: 12, zone: "a", randomSeed: 3 });
@@ -250,7 +250,7 @@ test("a peer is far only when both zones are known and differ; PEERS carries zon
   expect(admitted(peers.arrived({ ...arrival(7, "10.0.0.3"), zone: "" })).far).toBe(false);
   const older = peers.arrived({ ...arrival(6, "10.0.0.4"), zone: null });
   expect(admitted(older).far).toBe(false);
-  const peersTo = (actions: PeersAction[], key: string) => actions.flatMap((a) => (a.type === "send" && a.peer === key && a.message.type === "PEERS" ? a.message.peers : []));
+  const peersTo = (actions: readonly PeersAction[], key: string) => actions.flatMap((a) => (a.type === "send" && a.peer === key && a.message.type === "PEERS" ? a.message.peers : []));
   // The older peer is told the others without zones; the zoned ones hear of it with its zone unknown.
   expect(peersTo(older, admitted(older).key)).toEqual([{ host: "10.0.1.1", port: 7000 }, { host: "10.0.0.2", port: 7000 }, { host: "10.0.0.3", port: 7000 }]);
   const newcomer = peers.arrived({ ...arrival(4, "10.0.1.9"), zone: "b" });

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { NET } from "../../src/config.ts";
 import { type PickContext, randomFirst, rarestFirst } from "../../src/swarm/picker.ts";
 import { defaultSchedulerConfig, Scheduler, shareRank } from "../../src/swarm/scheduler.ts";
@@ -331,6 +332,50 @@ describe("zones", () => {
   test("shareRank reads a peer id's first four bytes", () => {
     expect(shareRank(Uint8Array.of(1, 0, 0, 0, 9))).toBe(1);
     expect(shareRank(Uint8Array.of(0xff, 0xff, 0xff, 0xff))).toBe(0xffffffff);
+  });
+});
+
+describe("open chunks held", () => {
+  test("whatever happens, each peer's count of open chunks it holds is what a recount finds, so a pick never stops early", () => {
+    const chunks = 24;
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("have"), peer: fc.nat(3), chunk: fc.nat(chunks - 1) }),
+      fc.record({ kind: fc.constant("bitfield"), peer: fc.nat(3), chunk: fc.nat(chunks - 1) }),
+      fc.record({ kind: fc.constant("ask"), peer: fc.nat(3), chunk: fc.constant(0) }),
+      fc.record({ kind: fc.constant("land"), peer: fc.nat(3), chunk: fc.constant(0) }),
+      fc.record({ kind: fc.constant("reject"), peer: fc.nat(3), chunk: fc.constant(0) }),
+      fc.record({ kind: fc.constant("leave"), peer: fc.nat(3), chunk: fc.constant(0) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const s = scheduler(chunks, { requestsPerPeer: 2, chunkSize: 1, chunkLength: () => 1, maxBytesInMemory: 100 });
+        const present = new Set<string>();
+        const join = (key: string) => present.has(key) || (s.addPeer(key), present.add(key));
+        for (const { kind, peer, chunk } of ops) {
+          const key = `p${peer}`;
+          join(key);
+          if (kind === "have") s.peerHas(key, chunk);
+          else if (kind === "bitfield") s.setBitfield(key, bits(chunks, Array.from({ length: chunk }, (_, c) => (c * 7) % chunks)));
+          else if (kind === "ask") s.nextRequests(key, 1);
+          else if (kind === "leave") {
+            s.removePeer(key);
+            present.delete(key);
+          } else {
+            const open = [...((s as unknown as { peers: Map<string, { requests: Map<number, number> }> }).peers.get(key)?.requests.keys() ?? [])];
+            if (open.length === 0) continue;
+            if (kind === "land") {
+              s.received(key, open[0]!);
+              s.committed(open[0]!);
+            } else s.rejected(key, open[0]!, false);
+          }
+        }
+        const inside = s as unknown as { peers: Map<string, { bits: Bitset; openHeld: number }>; availability: { isOpen(c: number): boolean } };
+        for (const p of inside.peers.values()) {
+          expect(p.openHeld).toBe([...p.bits.members()].filter((c) => inside.availability.isOpen(c)).length);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
