@@ -4,6 +4,7 @@ import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts"
 import { FrameDecoder, PROTOCOL_VERSION } from "../protocol/frame.ts";
 import { CAPABILITIES, decodeMessage, encodeMessage, type Hello, type Message } from "../protocol/messages.ts";
 import { authProof, proofMatches } from "./auth.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 
 export interface CloseInfo {
   /** Wire error code (0 for a clean close). */
@@ -65,9 +66,9 @@ export class PeerConnection {
   private state: State = "handshake";
   private socket: Socket<PeerConnection> | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
-  private readonly openedAt = Date.now();
-  private lastReceived = Date.now();
-  private lastSent = Date.now();
+  private readonly openedAt: number;
+  private lastReceived: number;
+  private lastSent: number;
   private closeInfo: CloseInfo | null = null;
   remoteHello: Hello | null = null;
   localHello: Hello | null = null;
@@ -81,8 +82,10 @@ export class PeerConnection {
     private readonly handshake: HandshakeRole,
     private readonly handler: ConnectionHandler,
     private readonly limits: ConnectionLimits,
+    private readonly now: Clock = systemClock,
   ) {
     this.decoder = new FrameDecoder(limits.maxFramePayload);
+    this.openedAt = this.lastReceived = this.lastSent = now();
   }
 
   get ready(): boolean {
@@ -142,7 +145,7 @@ export class PeerConnection {
 
   private write(bytes: Uint8Array): void {
     if (!this.socket) return;
-    this.lastSent = Date.now();
+    this.lastSent = this.now();
     if (this.queue.length === 0) {
       const written = Math.max(0, this.socket.write(bytes));
       if (written === bytes.length) return;
@@ -163,7 +166,7 @@ export class PeerConnection {
 
   onData(data: Uint8Array): void {
     if (!this.open) return;
-    this.lastReceived = Date.now();
+    this.lastReceived = this.now();
     try {
       for (const frame of this.decoder.push(data)) {
         if (frame.version !== PROTOCOL_VERSION) {
@@ -307,7 +310,7 @@ export class PeerConnection {
   }
 
   private checkTimers(): void {
-    const now = Date.now();
+    const now = this.now();
     const { handshakeTimeoutMs, idleTimeoutMs } = this.limits;
     if ((this.state === "handshake" || this.state === "auth" || this.state === "zone") && now - this.openedAt > handshakeTimeoutMs) {
       this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${handshakeTimeoutMs / 1000} s`);

@@ -5,6 +5,7 @@ import { HEADER_LENGTH } from "../protocol/frame.ts";
 import { PIECE_PREFIX_LENGTH, writePieceHeader } from "../protocol/messages.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import type { PeerConnection } from "./connection.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 
 /** What a connection serves chunks from: a seed's payload, or a download in progress. */
 export interface ChunkSource {
@@ -98,6 +99,7 @@ export class Uploader {
     /** Shared by every connection of a process: --max-upload-rate. */
     private readonly uploadLimit: TokenBucket | null = null,
     private readonly hooks: UploadHooks = NO_HOOKS,
+    private readonly now: Clock = systemClock,
   ) {}
 
   get queued(): number {
@@ -134,7 +136,7 @@ export class Uploader {
 
   /** Requests declined in the current one-second window. */
   private recentlyDeclined(): number {
-    const now = performance.now();
+    const now = this.now();
     if (now - this.declineWindowStart > 1000) {
       this.declineWindowStart = now;
       this.declined = 0;

@@ -8,6 +8,7 @@ import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
 import type { FileStamp, PackageFiles } from "./files.ts";
 import type { Output } from "./output.ts";
+import { systemClock } from "../util/clock.ts";
 
 /** Where a node's chunks live: the verified set, reads for serving, writes for downloading. */
 export interface ChunkStore extends ChunkSource {
@@ -60,13 +61,13 @@ export function completeStore(
   let inlineProofBuffer: Uint8Array | null = null;
 
   const holds = options.holds ?? Bitset.full(chunkCount);
-  for (const f of layout.files) if (holds.has(f.firstChunk)) stamps.set(f.entryIndex, { stamp: files.stamp(f.entryIndex), checkedAt: performance.now() });
+  for (const f of layout.files) if (holds.has(f.firstChunk)) stamps.set(f.entryIndex, { stamp: files.stamp(f.entryIndex), checkedAt: systemClock() });
 
   /** Takes the file's stamp again; a changed file's chunks must be proved again. Synchronous while the disk is warm. */
   const refreshStamp = (entryIndex: number): void | Promise<void> => {
     const before = stamps.get(entryIndex)!.stamp;
     const now = files.stamp(entryIndex);
-    stamps.set(entryIndex, { stamp: now, checkedAt: performance.now() });
+    stamps.set(entryIndex, { stamp: now, checkedAt: systemClock() });
     const compare = (a: FileStamp, b: FileStamp): void => {
       if (a === b) return;
       const run = runOf(entryIndex);
@@ -120,7 +121,7 @@ export function completeStore(
     read: (c, offset, into) => files.read(c, offset, into),
     prepare(c) {
       const at = layout.locate(c);
-      const stale = performance.now() - stamps.get(at.entryIndex)!.checkedAt > STAMP_TTL_MS;
+      const stale = systemClock() - stamps.get(at.entryIndex)!.checkedAt > STAMP_TTL_MS;
       const refreshed = stale ? refreshStamp(at.entryIndex) : undefined;
       const settled = refreshed ? refreshed.then(() => settle(c, at)) : settle(c, at);
       return settled === true ? true : Promise.resolve(settled);

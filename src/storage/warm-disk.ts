@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from "../util/clock.ts";
+
 /** A read or stat on the JS thread that takes longer than this may have found its data outside memory. */
 export const SLOW_INLINE_MS = 2;
 /** The disk is taken as cold when this many of the last RECENT_OPERATIONS inline operations were slow. */
@@ -28,7 +30,7 @@ export class WarmDisk {
   private recentSlow = 0;
   private fastInARow = 0;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly now: Clock = systemClock) {}
 
   /** May the next operation run on the JS thread? */
   get warm(): boolean {

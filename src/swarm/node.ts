@@ -13,6 +13,7 @@ import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
 import type { Histogram } from "../util/histogram.ts";
 import type { Logger } from "../util/log.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import { toHex } from "../util/units.ts";
 import { ChunkBuffers } from "./buffers.ts";
@@ -49,6 +50,8 @@ export interface SwarmNodeOptions {
   reusedBytes?: number;
   /** get --only: the chunks to fetch; the rest are neither requested nor offered. Default: all. */
   wanted?: Bitset;
+  /** The node's one clock: its sessions, connections and uploads all read it (default: the system's). */
+  clock?: Clock;
 }
 
 export interface DownloadResult {
@@ -120,7 +123,8 @@ export class SwarmNode {
   private readonly handshaking = new Set<PeerConnection>();
   /** Verified chunks waiting for the session's `write`. */
   private readonly verified = new Map<number, { buffer: Uint8Array; digest: Uint8Array }>();
-  private readonly started = performance.now();
+  private readonly clock: Clock;
+  private readonly started: number;
   private resolveCompletion!: (r: DownloadResult) => void;
   private rejectCompletion!: (e: unknown) => void;
   private settled = false;
@@ -137,6 +141,8 @@ export class SwarmNode {
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
     this.store = store;
+    this.clock = options.clock ?? systemClock;
+    this.started = this.clock();
     this.rootHex = toHex(pkg.root);
     this.idHex = toHex(options.id);
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
@@ -144,7 +150,7 @@ export class SwarmNode {
     this.book = new AddressBook(NET.maxKnownPeers);
     this.session = new DownloadSession(
       {
-        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer, { ourRank: shareRank(options.peerId) }),
+        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer, { ourRank: shareRank(options.peerId), now: this.clock }),
         retryForMs: options.retryForMs,
         downloadLimit: options.downloadLimit,
         logRequests: options.logRequests ?? false,
@@ -279,7 +285,7 @@ export class SwarmNode {
     const label = peerLabel(address);
     dial(address, this.options.network, {
       connection: () => {
-        const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret, zone: this.options.network.zone }, this.handler, this.options.network.limits);
+        const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret, zone: this.options.network.zone }, this.handler, this.options.network.limits, this.clock);
         conn.context = { address: label };
         this.handshaking.add(conn);
         return conn;
@@ -311,7 +317,7 @@ export class SwarmNode {
       conn,
       name,
       // Through `currentStore`, so a finished download serves from its final location.
-      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(key)),
+      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(key), this.clock),
       assemblies: new Map(),
     };
     this.links.set(conn, link);
@@ -491,7 +497,7 @@ export class SwarmNode {
    */
   private collectReceiveGarbage(bytes: number): void {
     this.bytesSinceCollection += bytes;
-    const now = performance.now();
+    const now = this.clock();
     const due =
       this.bytesSinceCollection >= RECEIVE_BYTES_PER_COLLECTION ||
       (this.bytesSinceCollection >= RECEIVE_GARBAGE_MIN_BYTES && now - this.lastCollectionAt >= RECEIVE_GARBAGE_MAX_AGE_MS);
@@ -524,7 +530,7 @@ export class SwarmNode {
     this.peers.finished();
     this.resolveCompletion({
       receivedFrom: this.session.receivedFrom,
-      seconds: (performance.now() - this.started) / 1000,
+      seconds: (this.clock() - this.started) / 1000,
       requestLatencyMs: this.session.latency,
       inFlightPeak: this.session.inFlightPeak,
     });

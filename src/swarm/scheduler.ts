@@ -1,5 +1,6 @@
 import { NET } from "../config.ts";
 import { Bitset } from "../util/bitset.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { Availability } from "./availability.ts";
 import { type PiecePolicy, randomFirst, rarestFirst } from "./picker.ts";
 import { pipelineDepth, RateMeter } from "./pipeline.ts";
@@ -28,8 +29,8 @@ export interface SchedulerConfig {
   elsewhereBackoffMs: number;
   policy: PiecePolicy;
   random: () => number;
-  /** Milliseconds; injected so tests control time. */
-  now: () => number;
+  /** Milliseconds; injected so tests control time, and the simulator runs on its own. */
+  now: Clock;
   /** Our peer id as a number (shareRank): with zones, which chunks are ours to bring in (see inOurShare). */
   ourRank: number;
 }
@@ -51,7 +52,7 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
     elsewhereBackoffMs: 1_000,
     policy: rarestFirst,
     random: Math.random,
-    now: () => performance.now(),
+    now: systemClock,
     ourRank: 0,
     ...overrides,
   };

@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from "./clock.ts";
+
 /**
  * A token bucket: `rate` bytes per second on average, bursts of at most `burst` bytes.
  * Pure arithmetic over a clock passed in, so it is testable without waiting.
@@ -9,7 +11,7 @@ export class TokenBucket {
   constructor(
     readonly rate: number,
     readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
+    private readonly now: Clock = systemClock,
   ) {
     this.tokens = burst;
     this.last = now();
