@@ -6,6 +6,7 @@ import { PIECE_PREFIX_LENGTH, writePieceHeader } from "../protocol/messages.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import type { PeerConnection } from "./connection.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
+import type { UploadAnswer } from "../swarm/upload-session.ts";
 
 /** What a connection serves chunks from: a seed's payload, or a download in progress. */
 export interface ChunkSource {
@@ -42,8 +43,6 @@ const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
  */
 const PREPARE_AHEAD = 4;
 
-/** How a REQUEST is answered: the chunk is served, or REJECT(NOT_AVAILABLE) or REJECT(ELSEWHERE). */
-export type UploadAnswer = "serve" | "not-available" | "elsewhere";
 
 /** What the owner of an uploader (the node's UploadSession) decides and hears about. */
 export interface UploadHooks {

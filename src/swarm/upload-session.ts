@@ -1,7 +1,9 @@
 import { NET } from "../config.ts";
-import type { UploadAnswer } from "../peer/uploader.ts";
 import type { DownloadSession } from "./session.ts";
 import { shouldServe, UploadLedger } from "./superseed.ts";
+
+/** How a REQUEST is answered: the chunk is served, or REJECT(NOT_AVAILABLE) or REJECT(ELSEWHERE). */
+export type UploadAnswer = "serve" | "not-available" | "elsewhere";
 
 /** Peers listed by name in the per-peer upload totals. */
 export const MAX_UPLOAD_ROWS = 1024;

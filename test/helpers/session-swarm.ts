@@ -11,7 +11,7 @@ import { TICK_MS } from "../../src/swarm/pipeline.ts";
 import { defaultSchedulerConfig } from "../../src/swarm/scheduler.ts";
 import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts";
 import { UploadSession } from "../../src/swarm/upload-session.ts";
-import type { UploadAnswer } from "../../src/peer/uploader.ts";
+import type { UploadAnswer } from "../../src/swarm/upload-session.ts";
 import { Bitset } from "../../src/util/bitset.ts";
 
 /** A repeatable stand-in for Math.random, for any integer seed (fast-check hands out negative ones too). */

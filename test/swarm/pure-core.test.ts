@@ -13,3 +13,13 @@ test("src/swarm and src/peer read no clock of their own: time comes from the clo
   }
   expect(offenders).toEqual([]);
 });
+
+test("the swarm's pure modules (all of src/swarm but the node that adapts them) import no I/O module: no socket, file, process or CLI code", () => {
+  const offenders: string[] = [];
+  for (const file of readdirSync(join(REPO_ROOT, "src/swarm"))) {
+    if (file === "node.ts") continue;
+    const source = readFileSync(join(REPO_ROOT, "src/swarm", file), "utf8");
+    for (const m of source.matchAll(/from "([^"]+)"/g)) if (/^(node:|bun$)|\/(peer|serve|storage|cli)\//.test(m[1]!)) offenders.push(`src/swarm/${file}: ${m[1]}`);
+  }
+  expect(offenders).toEqual([]);
+});
