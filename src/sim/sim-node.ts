@@ -487,9 +487,9 @@ export class SimNode {
     end.key = key;
     this.pending.delete(end);
     this.ends.set(key, end);
-    this.download.peerConnected(key, name, far, rank);
+    const bitfield = this.download.peerConnected(key, name, far, rank);
     this.upload.peerConnected(key, name, far);
-    this.send(end, { type: "BITFIELD", bits: this.download.scheduler.have.bytes.slice() });
+    this.apply(bitfield);
   }
 
   private count(event: string): void {

@@ -135,8 +135,6 @@ export class SwarmNode {
   /** Resident bytes just after the last full collection (at first, at start). */
   private residentAfterFullCollection = process.memoryUsage.rss();
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Bytes of the chunks get --only leaves out, which the scheduler counts as had. */
-  private unwantedBytes = 0;
 
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
@@ -155,10 +153,10 @@ export class SwarmNode {
         downloadLimit: options.downloadLimit,
         logRequests: options.logRequests ?? false,
         addresses: this.book,
+        wanted: options.wanted,
       },
-      options.wanted ? withUnwanted(store.have, options.wanted) : store.have,
+      store.have,
     );
-    if (options.wanted) for (let c = 0; c < chunkCount; c++) if (!options.wanted.has(c)) this.unwantedBytes += store.chunkLength(c);
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxBytesInMemory(pkg.chunkSize));
     this.upload = new UploadSession(this.session, options.superSeeding);
     this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId, zone: options.network.zone });
@@ -322,9 +320,9 @@ export class SwarmNode {
     };
     this.links.set(conn, link);
     this.linksByKey.set(key, link);
-    this.session.peerConnected(key, name, far, rank);
+    const bitfield = this.session.peerConnected(key, name, far, rank);
     this.upload.peerConnected(key, name, far);
-    conn.sendMessage({ type: "BITFIELD", bits: this.store.have.bytes });
+    this.apply(bitfield);
   }
 
   /** The UploadSession's events, from one connection's Uploader. */
@@ -521,7 +519,7 @@ export class SwarmNode {
   }
 
   private report(): void {
-    this.options.onProgress?.(this.session.verifiedBytes - this.unwantedBytes, this.links.size);
+    this.options.onProgress?.(this.session.verifiedBytes, this.links.size);
   }
 
   private succeed(): void {
@@ -555,15 +553,4 @@ export class SwarmNode {
 /** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) -> "10.0.0.1". */
 export function normalizeHost(host: string): string {
   return host.startsWith("::ffff:") && host.includes(".") ? host.slice(7) : host;
-}
-
-/**
- * What the scheduler is told we have: the chunks we hold, and those we do not want, so it
- * never requests them and completes with the selection. Peers are told only what we hold
- * (the store's own bitset goes into BITFIELD and HAVE).
- */
-function withUnwanted(have: Bitset, wanted: Bitset): Bitset {
-  const scheduled = new Bitset(have.size, have.bytes.slice());
-  for (let c = 0; c < have.size; c++) if (!wanted.has(c)) scheduled.add(c);
-  return scheduled;
 }

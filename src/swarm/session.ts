@@ -12,7 +12,7 @@ import { Scheduler, type SchedulerConfig } from "./scheduler.ts";
  * `peerConnected`. Actions are returned from each event, in the order to carry them out.
  */
 export type SessionAction =
-  /** Send a message (REQUEST, CANCEL, HAVE) to a peer. */
+  /** Send a message (BITFIELD, REQUEST, CANCEL, HAVE) to a peer. */
   | { type: "send"; peer: string; message: Message }
   /** Copy the PIECE just received into the peer's buffer for the chunk, at `offset`. */
   | { type: "assemble"; peer: string; chunk: number; offset: number }
@@ -58,6 +58,8 @@ export interface SessionConfig {
   downloadLimit: RequestBudget | null;
   /** get --log-requests: one `request` event per REQUEST sent. */
   logRequests: boolean;
+  /** get --only: the chunks to fetch; the rest are neither requested nor offered. Default: all. */
+  wanted?: Bitset;
   addresses: DialOutlook;
 }
 
@@ -87,8 +89,10 @@ export class DownloadSession {
   readonly latency = new Histogram();
   /** Bytes of verified chunks, by the name of the peer that sent them. */
   readonly receivedFrom = new Map<string, number>();
-  /** Bytes of chunks verified, including those we had at the start. */
+  /** Bytes of the chunks we hold, verified: those we had at the start and those fetched since. */
   verifiedBytes = 0;
+  /** The chunks we hold, which BITFIELD offers: with --only, fewer than the scheduler counts as had. */
+  private readonly held: Bitset;
   /** Bytes of chunks received and verified in this session. */
   bytesReceived = 0;
   verificationFailures = 0;
@@ -113,11 +117,13 @@ export class DownloadSession {
   private stopped = false;
   private done = false;
 
+  /** `have`: the chunks we hold (the store's bitset, which the adapter keeps up to date as it writes). */
   constructor(
     private readonly config: SessionConfig,
     have: Bitset,
   ) {
-    this.scheduler = new Scheduler(config.scheduler, have);
+    this.held = have;
+    this.scheduler = new Scheduler(config.scheduler, config.wanted ? withUnwanted(have, config.wanted) : have);
     this.giveUp = new GiveUpRule(config.retryForMs);
     for (const c of have.members()) this.verifiedBytes += config.scheduler.chunkLength(c);
   }
@@ -141,9 +147,12 @@ export class DownloadSession {
    * A peer joined; `far` when it is in another zone (peers-session.ts), which limits what it
    * is asked for, and `rank` its share of what the zone brings in (scheduler.ts, shareRank).
    */
-  peerConnected(peer: string, name: string, far = false, rank = 0): void {
+  peerConnected(peer: string, name: string, far = false, rank = 0): readonly SessionAction[] {
     this.peers.set(peer, { name, leaving: false, assembling: new Map() });
     this.scheduler.addPeer(peer, far, rank);
+    // A copy: the adapter may keep the message while more chunks arrive.
+    this.out.push({ type: "send", peer, message: { type: "BITFIELD", bits: this.held.bytes.slice() } });
+    return this.out.drain();
   }
 
   /** The peer's connection started closing: nothing it sends from now on is read. */
@@ -269,6 +278,7 @@ export class DownloadSession {
     const name = this.landing.get(chunk)!;
     this.landing.delete(chunk);
     const duplicates = new Set(this.scheduler.committed(chunk));
+    this.held.add(chunk);
     for (const peer of this.peers.keys()) {
       if (duplicates.has(peer)) this.cancel(peer, chunk);
       // Every peer hears of it, so it can ask us, and a seed can tell who has what.
@@ -400,4 +410,15 @@ export class DownloadSession {
   private log(event: string, fields: Record<string, unknown>): void {
     this.out.push({ type: "log", event, fields });
   }
+}
+
+/**
+ * What the scheduler is told we have: the chunks we hold, and those we do not want, so it
+ * never requests them and completes with the selection. Peers are told only what we hold
+ * (`held`, in BITFIELD; HAVE only for chunks written).
+ */
+function withUnwanted(have: Bitset, wanted: Bitset): Bitset {
+  const scheduled = new Bitset(have.size, have.bytes.slice());
+  for (let c = 0; c < have.size; c++) if (!wanted.has(c)) scheduled.add(c);
+  return scheduled;
 }

@@ -3,6 +3,8 @@ import fc from "fast-check";
 import { BtError } from "../../src/errors.ts";
 import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
 import { TICK_MS } from "../../src/swarm/pipeline.ts";
+import { defaultSchedulerConfig } from "../../src/swarm/scheduler.ts";
+import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts";
 import { DEPTH_AFTER_STALL, STALL_MS } from "../../src/swarm/stall.ts";
 import { MAX_UPLOAD_ROWS, UploadSession } from "../../src/swarm/upload-session.ts";
 import { Bitset } from "../../src/util/bitset.ts";
@@ -391,5 +393,42 @@ describe("super-seeding, through the upload session", () => {
     expect(seed.upload.uploadedTo.get("p0")).toBe(CHUNK);
     expect(seed.upload.uploadedTo.get("others")).toBe(2 * CHUNK);
     expect(seed.upload.uploadedBytes).toBe((MAX_UPLOAD_ROWS + 2) * CHUNK);
+  });
+});
+
+describe("get --only, in the session", () => {
+  test("only the wanted chunks are asked for; BITFIELD offers only what is held; the download completes with the selection", () => {
+    const chunks = 8;
+    const held = new Bitset(chunks);
+    held.add(0);
+    const wanted = new Bitset(chunks);
+    for (const c of [0, 2, 3]) wanted.add(c);
+    const session = new DownloadSession(
+      {
+        scheduler: defaultSchedulerConfig(chunks, { chunkSize: CHUNK, chunkLength: () => CHUNK, now: () => 0, randomFirstPicks: 0 }),
+        retryForMs: 60_000,
+        downloadLimit: null,
+        logRequests: false,
+        addresses: { anyDialable: () => true, describe: () => "" },
+        wanted,
+      },
+      held,
+    );
+    session.start();
+    const sent = (actions: readonly SessionAction[], type: string) => actions.flatMap((a) => (a.type === "send" && a.message.type === type ? [a.message] : []));
+    expect(sent(session.peerConnected("seed", "seed"), "BITFIELD")).toEqual([{ type: "BITFIELD", bits: held.bytes }]);
+    const requested = sent(session.bitfield("seed", Bitset.full(chunks).bytes), "REQUEST").map((m) => (m as { index: number }).index);
+    expect(requested.sort()).toEqual([2, 3]);
+    expect(session.verifiedBytes).toBe(CHUNK);
+    for (const c of requested) {
+      session.piece("seed", c, 0, CHUNK);
+      session.chunkVerified("seed", c, true);
+      session.chunkWritten(c);
+    }
+    expect(session.complete).toBe(true);
+    expect(session.verifiedBytes).toBe(3 * CHUNK);
+    // A peer that connects now is offered the three chunks held, not the five left out.
+    const later = sent(session.peerConnected("late", "late"), "BITFIELD")[0] as { bits: Uint8Array };
+    expect([...new Bitset(chunks, later.bits).members()]).toEqual([0, 2, 3]);
   });
 });
