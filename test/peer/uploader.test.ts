@@ -50,6 +50,27 @@ test("a flood of requests for chunks it lacks ends the same way, counted as decl
   expect(failure()?.code).toBe(WIRE_ERRORS.TOO_MANY_REQUESTS);
 });
 
+test("on the uploader's clock: declines spread over more than a second are no flood; the same number within one second is", () => {
+  const lacking = { ...instantSource, has: () => false };
+  const half = NET.maxQueuedRequestsPerPeer / 2 + 1;
+  let now = 0;
+  const slow = fakeConnection();
+  const patient = new Uploader(slow.conn, lacking, null, undefined, () => now);
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < half; i++) patient.request(i % CHUNKS);
+    now += 1001;
+  }
+  expect(slow.failure()).toBeNull();
+  const fast = fakeConnection();
+  now = 0;
+  const hasty = new Uploader(fast.conn, lacking, null, undefined, () => now);
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < half; i++) hasty.request(i % CHUNKS);
+    now += 400;
+  }
+  expect(fast.failure()?.code).toBe(WIRE_ERRORS.TOO_MANY_REQUESTS);
+});
+
 test("a peer that keeps its pipeline at the deepest a get uses is served in full and never taken for a flood", async () => {
   const { conn, sent, failure } = fakeConnection();
   const uploader = new Uploader(conn, instantSource);
