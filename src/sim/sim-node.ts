@@ -444,6 +444,7 @@ export class SimNode {
   }
 
   private flushHaves(): void {
+    if (this.haves.size === 0) return;
     for (const [chunk, ends] of this.haves) {
       const message: Message = { type: "HAVE", index: chunk };
       this.world.clock.after(this.world.latencyMs, () => {

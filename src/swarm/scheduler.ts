@@ -503,6 +503,7 @@ export class Scheduler {
 
   /** Did the peer tell us to get the chunk elsewhere, a back-off ago at most? */
   private isDeferring(peer: PeerSlot, chunk: number): boolean {
+    if (peer.deferredUntil.size === 0) return false;
     const until = peer.deferredUntil.get(chunk);
     if (until === undefined) return false;
     if (this.config.now() < until) return true;
