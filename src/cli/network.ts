@@ -33,7 +33,8 @@ export const ZONE_HELP = `Locality:
                             letters, digits and . _ : / - (Kubernetes: the node's
                             topology.kubernetes.io/zone label). Peers of the same zone are
                             dialled and asked first; a chunk is fetched from another zone
-                            only when no peer of ours has it. Default: none, every peer alike`;
+                            only when no peer of its zone has it. Default: none, every peer
+                            alike`;
 
 /** The smallest frame limit that still carries a full PIECE block. */
 const MIN_FRAME_PAYLOAD = NET.blockSize + 64;
