@@ -227,12 +227,14 @@ test("in a zone: addresses of the zone are dialled up to the target, whatever el
   expect(dials(peers.peersReceived(seed, [inZone("10.0.0.5", "a")]))).toEqual([]);
 });
 
-test("in a zone with only its own peers connected, one address outside it is dialled", () => {
+test("in a zone with only its own peers connected, two addresses outside it are dialled too", () => {
   const { peers } = node({ maxPeers: 12, zone: "a" });
   peers.start([inZone("10.0.0.2", "a")]);
   const key = connect(peers, { ...arrival(9, "10.0.0.2", "10.0.0.2:7000"), zone: "a" });
-  const dialled = dials(peers.peersReceived(key, [inZone("10.0.0.3", "a"), inZone("10.0.0.4", "a"), inZone("10.0.1.1", "b")]));
-  expect(dialled.sort()).toEqual(["10.0.0.3:7000", "10.0.0.4:7000", "10.0.1.1:7000"]);
+  const dialled = dials(peers.peersReceived(key, [inZone("10.0.0.3", "a"), inZone("10.0.0.4", "a"), inZone("10.0.1.1", "b"), inZone("10.0.2.1", "c"), inZone("10.0.3.1", "d")]));
+  const outside = dialled.filter((d) => !d.startsWith("10.0.0."));
+  expect(dialled.filter((d) => d.startsWith("10.0.0.")).sort()).toEqual(["10.0.0.3:7000", "10.0.0.4:7000"]);
+  expect(outside).toHaveLength(2);
 });
 
 test("without a zone, zones known for addresses change nothing: the same dials as before zones", () => {
