@@ -43,7 +43,7 @@ export class AddressBook {
     const known = this.entries.get(label);
     if (known) {
       if (connected && (known.state === "idle" || known.state === "waiting")) this.setState(known, "connected");
-      if (address.zone) known.address = { ...known.address, zone: address.zone };
+      if (address.zone && address.zone !== known.address.zone) known.address = { ...known.address, zone: address.zone };
       return false;
     }
     if (this.entries.size >= this.capacity || address.port === 0) return false;

@@ -273,10 +273,10 @@ export class PeersSession {
     // that met other zones first still finds its own; other addresses fill what is left,
     // and PEERS_OUTSIDE_ZONE at least carry chunks the zone does not have yet.
     const { inside, outside } = this.dialableByZone(zone);
-    const insideRoom = dialTarget(this.limits.maxPeers) - this.peersIn(zone) - this.book.connectingIn(zone);
+    const inZone = this.peersIn(zone) + this.book.connectingIn(zone);
+    const outsideNow = this.peers.size + this.book.connecting - inZone;
     const limit = this.limits.maxPeers - this.peers.size - this.book.connecting;
-    const dialledInside = this.dial(inside, Math.min(insideRoom, limit));
-    const outsideNow = this.peers.size + this.book.connecting - this.peersIn(zone) - this.book.connectingIn(zone);
+    const dialledInside = this.dial(inside, Math.min(dialTarget(this.limits.maxPeers) - inZone, limit));
     this.dial(outside, Math.min(Math.max(room - dialledInside, PEERS_OUTSIDE_ZONE - outsideNow), limit - dialledInside));
   }
 
@@ -288,7 +288,10 @@ export class PeersSession {
     if (this.stopped || this.peers.size + this.book.connecting >= this.limits.maxPeers) return;
     const room = Math.max(1, dialTarget(this.limits.maxPeers) - this.peers.size - this.book.connecting);
     const zone = this.limits.zone;
-    if (!zone) return void this.dial(this.book.dialable(), room);
+    if (!zone) {
+      this.dial(this.book.dialable(), room);
+      return;
+    }
     const { inside, outside } = this.dialableByZone(zone);
     this.dial(inside, room - this.dial(outside, room));
   }
