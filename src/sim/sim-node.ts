@@ -1,14 +1,11 @@
 import { LIMITS, NET } from "../config.ts";
-import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { type Message, PEER_ID_LENGTH } from "../protocol/messages.ts";
-import { AddressBook, type PeerAddress, peerLabel } from "../swarm/address-book.ts";
-import { lingerOver } from "../swarm/linger.ts";
-import { type PeersAction, PeersSession } from "../swarm/peers-session.ts";
+import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
+import { type SwarmAction, SwarmCore, type SwarmCoreConfig, type SwarmEvent, unhandled } from "../swarm/core.ts";
 import { TICK_MS } from "../swarm/pipeline.ts";
 import { nodeSchedulerConfig, shareRank } from "../swarm/scheduler.ts";
-import { DownloadSession, type SessionAction } from "../swarm/session.ts";
-import { UploadSession } from "../swarm/upload-session.ts";
 import { Bitset } from "../util/bitset.ts";
+import { seededRandom } from "../util/random.ts";
 import type { EventQueue } from "./event-queue.ts";
 import type { Flow, FluidNetwork, Port } from "./network.ts";
 
@@ -50,16 +47,12 @@ export interface Rack {
   down: Port;
 }
 
-/**
- * One side of a connection. The sending half of a node's uploads to the remote lives here:
- * the chunks it asked for, in order, the head one being sent as a flow.
- */
+/** One side of a connection: the chunk this node is sending the remote, as a flow, when it sends one. */
 export class End {
   /** The session key, once the peers session admitted the connection. */
   key: string | null = null;
   open = true;
   remote!: End;
-  readonly queue: number[] = [];
   sending: Flow | null = null;
   sendingChunk = -1;
   /** Bytes of the chunk being sent that the remote has already been handed as PIECEs. */
@@ -93,98 +86,86 @@ const WRITE_BYTES_PER_MS = 4_000_000;
 const BLOCK = NET.blockSize;
 
 /**
- * One simulated node: the same DownloadSession, UploadSession and PeersSession a real node
- * runs, on the simulator's clock, with this class as their adapter in place of SwarmNode.
- * Messages become events one latency later; a chunk being sent is a flow in the fluid
- * network; hashing takes the time the native hasher takes, writing the page cache's.
+ * One simulated node: the same SwarmCore a real node runs (core.ts, with its download,
+ * upload and peers sessions), on the simulator's clock, with this class as its adapter in
+ * place of SwarmNode. Messages become events one latency later; a chunk being sent is a
+ * flow in the fluid network; hashing takes the time the native hasher takes, writing the
+ * page cache's.
  */
 export class SimNode {
   readonly address: PeerAddress;
   readonly label: string;
   readonly peerId = new Uint8Array(PEER_ID_LENGTH);
-  readonly download: DownloadSession;
-  readonly upload: UploadSession;
-  readonly peers: PeersSession;
+  readonly core: SwarmCore<End>;
   online = false;
   completedAt = Number.NaN;
   failure: unknown = null;
   /** How often each log event came, for the report. */
   readonly logged = new Map<string, number>();
+  /** Each event the core was handed and the actions it returned, when a test asks (recordCore). */
+  recording: { at: number; event: SwarmEvent<End>; actions: readonly SwarmAction<End>[] }[] | null = null;
   private readonly ends = new Map<string, End>();
   /** Connections not (or no longer) admitted, so that leaving closes them too. */
   private readonly pending = new Set<End>();
   /** When each hashing lane comes free. */
   private readonly hashLanes = new Array<number>(LIMITS.hashJobsInFlight).fill(0);
-  private applying = 0;
+  private performing = 0;
   private nextEphemeralPort = 40_000;
   /** HAVEs of this action list, by chunk, sent together when it ends (batchHave). */
   private readonly haves = new Map<number, End[]>();
   private readonly chunkLength: (chunk: number) => number;
+  /** The TCP shares of its transfers: a stream of its own, so the core's randomness is the node's alone. */
+  private readonly shares: () => number;
+  /** The seed of the core's randomness: the same events on the same clock give the same actions (simCoreConfig). */
+  readonly coreSeed: number;
 
   constructor(
     private readonly world: World,
     readonly options: SimNodeOptions,
   ) {
-    const { index, chunkCount, chunkSize, packageBytes, random } = options;
+    const { index, random } = options;
     this.address = { host: hostOf(index), port: LISTEN_PORT };
     this.label = peerLabel(this.address);
     for (let i = 0; i < PEER_ID_LENGTH; i++) this.peerId[i] = Math.floor(random() * 256);
-    const have = new Bitset(chunkCount);
-    if (options.seed) for (let c = 0; c < chunkCount; c++) have.add(c);
-    const book = new AddressBook(NET.maxKnownPeers);
-    const lastLength = packageBytes - (chunkCount - 1) * chunkSize;
-    const now = () => world.clock.now;
-    this.chunkLength = (c) => (c === chunkCount - 1 ? lastLength : chunkSize);
-    this.download = new DownloadSession(
-      {
-        scheduler: nodeSchedulerConfig(chunkCount, chunkSize, this.chunkLength, NET.defaultRequestsPerPeer, { now, random, ourRank: shareRank(this.peerId) }),
-        retryForMs: NET.defaultRetryForMs,
-        downloadLimit: null,
-        logRequests: false,
-        addresses: book,
-      },
-      have,
-    );
-    this.upload = new UploadSession(this.download, options.seed);
-    this.peers = new PeersSession(this.download, book, { maxPeers: NET.maxConnectionsPerPackage, ourId: this.peerId, zone: this.zone });
+    this.shares = seededRandom(Math.floor(random() * 2 ** 32));
+    this.coreSeed = Math.floor(random() * 2 ** 32);
+    this.core = new SwarmCore(simCoreConfig(options, this.peerId, () => world.clock.now, seededRandom(this.coreSeed)));
+    this.chunkLength = this.core.download.scheduler.config.chunkLength;
   }
 
   get complete(): boolean {
-    return this.download.complete;
+    return this.core.complete;
   }
 
   /** The zone the node was given, as its ZONE tells it: its rack, or "" for none. */
   get zone(): string {
-    return this.options.zones && this.options.rack ? `rack-${this.options.rack.index}` : "";
+    return zoneOf(this.options);
   }
 
   /** The node starts, told of `bootstrap` (get --peer); a seed is told of nobody. */
   join(bootstrap: PeerAddress[]): void {
     this.online = true;
-    this.applyPeers(this.peers.start(bootstrap));
-    this.apply(this.download.start());
+    this.perform({ type: "start", bootstrap });
     this.world.clock.after(TICK_MS, () => this.tick());
   }
 
   /** The node goes away: every connection ends with BYE(SHUTTING_DOWN). */
   leave(): void {
     if (!this.online) return;
+    this.perform({ type: "stop" });
     this.online = false;
-    this.peers.stop();
-    this.download.stop();
-    for (const end of [...this.ends.values(), ...this.pending]) this.close(end, WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
     this.world.departed(this);
   }
 
   dialFailed(label: string, reason: string): void {
-    if (this.online) this.applyPeers(this.peers.dialFailed(label, reason));
+    if (this.online) this.perform({ type: "dial-failed", label, reason });
   }
 
   /** A connection finished its handshake; `other` is the node at the far end. */
   handshaken(end: End, other: SimNode): void {
     this.pending.add(end);
     const arrival = { peerId: other.peerId, dialled: end.dialled, host: other.address.host, listenPort: other.address.port, label: end.label, zone: other.zone };
-    this.applyPeers(this.peers.arrived(arrival), end);
+    this.perform({ type: "arrived", connection: end, arrival });
   }
 
   /** Names an accepted connection by the dialler's address and a fresh ephemeral port. */
@@ -194,38 +175,24 @@ export class SimNode {
 
   /** A message from the remote end of `end` arrives. */
   receive(end: End, message: Message): void {
-    const key = end.key;
-    if (!end.open || key === null) return;
-    switch (message.type) {
-      case "BITFIELD":
-        return this.apply(this.download.bitfield(key, message.bits));
-      case "HAVE":
-        return this.apply(this.download.have(key, message.index));
-      case "REJECT":
-        return this.apply(this.download.rejected(key, message.index, message.code));
-      case "REQUEST":
-        return this.requested(end, key, message.index);
-      case "CANCEL":
-        return this.cancelled(end, message.index);
-      case "PEERS":
-        return this.applyPeers(this.peers.peersReceived(key, message.peers));
-    }
+    if (end.open && end.key !== null) this.perform({ type: "message", peer: end.key, message });
   }
 
   /** Bytes of a chunk the remote sends arrive, as PIECE frames. */
   receivePiece(end: End, chunk: number, offset: number, bytes: number): void {
-    if (end.open && end.key !== null && bytes > 0) this.apply(this.download.piece(end.key, chunk, offset, bytes));
+    if (end.open && end.key !== null && bytes > 0) this.perform({ type: "piece", peer: end.key, chunk, offset, bytes });
   }
 
-  /** The flow carrying `end`'s head chunk is done: the rest reaches the remote one latency later. */
+  /** The flow carrying `end`'s chunk is done: the rest reaches the remote one latency later. */
   sent(end: End, flow: Flow): void {
     const chunk = end.sendingChunk;
     const offset = end.delivered;
-    this.endSending(end, flow.bytes);
-    this.upload.served();
+    this.stopFlow(end);
     const { remote } = end;
     this.world.clock.after(this.world.latencyMs, () => remote.node.receivePiece(remote, chunk, offset, flow.bytes - offset));
-    this.pump(end);
+    const peer = end.key!;
+    this.perform({ type: "upload-sent", peer, bytes: flow.bytes });
+    this.perform({ type: "upload-ended", peer, chunk, outcome: "sent" });
   }
 
   /** The connection is gone, at this end: whatever was being sent stops, the sessions hear of it. */
@@ -233,21 +200,15 @@ export class SimNode {
     if (!end.open) return;
     end.open = false;
     this.pending.delete(end);
-    if (end.sending) this.endSending(end, end.sending.sentBy(this.world.clock.now));
-    for (const chunk of end.queue.splice(0)) this.upload.ended(end.key!, chunk);
+    if (end.sending) this.cutOff(end);
     const key = end.key;
-    const departure = { peer: key, dialled: end.dialled, label: end.label, code, reason };
-    if (key === null) return this.applyPeers(this.peers.closed(departure));
-    this.ends.delete(key);
-    this.upload.peerClosed(key);
-    const actions = this.download.peerClosed(key);
-    this.applyPeers(this.peers.closed(departure));
-    this.apply(actions);
+    if (key !== null) this.ends.delete(key);
+    this.perform({ type: "closed", departure: { peer: key, dialled: end.dialled, label: end.label, code, reason } });
   }
 
   /**
    * Every TICK_MS: blocks received since the last tick reach the session (its rate meter and
-   * stall rule see data as it comes, not a chunk at a time), then the sessions tick.
+   * stall rule see data as it comes, not a chunk at a time), then the core ticks.
    */
   private tick(): void {
     if (!this.online) return;
@@ -261,55 +222,15 @@ export class SimNode {
       source.delivered = whole;
       this.receivePiece(end, source.sendingChunk, offset, whole - offset);
     }
-    this.apply(this.download.tick());
-    this.applyPeers(this.peers.tick());
-    if (this.lingeredEnough(now)) return this.leave();
-    this.world.clock.after(TICK_MS, () => this.tick());
+    this.perform({ type: "tick" });
+    if (this.online) this.world.clock.after(TICK_MS, () => this.tick());
   }
 
-  /** `get` after VERIFY OK, at the default --linger (linger.ts). */
-  private lingeredEnough(now: number): boolean {
-    if (this.options.seed || !this.complete) return false;
-    return lingerOver({
-      now,
-      completedAt: this.completedAt,
-      maxMs: NET.defaultLingerMs,
-      lastRequestAt: this.upload.lastRequestAt,
-      lastHaveAt: this.download.lastHaveAt,
-      uploading: [...this.ends.values()].some((e) => e.sending || e.queue.length > 0),
-    });
-  }
-
-  private requested(end: End, key: string, chunk: number): void {
-    const answer = this.upload.requested(key, chunk, this.download.scheduler.have.has(chunk));
-    if (answer === "serve") {
-      this.upload.granted(key, chunk);
-      end.queue.push(chunk);
-      return this.pump(end);
-    }
-    const code = answer === "elsewhere" ? WIRE_ERRORS.ELSEWHERE : WIRE_ERRORS.NOT_AVAILABLE;
-    this.send(end, { type: "REJECT", index: chunk, code });
-  }
-
-  private cancelled(end: End, chunk: number): void {
-    const at = end.queue.indexOf(chunk);
-    if (at >= 0) {
-      end.queue.splice(at, 1);
-      this.upload.ended(end.key!, chunk);
-    }
-    if (end.sending && end.sendingChunk === chunk) {
-      this.endSending(end, end.sending.sentBy(this.world.clock.now));
-      this.pump(end);
-    }
-  }
-
-  /** Starts sending the next chunk the remote asked for, if the link is idle. */
-  private pump(end: End): void {
-    if (!end.open || end.sending || end.queue.length === 0 || end.key === null || !this.upload.takeSlot(end.key)) return;
-    const chunk = end.queue.shift()!;
+  /** Starts sending a chunk the session gave this connection, as a flow through both NICs (and the racks' uplinks between). */
+  private startUpload(end: End, chunk: number): void {
     end.sendingChunk = chunk;
     end.delivered = 0;
-    const weight = TCP_SHARE_MIN + (TCP_SHARE_MAX - TCP_SHARE_MIN) * this.options.random();
+    const weight = TCP_SHARE_MIN + (TCP_SHARE_MAX - TCP_SHARE_MIN) * this.shares();
     const receiver = end.remote.node;
     end.sending = this.world.network.start(this.options.up, receiver.options.down, this.chunkLength(chunk), weight, this.world.clock.now, this.racksTo(receiver));
     end.sending.tag = end;
@@ -323,20 +244,18 @@ export class SimNode {
     return ours && theirs && ours !== theirs ? [ours.up, theirs.down] : undefined;
   }
 
-  /** The head chunk is done with (sent, cancelled or cut off) after `bytes` left. */
-  private endSending(end: End, bytes: number): void {
+  /** The chunk being sent on `end` stops part-way (cancelled, or the connection closed): what went out is counted. */
+  private cutOff(end: End): void {
+    const bytes = end.sending!.sentBy(this.world.clock.now);
+    this.stopFlow(end);
+    if (end.key !== null) this.perform({ type: "upload-sent", peer: end.key, bytes });
+  }
+
+  private stopFlow(end: End): void {
     const flow = end.sending!;
     end.sending = null;
     this.world.network.stop(flow, this.world.clock.now);
     this.world.reschedule();
-    const key = end.key!;
-    this.upload.sent(key, bytes);
-    this.upload.ended(key, end.sendingChunk);
-    this.upload.releaseSlot(key);
-    for (const other of this.upload.inTurn([...this.ends.values()])) {
-      if (!this.upload.slotFree) return;
-      this.pump(other);
-    }
   }
 
   /**
@@ -365,60 +284,84 @@ export class SimNode {
     this.world.clock.after(this.world.latencyMs, () => remote.node.closed(remote, code, reason));
   }
 
-  /** Carries out the download session's actions in order; verification and writes report back after the list. */
-  private apply(actions: readonly SessionAction[]): void {
-    this.applying++;
-    for (const action of actions) {
-      switch (action.type) {
-        case "send": {
-          const end = this.ends.get(action.peer);
-          if (end && action.message.type === "HAVE" && this.blockAhead(end) === 0) this.batchHave(action.message.index, end);
-          else if (end) this.send(end, action.message);
-          break;
-        }
-        case "verify":
-          this.afterHashing(this.chunkLength(action.chunk), () => this.download.chunkVerified(action.peer, action.chunk, true));
-          break;
-        case "write":
-          this.world.clock.after(this.chunkLength(action.chunk) / WRITE_BYTES_PER_MS, () => this.landed(() => this.download.chunkWritten(action.chunk)));
-          break;
-        case "close": {
-          const end = this.ends.get(action.peer);
-          if (end) this.close(end, action.code, action.reason);
-          break;
-        }
-        case "ban":
-          this.peers.banned(action.peer, action.reason);
-          break;
-        case "log":
-          this.count(action.event);
-          break;
-        case "wake":
-          this.world.clock.after(action.afterMs, () => this.apply(this.download.wake()));
-          break;
-        case "complete":
-          this.completedAt = this.world.clock.now;
-          this.peers.finished();
-          this.world.completed(this);
-          break;
-        case "fail":
-          this.failure = action.error;
-          this.world.clock.after(0, () => this.leave());
-          break;
-        default:
-          // assemble and discard: the simulator moves no bytes.
-          break;
+  /** Hands the core an event and carries out its actions in order; HAVEs go out when the outermost list is done. */
+  private perform(event: SwarmEvent<End>): void {
+    const actions = this.core.handle(event);
+    this.recording?.push({ at: this.world.clock.now, event, actions });
+    this.performing++;
+    for (const action of actions) this.carryOut(action);
+    this.performing--;
+    if (this.performing === 0) this.flushHaves();
+  }
+
+  private carryOut(action: SwarmAction<End>): void {
+    switch (action.type) {
+      case "send": {
+        const end = this.ends.get(action.peer);
+        if (end && action.message.type === "HAVE" && this.blockAhead(end) === 0) this.batchHave(action.message.index, end);
+        else if (end) this.send(end, action.message);
+        return;
       }
+      case "verify":
+        return this.afterHashing(this.chunkLength(action.chunk), { type: "verified", peer: action.peer, chunk: action.chunk, good: true });
+      case "write":
+        return this.world.clock.after(this.chunkLength(action.chunk) / WRITE_BYTES_PER_MS, () => this.landed({ type: "written", chunk: action.chunk }));
+      case "close":
+      case "bye": {
+        const end = this.ends.get(action.peer);
+        if (end) this.close(end, action.code, action.reason);
+        return;
+      }
+      case "bye-all":
+        for (const end of [...this.ends.values(), ...this.pending]) this.close(end, action.code, action.reason);
+        return;
+      case "log":
+        return this.count(action.event);
+      case "wake":
+        return this.world.clock.after(action.afterMs, () => this.perform({ type: "wake" }));
+      case "complete":
+        this.completedAt = this.world.clock.now;
+        return this.world.completed(this);
+      case "fail":
+        this.failure = action.error;
+        return this.world.clock.after(0, () => this.leave());
+      case "linger-over":
+        return this.leave();
+      case "dial":
+        return this.world.dial(this, action.address);
+      case "admit":
+        action.connection.key = action.key;
+        this.pending.delete(action.connection);
+        this.ends.set(action.key, action.connection);
+        return;
+      case "refuse":
+        if (action.peers.length > 0) this.send(action.connection, { type: "PEERS", peers: action.peers });
+        return this.close(action.connection, action.code, action.reason);
+      case "upload": {
+        const end = this.ends.get(action.peer);
+        if (end) this.startUpload(end, action.chunk);
+        return;
+      }
+      case "stop-upload": {
+        const end = this.ends.get(action.peer);
+        if (end?.sending && end.sendingChunk === action.chunk) this.cutOff(end);
+        return;
+      }
+      case "assemble":
+      case "discard":
+      case "check":
+        // The simulator moves no bytes and its chunks need no proving.
+        return;
+      default:
+        unhandled(action);
     }
-    this.applying--;
-    if (this.applying === 0) this.flushHaves();
   }
 
   /**
    * Hashes a chunk on the first of the node's hashing lanes to come free (LIMITS.hashJobsInFlight,
    * one per core, as SwarmNode's Limiter), then reports it.
    */
-  private afterHashing(bytes: number, report: () => readonly SessionAction[]): void {
+  private afterHashing(bytes: number, report: SwarmEvent<End>): void {
     const now = this.world.clock.now;
     let lane = 0;
     for (let i = 1; i < this.hashLanes.length; i++) if (this.hashLanes[i]! < this.hashLanes[lane]!) lane = i;
@@ -427,9 +370,9 @@ export class SimNode {
     this.world.clock.at(done, () => this.landed(report));
   }
 
-  /** A hash or write finished: the session hears of it, unless the node has gone. */
-  private landed(report: () => readonly SessionAction[]): void {
-    if (this.online) this.apply(report());
+  /** A hash or write finished: the core hears of it, unless the node has gone. */
+  private landed(report: SwarmEvent<End>): void {
+    if (this.online) this.perform(report);
   }
 
   /**
@@ -454,48 +397,35 @@ export class SimNode {
     this.haves.clear();
   }
 
-  private applyPeers(actions: readonly PeersAction[], arriving?: End): void {
-    for (const action of actions) {
-      switch (action.type) {
-        case "log":
-          this.count(action.event);
-          break;
-        case "dial":
-          this.world.dial(this, action.address);
-          break;
-        case "admit":
-          this.admit(arriving!, action);
-          break;
-        case "refuse":
-          if (action.peers.length > 0) this.send(arriving!, { type: "PEERS", peers: action.peers });
-          this.close(arriving!, action.code, action.reason);
-          break;
-        case "send": {
-          const end = this.ends.get(action.peer);
-          if (end) this.send(end, action.message);
-          break;
-        }
-        case "bye": {
-          const end = this.ends.get(action.peer);
-          if (end) this.close(end, action.code, action.reason);
-          break;
-        }
-      }
-    }
-  }
-
-  private admit(end: End, { key, name, far, rank }: Extract<PeersAction, { type: "admit" }>): void {
-    end.key = key;
-    this.pending.delete(end);
-    this.ends.set(key, end);
-    const bitfield = this.download.peerConnected(key, name, far, rank);
-    this.upload.peerConnected(key, name, far);
-    this.apply(bitfield);
-  }
-
   private count(event: string): void {
     this.logged.set(event, (this.logged.get(event) ?? 0) + 1);
   }
+}
+
+/** A simulated node's rack as its zone (get --zone), or "" for none. */
+const zoneOf = (o: SimNodeOptions): string => (o.zones && o.rack ? `rack-${o.rack.index}` : "");
+
+/** The core of a simulated node: a get, or a seed that serves, at the defaults a user gets. */
+export function simCoreConfig(options: SimNodeOptions, peerId: Uint8Array, now: () => number, random: () => number): SwarmCoreConfig {
+  const { chunkCount, chunkSize, packageBytes, seed } = options;
+  const have = new Bitset(chunkCount);
+  if (seed) for (let c = 0; c < chunkCount; c++) have.add(c);
+  const lastLength = packageBytes - (chunkCount - 1) * chunkSize;
+  const chunkLength = (c: number) => (c === chunkCount - 1 ? lastLength : chunkSize);
+  return {
+    scheduler: nodeSchedulerConfig(chunkCount, chunkSize, chunkLength, NET.defaultRequestsPerPeer, { now, random, ourRank: shareRank(peerId) }),
+    have,
+    retryForMs: NET.defaultRetryForMs,
+    downloadLimit: null,
+    logRequests: false,
+    maxPeers: NET.maxConnectionsPerPackage,
+    ourId: peerId,
+    zone: zoneOf(options),
+    superSeeding: seed,
+    available: (c) => have.has(c),
+    // A seed serves until the end; a get lingers as `get` does by default.
+    lingerMs: seed ? Infinity : NET.defaultLingerMs,
+  };
 }
 
 /** Node i's address: 10.x.y.z, one per node, as a flat cluster network hands them out. */

@@ -1,3 +1,4 @@
+import { seededRandom } from "../util/random.ts";
 import type { PeerAddress } from "../swarm/address-book.ts";
 import { peerLabel } from "../swarm/address-book.ts";
 import { round } from "../util/units.ts";
@@ -92,18 +93,6 @@ export interface SimulationResult {
   cross_rack_copies: number | null;
 }
 
-/** A small fast PRNG (mulberry32): the same seed gives the same run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The share of a NIC's line rate that carries payload: a full TCP segment of 1448 bytes
  * (MTU 1500, with timestamps) costs 1538 bytes on the wire with the Ethernet header, FCS,
@@ -138,7 +127,8 @@ export class Simulator implements World {
   /** T_min in seconds at the payload rate; lineRateBound at the line rate. */
   readonly bound: number;
   readonly lineRateBound: number;
-  private readonly nodes: SimNode[] = [];
+  /** Seeds first, then downloaders. */
+  readonly nodes: SimNode[] = [];
   private readonly seeds: SimNode[] = [];
   private readonly downloaders: SimNode[] = [];
   private readonly byLabel = new Map<string, SimNode>();
@@ -290,7 +280,7 @@ export class Simulator implements World {
     const max = times.at(-1) ?? Number.NaN;
     const logged: Record<string, number> = {};
     for (const node of this.nodes) for (const [event, n] of node.logged) logged[event] = (logged[event] ?? 0) + n;
-    const seedUploaded = this.seeds.reduce((sum, s) => sum + s.upload.uploadedBytes, 0);
+    const seedUploaded = this.seeds.reduce((sum, s) => sum + s.core.upload.uploadedBytes, 0);
     const events = this.clock.processed;
     return {
       nodes: o.nodes,

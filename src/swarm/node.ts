@@ -1,9 +1,9 @@
-import { LIMITS, NET, type NetworkPolicy } from "../config.ts";
+import { LIMITS, type NetworkPolicy } from "../config.ts";
 import { BtError } from "../errors.ts";
 import { DIGEST_LENGTH, hasher } from "../hash/index.ts";
 import { type CloseInfo, type ConnectionHandler, PeerConnection } from "../peer/connection.ts";
 import { dial } from "../peer/dial.ts";
-import { type UploadHooks, Uploader } from "../peer/uploader.ts";
+import { Uploader } from "../peer/uploader.ts";
 import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
@@ -17,12 +17,12 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import type { TokenBucket } from "../util/token-bucket.ts";
 import { toHex } from "../util/units.ts";
 import { ChunkBuffers } from "./buffers.ts";
-import { AddressBook, type PeerAddress, peerLabel } from "./address-book.ts";
-import { type PeersAction, PeersSession } from "./peers-session.ts";
+import { type PeerAddress, peerLabel } from "./address-book.ts";
+import { type SwarmAction, SwarmCore, type SwarmEvent, unhandled } from "./core.ts";
 import { TICK_MS } from "./pipeline.ts";
 import { maxBytesInMemory, nodeSchedulerConfig, shareRank } from "./scheduler.ts";
-import { DownloadSession, type SessionAction } from "./session.ts";
-import { UploadSession } from "./upload-session.ts";
+import type { DownloadSession } from "./session.ts";
+import type { UploadSession } from "./upload-session.ts";
 
 export interface SwarmNodeOptions {
   pkg: Package;
@@ -52,6 +52,8 @@ export interface SwarmNodeOptions {
   wanted?: Bitset;
   /** The node's one clock: its sessions, connections and uploads all read it (default: the system's). */
   clock?: Clock;
+  /** --linger: how long a finished get serves at most (linger.ts); Infinity, the default, never goes (serve, get --seed). */
+  lingerMs?: number;
 }
 
 export interface DownloadResult {
@@ -76,6 +78,9 @@ interface Link {
   assemblies: Map<number, Uint8Array>;
 }
 
+/** The core's actions on one peer's connection. */
+type LinkAction = Extract<SwarmAction<PeerConnection>, { type: "send" | "assemble" | "discard" | "verify" | "close" | "bye" | "upload" | "stop-upload" | "check" }>;
+
 const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
 /**
  * Bun's allocator hands memory freed 100 ms ago back to the system (mimalloc's purge
@@ -88,33 +93,27 @@ const RESIDENT_GROWTH_PER_FULL_COLLECTION = 24 * 1024 * 1024;
 
 /**
  * One package's place in the swarm: the peers it is connected to (dialled or accepted),
- * what it downloads from them and what it serves them. For the download it is the adapter
- * of the DownloadSession (session.ts): it turns socket messages, hash results, writes and
- * timer ticks into session events, and the session's actions into socket writes, hash
- * jobs, disk writes and timers; the session decides. Each connection's Uploader asks the
- * UploadSession (upload-session.ts) what to serve and reports what it sent. The
- * PeersSession (peers-session.ts) decides whom to dial, which connections become peers and
- * what peer exchange sends; the node resolves names and opens the sockets. A seed is a
- * node whose store is already complete.
+ * what it downloads from them and what it serves them. It is the adapter of the SwarmCore
+ * (core.ts), which holds the download, upload and peers sessions and decides: the node
+ * turns socket messages, hash results, writes and timer ticks into the core's events, and
+ * carries out its actions as socket writes, uploads, hash jobs, disk writes, dials and
+ * timers. A seed is a node whose store is already complete.
  */
 export class SwarmNode {
   readonly rootHex: string;
   /** The package id, as make, ls and serve print it: what metrics and logs name the package by. */
   readonly idHex: string;
-  readonly session: DownloadSession;
-  /** What is served and how much: `lastRequestAt`, `uploadedBytes`, `uploadedTo`. */
-  readonly upload: UploadSession;
-  /** Dialling, admission and peer exchange. */
-  readonly peers: PeersSession;
+  readonly core: SwarmCore<PeerConnection>;
   readonly handler: ConnectionHandler;
   /** Resolves when every chunk is verified and stored; rejects when the download cannot go on. */
   readonly completion: Promise<DownloadResult>;
+  /** Resolves once a finished get has served long enough (linger.ts): with the default --linger, never. */
+  readonly lingered: Promise<void>;
   listenPort = 0;
   private store: ChunkStore;
   private readonly links = new Map<PeerConnection, Link>();
-  /** The same links by session key, for the session's actions. */
+  /** The same links by session key, for the core's actions. */
   private readonly linksByKey = new Map<string, Link>();
-  private readonly book: AddressBook;
   private readonly buffers: ChunkBuffers;
   private readonly verifyLimiter = new Limiter(LIMITS.hashJobsInFlight);
   /** Hash and write jobs in progress: a failing download waits for them, so the state stays true. */
@@ -127,6 +126,7 @@ export class SwarmNode {
   private readonly started: number;
   private resolveCompletion!: (r: DownloadResult) => void;
   private rejectCompletion!: (e: unknown) => void;
+  private resolveLingered!: () => void;
   private settled = false;
   private closed = false;
   private ticker: ReturnType<typeof setInterval> | null = null;
@@ -145,37 +145,49 @@ export class SwarmNode {
     this.idHex = toHex(options.id);
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     this.currentStore.chunkCount = chunkCount;
-    this.book = new AddressBook(NET.maxKnownPeers);
-    this.session = new DownloadSession(
-      {
-        scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer, { ourRank: shareRank(options.peerId), now: this.clock }),
-        retryForMs: options.retryForMs,
-        downloadLimit: options.downloadLimit,
-        logRequests: options.logRequests ?? false,
-        addresses: this.book,
-        wanted: options.wanted,
-      },
-      store.have,
-    );
+    this.core = new SwarmCore({
+      scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer, { ourRank: shareRank(options.peerId), now: this.clock }),
+      have: store.have,
+      wanted: options.wanted,
+      retryForMs: options.retryForMs,
+      downloadLimit: options.downloadLimit,
+      logRequests: options.logRequests ?? false,
+      maxPeers: options.network.maxPeers,
+      ourId: options.peerId,
+      zone: options.network.zone,
+      superSeeding: options.superSeeding,
+      // Through `currentStore`, so a finished download serves from its final location.
+      available: (c) => this.store.has(c),
+      lingerMs: options.lingerMs ?? Infinity,
+    });
     this.buffers = new ChunkBuffers(pkg.chunkSize, maxBytesInMemory(pkg.chunkSize));
-    this.upload = new UploadSession(this.session, options.superSeeding);
-    this.peers = new PeersSession(this.session, this.book, { maxPeers: options.network.maxPeers, ourId: options.peerId, zone: options.network.zone });
     this.completion = new Promise((resolve, reject) => {
       this.resolveCompletion = resolve;
       this.rejectCompletion = reject;
     });
     // A failure nobody awaits yet must not crash the process; callers await `completion`.
     this.completion.catch(() => {});
+    this.lingered = new Promise((resolve) => (this.resolveLingered = resolve));
     this.handler = {
       onReady: (conn) => this.onReady(conn),
       onMessage: (conn, message) => this.onMessage(conn, message),
       onDrain: (conn) => this.links.get(conn)?.uploader.pump(),
       onClosing: (conn) => {
         const link = this.links.get(conn);
-        if (link) this.session.peerLeaving(link.key);
+        if (link) this.perform({ type: "leaving", peer: link.key });
       },
       onClose: (conn, info) => this.onClose(conn, info),
     };
+  }
+
+  /** The download: what was received and verified. */
+  get session(): DownloadSession {
+    return this.core.download;
+  }
+
+  /** What is served and how much: `lastRequestAt`, `uploadedBytes`, `uploadedTo`. */
+  get upload(): UploadSession {
+    return this.core.upload;
   }
 
   get complete(): boolean {
@@ -198,12 +210,7 @@ export class SwarmNode {
   }
 
   get knownPeers(): number {
-    return this.book.size;
-  }
-
-  /** Uploads in progress right now, on any connection. */
-  get uploading(): boolean {
-    return [...this.links.values()].some((l) => l.uploader.queued > 0);
+    return this.core.book.size;
   }
 
   /** Our HELLO for one connection: a fresh nonce each time. */
@@ -246,16 +253,14 @@ export class SwarmNode {
   };
 
   start(): void {
-    // The sessions' tick: pipeline depth, the stall rule, the give-up rule; redials.
+    // The core's tick: pipeline depth, the stall rule, the give-up rule, redials, linger.
     this.ticker = setInterval(() => {
-      this.apply(this.session.tick());
-      this.applyPeers(this.peers.tick());
+      this.perform({ type: "tick" });
       // The progress line follows the peers too, not only arriving chunks: a get that waits
       // on one missing chunk must not go on showing the peer count of its last chunk.
       if (!this.complete) this.report();
     }, TICK_MS);
-    this.applyPeers(this.peers.start(this.options.bootstrap));
-    this.apply(this.session.start());
+    this.perform({ type: "start", bootstrap: this.options.bootstrap });
     if (!this.complete) this.report();
   }
 
@@ -264,17 +269,9 @@ export class SwarmNode {
     if (this.closed) return;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
-    this.peers.stop();
     if (this.refillTimer) clearTimeout(this.refillTimer);
-    this.session.stop();
-    this.byeAll(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
+    this.perform({ type: "stop" });
     this.fail(reason);
-  }
-
-  /** Says BYE to every peer, those still shaking hands included. */
-  private byeAll(code: number, reason: string): void {
-    for (const link of this.links.values()) link.conn.bye(code, reason);
-    for (const conn of this.handshaking) conn.bye(code, reason);
   }
 
   // ---- connections ------------------------------------------------------------------
@@ -288,13 +285,9 @@ export class SwarmNode {
         this.handshaking.add(conn);
         return conn;
       },
-      failed: (reason) => this.onDialFailed(label, reason),
+      failed: (reason) => this.perform({ type: "dial-failed", label, reason }),
       cancelled: () => this.closed,
     });
-  }
-
-  private onDialFailed(label: string, reason: string): void {
-    this.applyPeers(this.peers.dialFailed(label, reason));
   }
 
   private onReady(conn: PeerConnection): void {
@@ -304,51 +297,25 @@ export class SwarmNode {
     const remote = conn.remoteHello!;
     const context = (conn.context ?? {}) as { address?: string };
     const host = normalizeHost(conn.remoteAddress ?? "");
-    this.applyPeers(this.peers.arrived({ peerId: remote.peerId, dialled: context.address, host, listenPort: remote.listenPort, label: conn.label, zone: conn.remoteZone }), conn);
+    const arrival = { peerId: remote.peerId, dialled: context.address, host, listenPort: remote.listenPort, label: conn.label, zone: conn.remoteZone };
+    this.perform({ type: "arrived", connection: conn, arrival });
     this.report();
   }
 
-  /** The arriving connection becomes a peer: its Uploader, the sessions, and our BITFIELD. */
-  private admit(conn: PeerConnection, { key, name, far, rank }: Extract<PeersAction, { type: "admit" }>): void {
+  /** The arriving connection becomes a peer, with its Uploader. */
+  private admit(conn: PeerConnection, key: string, name: string): void {
     const link: Link = {
       key,
       conn,
       name,
-      // Through `currentStore`, so a finished download serves from its final location.
-      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, this.uploadHooks(key), this.clock),
+      uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, {
+        sent: (bytes) => this.perform({ type: "upload-sent", peer: key, bytes }),
+        ended: (chunk, outcome) => this.perform({ type: "upload-ended", peer: key, chunk, outcome }),
+      }),
       assemblies: new Map(),
     };
     this.links.set(conn, link);
     this.linksByKey.set(key, link);
-    const bitfield = this.session.peerConnected(key, name, far, rank);
-    this.upload.peerConnected(key, name, far);
-    this.apply(bitfield);
-  }
-
-  /** The UploadSession's events, from one connection's Uploader. */
-  private uploadHooks(key: string): UploadHooks {
-    const { upload } = this;
-    return {
-      requested: (chunk, available) => upload.requested(key, chunk, available),
-      granted: (chunk) => upload.granted(key, chunk),
-      ended: (chunk) => upload.ended(key, chunk),
-      takeSlot: () => upload.takeSlot(key),
-      releaseSlot: () => {
-        upload.releaseSlot(key);
-        // Deferred: the connection releasing the slot is in the middle of its own pump.
-        queueMicrotask(() => this.offerSlot());
-      },
-      served: () => upload.served(),
-      sent: (bytes) => upload.sent(key, bytes),
-    };
-  }
-
-  /** A slot freed: the connections waiting for one try in turn. */
-  private offerSlot(): void {
-    for (const link of this.upload.inTurn([...this.links.values()])) {
-      if (!this.upload.slotFree) return;
-      link.uploader.pump();
-    }
   }
 
   private onClose(conn: PeerConnection, info: CloseInfo): void {
@@ -356,79 +323,99 @@ export class SwarmNode {
     const link = this.links.get(conn);
     const context = (conn.context ?? {}) as { address?: string };
     const departure = { peer: link?.key ?? null, dialled: context.address, label: conn.label, code: info.code, reason: info.reason };
-    if (!link) return this.applyPeers(this.peers.closed(departure));
-    this.links.delete(conn);
-    this.linksByKey.delete(link.key);
-    link.uploader.close();
-    for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
-    this.upload.peerClosed(link.key);
-    const actions = this.session.peerClosed(link.key);
-    this.applyPeers(this.peers.closed(departure));
-    this.apply(actions);
-    this.report();
+    if (link) {
+      this.links.delete(conn);
+      this.linksByKey.delete(link.key);
+      link.uploader.close();
+      for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
+    }
+    this.perform({ type: "closed", departure });
+    if (link) this.report();
   }
 
-  // ---- messages and the session's actions -------------------------------------------
+  // ---- events and the core's actions ------------------------------------------------
 
   private onMessage(conn: PeerConnection, message: Message): void {
     const link = this.links.get(conn);
-    if (!link) return;
-    switch (message.type) {
-      case "BITFIELD":
-        return this.apply(this.session.bitfield(link.key, message.bits));
-      case "HAVE":
-        return this.apply(this.session.have(link.key, message.index));
-      case "PIECE":
-        return this.apply(this.session.piece(link.key, message.index, message.offset, message.data.length), message.data);
-      case "REJECT":
-        return this.apply(this.session.rejected(link.key, message.index, message.code));
-      case "REQUEST":
-        return link.uploader.request(message.index);
-      case "CANCEL":
-        return link.uploader.cancel(message.index);
-      case "PEERS":
-        return this.applyPeers(this.peers.peersReceived(link.key, message.peers));
+    if (link) this.perform({ type: "message", peer: link.key, message }, message.type === "PIECE" ? message.data : undefined);
+  }
+
+  /** Hands the core an event and carries out its actions in order; `block` is the PIECE data an `assemble` places. */
+  private perform(event: SwarmEvent<PeerConnection>, block?: Uint8Array): void {
+    for (const action of this.core.handle(event)) this.carryOut(action, block);
+  }
+
+  private carryOut(action: SwarmAction<PeerConnection>, block?: Uint8Array): void {
+    switch (action.type) {
+      case "log":
+        return this.options.logger.event(action.event, action.fields);
+      case "wake":
+        return this.wakeAfter(action.afterMs);
+      case "write":
+        return this.write(action.chunk);
+      case "complete":
+        return this.succeed();
+      case "fail":
+        return this.fail(action.error);
+      case "linger-over":
+        return this.resolveLingered();
+      case "bye-all":
+        return this.byeAll(action.code, action.reason);
+      case "dial":
+        return this.dial(action.address);
+      case "admit":
+        return this.admit(action.connection, action.key, action.name);
+      case "refuse":
+        if (action.peers.length > 0) action.connection.sendMessage({ type: "PEERS", peers: action.peers });
+        return action.connection.bye(action.code, action.reason);
+      case "send":
+      case "assemble":
+      case "discard":
+      case "verify":
+      case "close":
+      case "bye":
+      case "upload":
+      case "stop-upload":
+      case "check": {
+        const link = this.linksByKey.get(action.peer);
+        if (link) this.carryOutOn(link, action, block);
+        return;
+      }
+      default:
+        unhandled(action);
     }
   }
 
-  /** Carries out the session's actions in order; `block` is the PIECE data an `assemble` places. */
-  private apply(actions: readonly SessionAction[], block?: Uint8Array): void {
-    for (const action of actions) {
-      if (action.type === "log") this.options.logger.event(action.event, action.fields);
-      else if (action.type === "wake") this.wakeAfter(action.afterMs);
-      else if (action.type === "write") this.write(action.chunk);
-      else if (action.type === "complete") this.succeed();
-      else if (action.type === "fail") this.fail(action.error);
-      else {
-        const link = this.linksByKey.get(action.peer);
-        if (!link) continue;
-        if (action.type === "send") link.conn.sendMessage(action.message);
-        else if (action.type === "assemble") this.assemble(link, action.chunk, action.offset, block!);
-        else if (action.type === "discard") this.dropAssembly(link, action.chunk);
-        else if (action.type === "verify") this.verify(link, action.chunk);
-        else if (action.type === "close") link.conn.fail(action.code, action.reason);
-        else this.peers.banned(action.peer, action.reason);
-      }
+  /** An action on one peer's connection. */
+  private carryOutOn(link: Link, action: LinkAction, block?: Uint8Array): void {
+    switch (action.type) {
+      case "send":
+        return link.conn.sendMessage(action.message);
+      case "assemble":
+        return this.assemble(link, action.chunk, action.offset, block!);
+      case "discard":
+        return this.dropAssembly(link, action.chunk);
+      case "verify":
+        return this.verify(link, action.chunk);
+      case "close":
+        return link.conn.fail(action.code, action.reason);
+      case "bye":
+        return link.conn.bye(action.code, action.reason);
+      case "upload":
+        return link.uploader.send(action.chunk);
+      case "stop-upload":
+        return link.uploader.stop(action.chunk);
+      case "check":
+        return link.uploader.check(action.chunk);
+      default:
+        unhandled(action);
     }
   }
 
-  /** Carries out the peers session's actions in order; `arriving` is the connection an `admit` or `refuse` is about. */
-  private applyPeers(actions: readonly PeersAction[], arriving?: PeerConnection): void {
-    for (const action of actions) {
-      if (action.type === "log") this.options.logger.event(action.event, action.fields);
-      else if (action.type === "dial") this.dial(action.address);
-      else if (action.type === "admit") this.admit(arriving!, action);
-      else if (action.type === "refuse") {
-        if (action.peers.length > 0) arriving!.sendMessage({ type: "PEERS", peers: action.peers });
-        arriving!.bye(action.code, action.reason);
-      }
-      else {
-        const link = this.linksByKey.get(action.peer);
-        if (!link) continue;
-        if (action.type === "send") link.conn.sendMessage(action.message);
-        else link.conn.bye(action.code, action.reason);
-      }
-    }
+  /** Says BYE to every peer, those still shaking hands included. */
+  private byeAll(code: number, reason: string): void {
+    for (const link of this.links.values()) link.conn.bye(code, reason);
+    for (const conn of this.handshaking) conn.bye(code, reason);
   }
 
   private assemble(link: Link, chunk: number, offset: number, block: Uint8Array): void {
@@ -460,7 +447,7 @@ export class SwarmNode {
         const good = equalBytes(digest, expected);
         if (good) this.verified.set(chunk, { buffer, digest });
         else this.buffers.release(buffer);
-        this.apply(this.session.chunkVerified(link.key, chunk, good));
+        this.perform({ type: "verified", peer: link.key, chunk, good });
       }),
     );
   }
@@ -470,7 +457,7 @@ export class SwarmNode {
     const { buffer, digest } = this.verified.get(chunk)!;
     this.verified.delete(chunk);
     const written = this.store.commit(chunk, buffer, digest).then(() => {
-      this.apply(this.session.chunkWritten(chunk));
+      this.perform({ type: "written", chunk });
       this.collectReceiveGarbage(buffer.length);
       this.report();
     });
@@ -479,7 +466,7 @@ export class SwarmNode {
 
   /** A hash or write job: a failing download waits for it; its error is the session's `chunkLost`. */
   private track(chunk: number, job: Promise<void>): void {
-    const task = job.catch((err) => this.apply(this.session.chunkLost(chunk, err)));
+    const task = job.catch((error) => this.perform({ type: "lost", chunk, error }));
     this.landing.add(task);
     void task.finally(() => this.landing.delete(task));
   }
@@ -514,7 +501,7 @@ export class SwarmNode {
   private wakeAfter(ms: number): void {
     this.refillTimer = setTimeout(() => {
       this.refillTimer = null;
-      this.apply(this.session.wake());
+      this.perform({ type: "wake" });
     }, ms);
   }
 
@@ -525,7 +512,6 @@ export class SwarmNode {
   private succeed(): void {
     if (this.settled) return;
     this.settled = true;
-    this.peers.finished();
     this.resolveCompletion({
       receivedFrom: this.session.receivedFrom,
       seconds: (this.clock() - this.started) / 1000,
@@ -534,18 +520,12 @@ export class SwarmNode {
     });
   }
 
-  /** Stops downloading, lets chunks already being written land (so the state stays true), then rejects. */
+  /** The download stopped (the core said BYE to its peers): chunks already being written land, so the state stays true, then it rejects. */
   private fail(err: unknown): void {
     if (this.settled) return;
     this.settled = true;
-    this.peers.finished();
-    this.session.stop();
-    if (!this.closed) {
-      this.closed = true;
-      this.peers.stop();
-      if (this.ticker) clearInterval(this.ticker);
-      this.byeAll(WIRE_ERRORS.NONE, "download stopped");
-    }
+    this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
     void Promise.allSettled([...this.landing]).then(() => this.rejectCompletion(err));
   }
 }

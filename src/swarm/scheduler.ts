@@ -93,6 +93,13 @@ export const maxBytesInMemory = (chunkSize: number): number =>
  */
 const MAX_REQUESTS_PER_PEER = NET.maxQueuedRequestsPerPeer / 2;
 
+/**
+ * ELSEWHERE answers from one peer within elsewhereBackoffMs before it is left alone for the
+ * rest of it (see refusing): with the requests open there, well below the queued-or-declined
+ * count a serving peer takes for a flood (NET.maxQueuedRequestsPerPeer a second).
+ */
+const MAX_ELSEWHERE_PER_BACKOFF = NET.maxQueuedRequestsPerPeer / 4;
+
 /** A peer id as a number, for the share rule (Scheduler.inOurShare): its first four bytes. */
 export const shareRank = (peerId: Uint8Array): number => ((peerId[0]! | (peerId[1]! << 8) | (peerId[2]! << 16) | (peerId[3]! << 24)) >>> 0);
 
@@ -144,6 +151,9 @@ interface PeerSlot {
   failedChunks: Set<number>;
   /** Chunks this peer asked us to fetch elsewhere, and until when. */
   deferredUntil: Map<number, number>;
+  /** Times it sent us elsewhere in the back-off window that began at `elsewhereWindowStart`. */
+  elsewhereInWindow: number;
+  elsewhereWindowStart: number;
 }
 
 /**
@@ -224,6 +234,8 @@ export class Scheduler {
       badChunks: 0,
       failedChunks: new Set(),
       deferredUntil: new Map(),
+      elsewhereInWindow: 0,
+      elsewhereWindowStart: -Infinity,
     });
   }
 
@@ -303,7 +315,7 @@ export class Scheduler {
    */
   nextRequests(key: string, maxNew = Infinity): number[] {
     const peer = this.peers.get(key);
-    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame)) return [];
+    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame) || this.refusing(peer)) return [];
     const { chunkSize, chunkLength } = this.config;
     // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
     const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);
@@ -459,7 +471,25 @@ export class Scheduler {
   /** The peer has the chunk but asked us to get it elsewhere: not from it for `elsewhereBackoffMs`. */
   deferred(key: string, chunk: number): void {
     this.dropRequest(key, chunk);
-    this.peers.get(key)?.deferredUntil.set(chunk, this.config.now() + this.config.elsewhereBackoffMs);
+    const peer = this.peers.get(key);
+    if (!peer) return;
+    const now = this.config.now();
+    peer.deferredUntil.set(chunk, now + this.config.elsewhereBackoffMs);
+    if (now - peer.elsewhereWindowStart >= this.config.elsewhereBackoffMs) {
+      peer.elsewhereWindowStart = now;
+      peer.elsewhereInWindow = 0;
+    }
+    peer.elsewhereInWindow++;
+  }
+
+  /**
+   * The peer sent us elsewhere MAX_ELSEWHERE_PER_BACKOFF times within a back-off: it is
+   * asked for nothing new until the back-off ends. Each answer takes a round trip, so a
+   * super-seed holding many chunks others have was otherwise asked for one after another
+   * by every downloader, hundreds a second on a LAN, and closed them as flooding it.
+   */
+  private refusing(peer: PeerSlot): boolean {
+    return peer.elsewhereInWindow >= MAX_ELSEWHERE_PER_BACKOFF && this.config.now() - peer.elsewhereWindowStart < this.config.elsewhereBackoffMs;
   }
 
   /** Takes back every open request to a peer (it stalled); returns them, to CANCEL (marked cancelled). */

@@ -6,12 +6,14 @@
  * timer: a run of minutes of swarm time takes milliseconds, and the same seed gives the
  * same run.
  */
-import { seededRandom } from "../../src/sim/simulator.ts";
+import { seededRandom } from "../../src/util/random.ts";
 import { TICK_MS } from "../../src/swarm/pipeline.ts";
 import { defaultSchedulerConfig } from "../../src/swarm/scheduler.ts";
 import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts";
-import { UploadSession } from "../../src/swarm/upload-session.ts";
-import type { UploadAnswer } from "../../src/swarm/upload-session.ts";
+import type { UploadAnswer, UploadSession } from "../../src/swarm/upload-session.ts";
+import { type SwarmAction, SwarmCore, type SwarmEvent } from "../../src/swarm/core.ts";
+import { WIRE_ERRORS } from "../../src/protocol/codes.ts";
+import { type Message, PEER_ID_LENGTH } from "../../src/protocol/messages.ts";
 import { Bitset } from "../../src/util/bitset.ts";
 
 /** A repeatable stand-in for Math.random, for any integer seed (fast-check hands out negative ones too). */
@@ -47,7 +49,7 @@ export interface SwarmOptions {
 export type Observer = (action: SessionAction, swarm: SessionSwarm) => void;
 
 /** A session's config on a fake clock, with chunks of CHUNK bytes and no random first picks. */
-function sessionConfig(chunks: number, now: () => number, dialable: () => boolean, options: Omit<SwarmOptions, "chunks"> = {}) {
+export function sessionConfig(chunks: number, now: () => number, dialable: () => boolean, options: Omit<SwarmOptions, "chunks"> = {}) {
   return {
     scheduler: defaultSchedulerConfig(chunks, {
       chunkSize: CHUNK,
@@ -64,37 +66,100 @@ function sessionConfig(chunks: number, now: () => number, dialable: () => boolea
   };
 }
 
+/** How a list of upload actions answered a REQUEST: served (queued or started), or which REJECT. */
+export function answerOf(actions: readonly { type: string; message?: Message }[]): UploadAnswer {
+  const reject = actions.find((a) => a.type === "send" && a.message?.type === "REJECT")?.message;
+  if (reject?.type !== "REJECT") return "serve";
+  return reject.code === WIRE_ERRORS.ELSEWHERE ? "elsewhere" : "not-available";
+}
+
 /**
- * A seed's sessions driven in-process: it has every chunk, its peers announce nothing at
- * first, and each REQUEST is answered by its UploadSession on a fake clock. An upload the
- * seed grants is in progress until `deliver`.
+ * A seed's SwarmCore driven in-process, on a fake clock: it has every chunk, its peers
+ * announce nothing at first, and each REQUEST is answered as a real seed answers it. An
+ * upload the seed starts is in progress until `deliver`.
  */
 export class SeedSession {
   now = 0;
-  readonly download: DownloadSession;
-  readonly upload: UploadSession;
+  readonly core: SwarmCore<string>;
   /** Every answer, in order. */
   readonly answers: { at: number; peer: string; chunk: number; answer: UploadAnswer }[] = [];
+  /** What the seed did about uploads, in order: chunks started, stopped and checked ahead, and connections closed, by peer name. */
+  readonly uploads: { type: "upload" | "stop-upload" | "check" | "close"; peer: string; chunk?: number; code?: number }[] = [];
+  /** The core's key of each peer, by the name a test gave it, and back. */
+  private readonly keys = new Map<string, string>();
+  private readonly names = new Map<string, string>();
 
   constructor(readonly chunks: number) {
     const have = new Bitset(chunks);
     for (let c = 0; c < chunks; c++) have.add(c);
-    this.download = new DownloadSession(sessionConfig(chunks, () => this.now, () => true), have);
-    this.download.start();
-    this.upload = new UploadSession(this.download, true);
+    const { scheduler, retryForMs } = sessionConfig(chunks, () => this.now, () => true);
+    this.core = new SwarmCore({
+      scheduler,
+      have,
+      retryForMs,
+      downloadLimit: null,
+      logRequests: false,
+      maxPeers: 1_000_000,
+      ourId: peerIdOf("the seed"),
+      zone: "here",
+      superSeeding: true,
+      available: (c) => have.has(c),
+      lingerMs: Infinity,
+    });
+    this.core.handle({ type: "start", bootstrap: [] });
+  }
+
+  get download(): DownloadSession {
+    return this.core.download;
+  }
+
+  get upload(): UploadSession {
+    return this.core.upload;
   }
 
   /** A peer with nothing connects; `far` when it is in another zone. */
   connect(peer: string, far = false): void {
-    this.download.peerConnected(peer, peer, far);
-    this.download.bitfield(peer, new Bitset(this.chunks).bytes);
-    this.upload.peerConnected(peer, peer, far);
+    const arrival = { peerId: peerIdOf(peer), host: "", listenPort: 0, label: peer, zone: far ? "there" : "here" };
+    const admitted = this.core.handle({ type: "arrived", connection: peer, arrival }).find((a) => a.type === "admit");
+    if (admitted?.type !== "admit") throw new Error(`SeedSession: ${peer} was not admitted`);
+    this.keys.set(peer, admitted.key);
+    this.names.set(admitted.key, peer);
+    this.handle({ type: "message", peer: admitted.key, message: { type: "BITFIELD", bits: new Bitset(this.chunks).bytes } });
   }
 
-  /** The peer asks for a chunk; a served one is queued until `deliver`. */
+  /** The peer's connection is gone. */
+  disconnect(peer: string): void {
+    this.handle({ type: "closed", departure: { peer: this.key(peer), label: peer, code: 0, reason: "gone" } });
+  }
+
+  /** The peer takes back a request (CANCEL). */
+  cancel(peer: string, chunk: number): void {
+    this.handle({ type: "message", peer: this.key(peer), message: { type: "CANCEL", index: chunk } });
+  }
+
+  /** The chunk being sent to `peer` turned out damaged on disk. */
+  damaged(peer: string, chunk: number): readonly SwarmAction<string>[] {
+    return this.handle({ type: "upload-ended", peer: this.key(peer), chunk, outcome: "damaged" });
+  }
+
+  /** Hands the core an event, noting what it did about uploads. */
+  handle(event: SwarmEvent<string>): readonly SwarmAction<string>[] {
+    const actions = this.core.handle(event);
+    for (const a of actions) {
+      if (a.type === "upload" || a.type === "stop-upload" || a.type === "check") this.uploads.push({ type: a.type, peer: this.names.get(a.peer)!, chunk: a.chunk });
+      else if (a.type === "close") this.uploads.push({ type: a.type, peer: this.names.get(a.peer)!, code: a.code });
+    }
+    return actions;
+  }
+
+  /** Names of the peers whose chunks were started, in order. */
+  started(): string[] {
+    return this.uploads.flatMap((u) => (u.type === "upload" ? [u.peer] : []));
+  }
+
+  /** The peer asks for a chunk; a served one is in progress until `deliver`. */
   ask(peer: string, chunk: number): UploadAnswer {
-    const answer = this.upload.requested(peer, chunk, true);
-    if (answer === "serve") this.upload.granted(peer, chunk);
+    const answer = answerOf(this.handle({ type: "message", peer: this.key(peer), message: { type: "REQUEST", index: chunk } }));
     this.answers.push({ at: this.now, peer, chunk, answer });
     return answer;
   }
@@ -108,17 +173,33 @@ export class SeedSession {
     if (this.ask("busy", chunk) !== "serve") throw new Error(`keepBusy: chunk ${chunk} was not served`);
   }
 
-  /** A granted chunk is sent whole to `peer`. */
+  /** The chunk being sent to `peer` is sent whole. */
   deliver(peer: string, chunk: number): void {
-    this.upload.sent(peer, CHUNK);
-    this.upload.ended(peer, chunk);
-    this.upload.served();
+    const key = this.key(peer);
+    this.handle({ type: "upload-sent", peer: key, bytes: CHUNK });
+    this.handle({ type: "upload-ended", peer: key, chunk, outcome: "sent" });
   }
 
   /** The peer announces a chunk (HAVE). */
   announce(peer: string, chunk: number): void {
-    this.download.have(peer, chunk);
+    this.handle({ type: "message", peer: this.key(peer), message: { type: "HAVE", index: chunk } });
   }
+
+  /** The peer sends its BITFIELD. */
+  bitfield(peer: string, bits: Bitset): void {
+    this.handle({ type: "message", peer: this.key(peer), message: { type: "BITFIELD", bits: bits.bytes } });
+  }
+
+  private key(peer: string): string {
+    const key = this.keys.get(peer);
+    if (key === undefined) throw new Error(`SeedSession: ${peer} never connected`);
+    return key;
+  }
+}
+
+/** A distinct peer id for each name: the admission rule compares ids. */
+function peerIdOf(name: string): Uint8Array {
+  return new Uint8Array(new Bun.CryptoHasher("sha256").update(name).digest()).subarray(0, PEER_ID_LENGTH);
 }
 
 export class SessionSwarm {

@@ -8,7 +8,7 @@ import { DownloadSession, type SessionAction } from "../../src/swarm/session.ts"
 import { DEPTH_AFTER_STALL, STALL_MS } from "../../src/swarm/stall.ts";
 import { MAX_UPLOAD_ROWS, UploadSession } from "../../src/swarm/upload-session.ts";
 import { Bitset } from "../../src/util/bitset.ts";
-import { CHUNK, type PeerScript, SeedSession, SessionSwarm } from "../helpers/session-swarm.ts";
+import { answerOf, CHUNK, type PeerScript, SeedSession, SessionSwarm } from "../helpers/session-swarm.ts";
 
 const all = (n: number) => Array.from({ length: n }, (_, i) => i);
 const errorCode = (swarm: SessionSwarm) => (swarm.outcome && "error" in swarm.outcome ? (swarm.outcome.error as BtError).code : null);
@@ -340,7 +340,7 @@ describe("super-seeding, through the upload session", () => {
     seed.deliver("other", 0);
     seed.now += 10_000;
     // "done" has everything, as a lingering `get` does: it shares nothing freely.
-    seed.download.bitfield("done", new Bitset(4, new Uint8Array([0b1111])).bytes);
+    seed.bitfield("done", new Bitset(4, new Uint8Array([0b1111])));
     expect(seed.ask("asker", 0)).toBe("serve");
     // A downloader that has it does share freely: askers go there.
     seed.announce("other", 0);
@@ -359,24 +359,22 @@ describe("super-seeding, through the upload session", () => {
 
   test("a node that finished a get shares freely: only serve, the origin, super-seeds", () => {
     const seed = new SeedSession(4);
-    const finishedGet = new UploadSession(seed.download, false);
+    const finishedGet = new UploadSession(seed.download, false, () => true);
     for (const p of ["a", "b", "c"]) finishedGet.peerConnected(p, p);
-    expect(finishedGet.requested("a", 0, true)).toBe("serve");
-    finishedGet.granted("a", 0);
+    expect(answerOf(finishedGet.requested("a", 0))).toBe("serve");
+    seed.connect("c");
     seed.announce("c", 0);
     // Where serve would send "b" elsewhere (a copy in flight, a downloader holding it), a finished get serves.
-    expect(finishedGet.requested("b", 0, true)).toBe("serve");
+    expect(answerOf(finishedGet.requested("b", 0))).toBe("serve");
   });
 
   test("a chunk not here is not available; a seed still downloading serves freely", () => {
-    const seed = new SeedSession(2);
-    for (const p of ["a", "b"]) seed.connect(p);
-    expect(seed.upload.requested("a", 0, false)).toBe("not-available");
     const leech = new SessionSwarm({ chunks: 2, have: [0] });
-    const upload = new UploadSession(leech.session, true);
+    const upload = new UploadSession(leech.session, true, (c) => c === 0);
     for (const p of ["a", "b"]) upload.peerConnected(p, p);
-    upload.granted("a", 0);
-    expect(upload.requested("b", 0, true)).toBe("serve");
+    expect(answerOf(upload.requested("a", 1))).toBe("not-available");
+    expect(answerOf(upload.requested("a", 0))).toBe("serve");
+    expect(answerOf(upload.requested("b", 0))).toBe("serve");
   });
 
   test("counts what it sent by peer, past MAX_UPLOAD_ROWS in one row, and when it was last asked, on the session's clock", () => {
@@ -385,7 +383,7 @@ describe("super-seeding, through the upload session", () => {
     for (const p of peers) {
       seed.connect(p);
       seed.now += 1;
-      seed.upload.requested(p, 0, true);
+      seed.ask(p, 0);
       seed.deliver(p, 0);
     }
     expect(seed.upload.lastRequestAt).toBe(MAX_UPLOAD_ROWS + 2);

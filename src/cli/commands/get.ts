@@ -13,7 +13,6 @@ import { completeStore, downloadStore } from "../../storage/store.ts";
 import { reuseCandidates, reuseChunks } from "../../storage/reuse.ts";
 import { scanEntries, verifyPayload } from "../../storage/verify.ts";
 import { peerLabel } from "../../swarm/address-book.ts";
-import { lingerOver } from "../../swarm/linger.ts";
 import { type DownloadResult, SwarmNode } from "../../swarm/node.ts";
 import { Bitset } from "../../util/bitset.ts";
 import type { Logger } from "../../util/log.ts";
@@ -229,6 +228,7 @@ Whatever the exit code, progress is saved.`,
       reusedBytes: reused,
       wanted: selection?.chunks,
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: verified.count }),
+      lingerMs,
     });
     nodes.set(node.rootHex, node);
     node.listenPort = listener.port;
@@ -452,16 +452,7 @@ function logDone(logger: Logger, pkg: Package, result: DownloadResult, output: s
   });
 }
 
-/** Keeps serving after completion while it is of use to the peers (linger.ts), or until a signal comes. */
+/** Keeps serving after completion while it is of use to the peers (linger.ts, in the node's core), or until a signal comes. */
 async function linger(node: SwarmNode, lingerMs: number, interrupted: Promise<string>): Promise<void> {
-  if (lingerMs <= 0) return;
-  let stop = false;
-  void interrupted.then(() => (stop = true));
-  const now = node.session.scheduler.config.now;
-  const completedAt = now();
-  while (!stop) {
-    const state = { now: now(), completedAt, maxMs: lingerMs, lastRequestAt: node.upload.lastRequestAt, lastHaveAt: node.session.lastHaveAt, uploading: node.uploading };
-    if (lingerOver(state)) return;
-    await Bun.sleep(100);
-  }
+  if (lingerMs > 0) await Promise.race([node.lingered, interrupted]);
 }
