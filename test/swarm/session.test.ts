@@ -199,6 +199,35 @@ describe("scripted peers", () => {
   });
 });
 
+describe("sent elsewhere", () => {
+  test("a peer that sent us elsewhere 64 times within a back-off is asked for nothing new until it ends, then asked again", () => {
+    const swarm = new SessionSwarm({ chunks: 400 });
+    swarm.start();
+    swarm.connect("seed", { bytesPerTick: 0 });
+    let declined = 0;
+    // The seed answers ELSEWHERE to everything, as a super-seed whose every chunk went out already.
+    for (let round = 0; round < 100; round++) {
+      const open = [...swarm.open.get("seed")!];
+      if (open.length === 0) break;
+      for (const chunk of open) {
+        swarm.open.get("seed")!.splice(swarm.open.get("seed")!.indexOf(chunk), 1);
+        swarm.apply(swarm.session.rejected("seed", chunk, WIRE_ERRORS.ELSEWHERE));
+        declined++;
+      }
+      swarm.now += 1;
+    }
+    expect(swarm.open.get("seed")).toEqual([]);
+    // Each answer brought a new request until the 64th: no more than 64 plus the pipeline asked.
+    const asked = swarm.requestsTo("seed").length;
+    expect(declined).toBe(asked);
+    expect(asked).toBeGreaterThanOrEqual(64);
+    expect(asked).toBeLessThan(64 + 8 + 1);
+    swarm.now += 1_000;
+    swarm.apply(swarm.session.tick());
+    expect(swarm.open.get("seed")!.length).toBeGreaterThan(0);
+  });
+});
+
 describe("invariants, over random swarms and event orders", () => {
   const script: fc.Arbitrary<PeerScript> = fc.record({
     lies: fc.constantFrom(false, false, false, true),
