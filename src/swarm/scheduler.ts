@@ -122,6 +122,12 @@ const FEW_BITS = 8;
  */
 const FAR_DEPTH = 1;
 
+/** One request to one peer: when it was sent (for the request latency), and how much of the chunk has arrived. */
+interface Request {
+  sentAt: number;
+  received: number;
+}
+
 interface PeerSlot {
   bits: Bitset;
   /** In another zone than ours (peers-session.ts): asked only for chunks no peer of our zone has. */
@@ -136,8 +142,10 @@ interface PeerSlot {
    * nothing, each after looking through every open chunk, when only `interesting` was kept.
    */
   openHeld: number;
-  /** Open requests to this peer, and when each was sent (for the request latency). */
-  requests: Map<number, number>;
+  /** Open requests to this peer. */
+  requests: Map<number, Request>;
+  /** The chunk it is sending us, part of which has arrived, or -1: a peer sends its chunks one at a time. */
+  arriving: number;
   /** Bytes of those requests. */
   requestedBytes: number;
   /** Chunks cancelled at this peer: late PIECEs of them are expected and dropped. */
@@ -157,10 +165,11 @@ interface PeerSlot {
 }
 
 /**
- * The one owner of download state: which chunks we have, which are requested from whom
- * and since when, which were cancelled (their late PIECEs expected), which are landing
- * (received, being verified and written), and what each peer has, sends and earns: its
- * rate, pipeline depth and stall clock.
+ * The download's state: which chunks we have, which are requested from whom, since when
+ * and how much of each has arrived, which were cancelled (their late PIECEs expected),
+ * which are landing (received, being verified and written) and from whom, and what each
+ * peer has, sends and earns: its rate, pipeline depth and stall clock. The adapter holds
+ * only the bytes (a buffer per chunk arriving or landing).
  * Pure bookkeeping driven by events; the caller does the I/O and sends what it returns.
  * Invariant outside endgame: no chunk is requested from two peers at once.
  */
@@ -168,7 +177,8 @@ export class Scheduler {
   /** Who has what, and the chunks open to pick (missing, asked of nobody) rarest first: what the picker looks through. */
   private readonly availability: Availability;
   private readonly requesters = new Map<number, Set<string>>();
-  private readonly landing = new Set<number>();
+  /** Chunks received whole and being verified and written, and the name of the peer that sent each. */
+  private readonly landing = new Map<number, string>();
   private readonly peers = new Map<string, PeerSlot>();
   private openRequests = 0;
   /**
@@ -226,6 +236,7 @@ export class Scheduler {
       interesting: 0,
       openHeld: 0,
       requests: new Map(),
+      arriving: -1,
       requestedBytes: 0,
       cancelled: new Set(),
       depth: this.config.requestsPerPeer,
@@ -363,14 +374,45 @@ export class Scheduler {
 
   /**
    * All of the chunk arrived from `key`; it is verified and written next. Returns the
-   * milliseconds since it was requested from `key`, or undefined if it was not.
+   * milliseconds since it was requested from `key`, or undefined if it was not. `from`
+   * names the sender for landedFrom.
    */
-  received(key: string, chunk: number): number | undefined {
-    const sentAt = this.peers.get(key)?.requests.get(chunk);
+  received(key: string, chunk: number, from = key): number | undefined {
+    const request = this.peers.get(key)?.requests.get(chunk);
     // Landing before the request goes, so the chunk does not reopen in between.
-    if (this.wanted(chunk)) this.land(chunk);
+    if (this.wanted(chunk)) this.land(chunk, from);
     this.dropRequest(key, chunk);
-    return sentAt === undefined ? undefined : this.config.now() - sentAt;
+    return request === undefined ? undefined : this.config.now() - request.sentAt;
+  }
+
+  /** Bytes of the chunk requested from `key` that have arrived (0 when it is not requested there). */
+  receivedOf(key: string, chunk: number): number {
+    return this.peers.get(key)?.requests.get(chunk)?.received ?? 0;
+  }
+
+  /** The chunk `key` is part-way through sending us, or -1. */
+  arrivingFrom(key: string): number {
+    return this.peers.get(key)?.arriving ?? -1;
+  }
+
+  /** A block of a requested chunk arrived from `key`. */
+  pieceArrived(key: string, chunk: number, bytes: number): void {
+    const peer = this.peers.get(key);
+    const request = peer?.requests.get(chunk);
+    if (!peer || !request) return;
+    request.received += bytes;
+    peer.arriving = chunk;
+    this.progressed(key, bytes);
+  }
+
+  /** Who sent a chunk that is landing. */
+  landedFrom(chunk: number): string | undefined {
+    return this.landing.get(chunk);
+  }
+
+  /** Chunks being verified or written. */
+  get landingCount(): number {
+    return this.landing.size;
   }
 
   /** Could some peer be asked for the chunk now: wanted, and not yet requested (or endgame copies allowed)? */
@@ -571,8 +613,8 @@ export class Scheduler {
     return false;
   }
 
-  private land(chunk: number): void {
-    this.landing.add(chunk);
+  private land(chunk: number, from: string): void {
+    this.landing.set(chunk, from);
     this.bytesHeld += this.config.chunkLength(chunk);
   }
 
@@ -583,7 +625,7 @@ export class Scheduler {
   private addRequest(key: string, peer: PeerSlot, chunk: number, bytes: number): void {
     // Asked again: from now on its PIECEs are wanted, not late copies to drop.
     peer.cancelled.delete(chunk);
-    peer.requests.set(chunk, this.config.now());
+    peer.requests.set(chunk, { sentAt: this.config.now(), received: 0 });
     this.setRequestedBytes(peer, peer.requestedBytes + bytes);
     let who = this.requesters.get(chunk);
     if (!who) {
@@ -615,6 +657,7 @@ export class Scheduler {
   private dropRequest(key: string, chunk: number): void {
     const peer = this.peers.get(key);
     if (!peer?.requests.delete(chunk)) return;
+    if (peer.arriving === chunk) peer.arriving = -1;
     this.openRequests--;
     if (peer.far) this.farRequests--;
     this.setRequestedBytes(peer, peer.requestedBytes - this.config.chunkLength(chunk));

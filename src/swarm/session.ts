@@ -68,8 +68,6 @@ interface SessionPeer {
   name: string;
   /** Its connection is closing: no new requests, though its open ones stay until it closes. */
   leaving: boolean;
-  /** Bytes received so far of each chunk being assembled from it. */
-  assembling: Map<number, number>;
 }
 
 /**
@@ -97,8 +95,6 @@ export class DownloadSession {
   bytesReceived = 0;
   verificationFailures = 0;
   private readonly peers = new Map<string, SessionPeer>();
-  /** Chunks being verified or written, and the name of the peer that sent each. */
-  private readonly landing = new Map<number, string>();
   private readonly giveUp: GiveUpRule;
   private lastBad: { chunk: number; peer: string } | null = null;
   /** The last chunk a peer refused because its own copy is damaged: named if nobody else has it. */
@@ -148,7 +144,7 @@ export class DownloadSession {
    * is asked for, and `rank` its share of what the zone brings in (scheduler.ts, shareRank).
    */
   peerConnected(peer: string, name: string, far = false, rank = 0): readonly SessionAction[] {
-    this.peers.set(peer, { name, leaving: false, assembling: new Map() });
+    this.peers.set(peer, { name, leaving: false });
     this.scheduler.addPeer(peer, far, rank);
     // A copy: the adapter may keep the message while more chunks arrive.
     this.out.push({ type: "send", peer, message: { type: "BITFIELD", bits: this.held.bytes.slice() } });
@@ -205,31 +201,24 @@ export class DownloadSession {
       return this.out.drain();
     }
     const length = this.config.scheduler.chunkLength(chunk);
-    const received = p.assembling.get(chunk) ?? 0;
+    const received = this.scheduler.receivedOf(peer, chunk);
     if (offset !== received || received + bytes > length) {
       this.close(peer, WIRE_ERRORS.BAD_FRAME, `PIECE of chunk ${chunk} at offset ${offset} (+${bytes}), expected offset ${received} of ${length}`);
       return this.out.drain();
     }
     // The memory budget charges a peer one chunk arriving, however many are queued there.
-    const unfinished = received === 0 ? p.assembling.keys().next().value : undefined;
-    if (unfinished !== undefined) {
+    const unfinished = received === 0 ? this.scheduler.arrivingFrom(peer) : -1;
+    if (unfinished >= 0) {
       this.close(peer, WIRE_ERRORS.UNEXPECTED, `PIECE of chunk ${chunk} began before chunk ${unfinished} was whole: a peer sends its chunks one at a time`);
       return this.out.drain();
     }
     this.out.push({ type: "assemble", peer, chunk, offset });
-    this.scheduler.progressed(peer, bytes);
-    if (received + bytes < length) {
-      p.assembling.set(chunk, received + bytes);
-      return this.out.drain();
-    }
-    p.assembling.delete(chunk);
+    this.scheduler.pieceArrived(peer, chunk, bytes);
+    if (received + bytes < length) return this.out.drain();
     const wanted = this.scheduler.wanted(chunk);
-    const latency = this.scheduler.received(peer, chunk);
+    const latency = this.scheduler.received(peer, chunk, p.name);
     if (latency !== undefined) this.latency.add(latency);
-    if (wanted) {
-      this.landing.set(chunk, p.name);
-      this.out.push({ type: "verify", peer, chunk });
-    } else this.out.push({ type: "discard", peer, chunk });
+    this.out.push({ type: wanted ? "verify" : "discard", peer, chunk });
     this.fill(peer);
     return this.out.drain();
   }
@@ -259,8 +248,7 @@ export class DownloadSession {
       this.out.push({ type: "write", peer, chunk });
       return this.out.drain();
     }
-    const name = this.landing.get(chunk)!;
-    this.landing.delete(chunk);
+    const name = this.scheduler.landedFrom(chunk)!;
     const drop = this.scheduler.failed(peer, chunk);
     this.verificationFailures++;
     this.lastBad = { chunk, peer: name };
@@ -275,8 +263,7 @@ export class DownloadSession {
 
   /** The chunk is on disk: duplicates are cancelled, every peer hears of it. */
   chunkWritten(chunk: number): readonly SessionAction[] {
-    const name = this.landing.get(chunk)!;
-    this.landing.delete(chunk);
+    const name = this.scheduler.landedFrom(chunk)!;
     const duplicates = new Set(this.scheduler.committed(chunk));
     this.held.add(chunk);
     for (const peer of this.peers.keys()) {
@@ -295,7 +282,6 @@ export class DownloadSession {
 
   /** Hashing or writing the chunk failed for a reason that is not the peer's (a disk error): the download stops. */
   chunkLost(chunk: number, error: unknown): readonly SessionAction[] {
-    this.landing.delete(chunk);
     this.scheduler.abandoned(chunk);
     this.fail(error);
     return this.out.drain();
@@ -313,7 +299,7 @@ export class DownloadSession {
     }
     this.fillAll();
     if (this.stopped || this.done || this.complete) return this.out.drain();
-    const moving = this.scheduler.openRequestCount > 0 || this.landing.size > 0 || this.heardOfChunks;
+    const moving = this.scheduler.openRequestCount > 0 || this.scheduler.landingCount > 0 || this.heardOfChunks;
     this.heardOfChunks = false;
     const outlook = { peers: this.peers.size, dialable: this.config.addresses.anyDialable(), moving };
     if (this.giveUp.check(outlook, this.config.scheduler.now())) this.fail(this.noPeersError());
@@ -366,8 +352,8 @@ export class DownloadSession {
     this.out.push({ type: "send", peer, message: { type: "CANCEL", index: chunk } });
   }
 
+  /** The scheduler took the request back: the adapter drops what arrived of it. */
   private discard(peer: string, chunk: number): void {
-    this.peers.get(peer)?.assembling.delete(chunk);
     this.out.push({ type: "discard", peer, chunk });
   }
 

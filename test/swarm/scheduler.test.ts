@@ -361,7 +361,7 @@ describe("open chunks held", () => {
             s.removePeer(key);
             present.delete(key);
           } else {
-            const open = [...((s as unknown as { peers: Map<string, { requests: Map<number, number> }> }).peers.get(key)?.requests.keys() ?? [])];
+            const open = [...((s as unknown as { peers: Map<string, { requests: Map<number, unknown> }> }).peers.get(key)?.requests.keys() ?? [])];
             if (open.length === 0) continue;
             if (kind === "land") {
               s.received(key, open[0]!);
