@@ -8,8 +8,6 @@ import type { UploadOutcome } from "../swarm/upload-session.ts";
 
 /** What a connection serves chunks from: a seed's payload, or a download in progress. */
 export interface ChunkSource {
-  readonly chunkCount: number;
-  has(chunk: number): boolean;
   chunkLength(chunk: number): number;
   /** Reads bytes of a chunk from `offset` into `into` (off the JS thread when the disk is slow); resolves with how many were read. */
   read(chunk: number, offset: number, into: Uint8Array): Promise<number>;

@@ -13,6 +13,8 @@ import { systemClock } from "../util/clock.ts";
 /** Where a node's chunks live: the verified set, reads for serving, writes for downloading. */
 export interface ChunkStore extends ChunkSource {
   readonly have: Bitset;
+  /** Whether the chunk can be served: held, and not known to be damaged. */
+  has(chunk: number): boolean;
   /** Writes and records a verified chunk. Only called while the node is downloading. */
   commit(chunk: number, data: Uint8Array, digest: Uint8Array): Promise<void>;
   /**
@@ -112,7 +114,6 @@ export function completeStore(
   };
 
   return {
-    chunkCount,
     have: holds,
     // A damaged chunk is still "had": asking for it reaches prepare, which looks at its
     // file again (a restored file is proved anew) or refuses it as damaged.
@@ -143,7 +144,6 @@ export function completeStore(
 export function downloadStore(output: Output): ChunkStore {
   const { files, verified } = output;
   return {
-    chunkCount: files.layout.chunkCount,
     have: verified,
     has: (c) => verified.has(c),
     chunkLength: (c) => files.chunkLength(c),

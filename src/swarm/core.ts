@@ -49,8 +49,8 @@ export type SwarmAction<C> =
   | Exclude<SessionAction, { type: "ban" }>
   | Exclude<PeersAction, { type: "admit" | "refuse" }>
   | UploadAction
-  /** The arriving connection is a peer from now on, under this key and name. */
-  | { type: "admit"; connection: C; key: string; name: string }
+  /** The arriving connection is a peer from now on, under this key. */
+  | { type: "admit"; connection: C; key: string }
   /** Send PEERS (when `peers` lists any) and then BYE(code) to the arriving connection: it does not become a peer. */
   | ({ connection: C } & Extract<PeersAction, { type: "refuse" }>)
   /** Say BYE(code) to every connection, those still shaking hands too. */
@@ -230,7 +230,7 @@ export class SwarmCore<C> {
     for (const action of actions) {
       if (action.type === "admit") {
         const { key, name, far, rank } = action;
-        this.out.push({ type: "admit", connection: arriving!, key, name });
+        this.out.push({ type: "admit", connection: arriving!, key });
         this.upload.peerConnected(key, name, far);
         this.fromDownload(this.download.peerConnected(key, name, far, rank));
       } else if (action.type === "refuse") this.out.push({ ...action, connection: arriving! });

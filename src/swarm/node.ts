@@ -71,8 +71,6 @@ interface Link {
   /** The scheduler's key: unique per connection, so a reconnect starts clean. */
   key: string;
   conn: PeerConnection;
-  /** The peer's listening address when it has one, else its socket address. */
-  name: string;
   uploader: Uploader;
   /** Chunks being assembled from this peer's PIECEs; the session says where each block goes. */
   assemblies: Map<number, Uint8Array>;
@@ -144,7 +142,6 @@ export class SwarmNode {
     this.rootHex = toHex(pkg.root);
     this.idHex = toHex(options.id);
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
-    this.currentStore.chunkCount = chunkCount;
     this.core = new SwarmCore({
       scheduler: nodeSchedulerConfig(chunkCount, pkg.chunkSize, (c) => store.chunkLength(c), options.requestsPerPeer, { ourRank: shareRank(options.peerId), now: this.clock }),
       have: store.have,
@@ -156,7 +153,7 @@ export class SwarmNode {
       ourId: options.peerId,
       zone: options.network.zone,
       superSeeding: options.superSeeding,
-      // Through `currentStore`, so a finished download serves from its final location.
+      // The store of the moment: a finished download serves from its final location (useStore).
       available: (c) => this.store.has(c),
       lingerMs: options.lingerMs ?? Infinity,
     });
@@ -244,9 +241,8 @@ export class SwarmNode {
     return chunks.length;
   }
 
+  /** What every Uploader reads: the store of the moment (useStore). */
   private readonly currentStore = {
-    chunkCount: 0,
-    has: (c: number) => this.store.has(c),
     chunkLength: (c: number) => this.store.chunkLength(c),
     read: (c: number, offset: number, into: Uint8Array) => this.store.read(c, offset, into),
     prepare: (c: number) => this.store.prepare?.(c) ?? true,
@@ -303,11 +299,10 @@ export class SwarmNode {
   }
 
   /** The arriving connection becomes a peer, with its Uploader. */
-  private admit(conn: PeerConnection, key: string, name: string): void {
+  private admit(conn: PeerConnection, key: string): void {
     const link: Link = {
       key,
       conn,
-      name,
       uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, {
         sent: (bytes) => this.perform({ type: "upload-sent", peer: key, bytes }),
         ended: (chunk, outcome) => this.perform({ type: "upload-ended", peer: key, chunk, outcome }),
@@ -364,7 +359,7 @@ export class SwarmNode {
       case "dial":
         return this.dial(action.address);
       case "admit":
-        return this.admit(action.connection, action.key, action.name);
+        return this.admit(action.connection, action.key);
       case "refuse":
         if (action.peers.length > 0) action.connection.sendMessage({ type: "PEERS", peers: action.peers });
         return action.connection.bye(action.code, action.reason);

@@ -3,7 +3,6 @@ import { NET } from "../../src/config.ts";
 import type { PeerConnection } from "../../src/peer/connection.ts";
 import { type ChunkSource, Uploader } from "../../src/peer/uploader.ts";
 
-const CHUNKS = 32;
 const CHUNK = 64 * 1024;
 
 /** The parts of a connection an uploader uses, recording the frames it is given. */
@@ -15,8 +14,6 @@ function fakeConnection() {
 
 /** A source whose reads complete as fast as the machine allows. */
 const instantSource: ChunkSource = {
-  chunkCount: CHUNKS,
-  has: () => true,
   chunkLength: () => CHUNK,
   read: async (_chunk, _offset, into) => into.length,
 };
