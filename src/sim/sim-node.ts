@@ -49,8 +49,6 @@ export interface Rack {
 
 /** One side of a connection: the chunk this node is sending the remote, as a flow, when it sends one. */
 export class End {
-  /** The session key, once the peers session admitted the connection. */
-  key: string | null = null;
   open = true;
   remote!: End;
   sending: Flow | null = null;
@@ -104,9 +102,6 @@ export class SimNode {
   readonly logged = new Map<string, number>();
   /** Each event the core was handed and the actions it returned, when a test asks (recordCore). */
   recording: { at: number; event: SwarmEvent<End>; actions: readonly SwarmAction<End>[] }[] | null = null;
-  private readonly ends = new Map<string, End>();
-  /** Connections not (or no longer) admitted, so that leaving closes them too. */
-  private readonly pending = new Set<End>();
   /** When each hashing lane comes free. */
   private readonly hashLanes = new Array<number>(LIMITS.hashJobsInFlight).fill(0);
   private performing = 0;
@@ -163,7 +158,6 @@ export class SimNode {
 
   /** A connection finished its handshake; `other` is the node at the far end. */
   handshaken(end: End, other: SimNode): void {
-    this.pending.add(end);
     const arrival = { peerId: other.peerId, dialled: end.dialled, host: other.address.host, listenPort: other.address.port, label: end.label, zone: other.zone };
     this.perform({ type: "arrived", connection: end, arrival });
   }
@@ -175,12 +169,12 @@ export class SimNode {
 
   /** A message from the remote end of `end` arrives. */
   receive(end: End, message: Message): void {
-    if (end.open && end.key !== null) this.perform({ type: "message", peer: end.key, message });
+    if (end.open) this.perform({ type: "message", connection: end, message });
   }
 
   /** Bytes of a chunk the remote sends arrive, as PIECE frames. */
   receivePiece(end: End, chunk: number, offset: number, bytes: number): void {
-    if (end.open && end.key !== null && bytes > 0) this.perform({ type: "piece", peer: end.key, chunk, offset, bytes });
+    if (end.open && bytes > 0) this.perform({ type: "piece", connection: end, chunk, offset, bytes });
   }
 
   /** The flow carrying `end`'s chunk is done: the rest reaches the remote one latency later. */
@@ -190,7 +184,7 @@ export class SimNode {
     this.stopFlow(end);
     const { remote } = end;
     this.world.clock.after(this.world.latencyMs, () => remote.node.receivePiece(remote, chunk, offset, flow.bytes - offset));
-    const peer = end.key!;
+    const peer = this.core.connections.keyOf(end)!;
     this.perform({ type: "upload-sent", peer, bytes: flow.bytes });
     this.perform({ type: "upload-ended", peer, chunk, outcome: "sent" });
   }
@@ -199,11 +193,8 @@ export class SimNode {
   closed(end: End, code: number, reason: string): void {
     if (!end.open) return;
     end.open = false;
-    this.pending.delete(end);
     if (end.sending) this.cutOff(end);
-    const key = end.key;
-    if (key !== null) this.ends.delete(key);
-    this.perform({ type: "closed", departure: { peer: key, dialled: end.dialled, label: end.label, code, reason } });
+    this.perform({ type: "closed", connection: end, departure: { dialled: end.dialled, label: end.label, code, reason } });
   }
 
   /**
@@ -213,7 +204,7 @@ export class SimNode {
   private tick(): void {
     if (!this.online) return;
     const now = this.world.clock.now;
-    for (const end of this.ends.values()) {
+    for (const end of this.core.connections.peers()) {
       const source = end.remote;
       if (!source.sending) continue;
       const whole = Math.floor(source.sending.sentBy(now) / BLOCK) * BLOCK;
@@ -248,7 +239,8 @@ export class SimNode {
   private cutOff(end: End): void {
     const bytes = end.sending!.sentBy(this.world.clock.now);
     this.stopFlow(end);
-    if (end.key !== null) this.perform({ type: "upload-sent", peer: end.key, bytes });
+    const peer = this.core.connections.keyOf(end);
+    if (peer !== null) this.perform({ type: "upload-sent", peer, bytes });
   }
 
   private stopFlow(end: End): void {
@@ -297,7 +289,7 @@ export class SimNode {
   private carryOut(action: SwarmAction<End>): void {
     switch (action.type) {
       case "send": {
-        const end = this.ends.get(action.peer);
+        const end = this.core.connections.get(action.peer);
         if (end && action.message.type === "HAVE" && this.blockAhead(end) === 0) this.batchHave(action.message.index, end);
         else if (end) this.send(end, action.message);
         return;
@@ -308,12 +300,12 @@ export class SimNode {
         return this.world.clock.after(this.chunkLength(action.chunk) / WRITE_BYTES_PER_MS, () => this.landed({ type: "written", chunk: action.chunk }));
       case "close":
       case "bye": {
-        const end = this.ends.get(action.peer);
+        const end = this.core.connections.get(action.peer);
         if (end) this.close(end, action.code, action.reason);
         return;
       }
       case "bye-all":
-        for (const end of [...this.ends.values(), ...this.pending]) this.close(end, action.code, action.reason);
+        for (const end of [...this.core.connections.all()]) this.close(end, action.code, action.reason);
         return;
       case "log":
         return this.count(action.event);
@@ -330,20 +322,18 @@ export class SimNode {
       case "dial":
         return this.world.dial(this, action.address);
       case "admit":
-        action.connection.key = action.key;
-        this.pending.delete(action.connection);
-        this.ends.set(action.key, action.connection);
+        // Where the connection stands is the core's; the simulator holds nothing more for a peer.
         return;
       case "refuse":
         if (action.peers.length > 0) this.send(action.connection, { type: "PEERS", peers: action.peers });
         return this.close(action.connection, action.code, action.reason);
       case "upload": {
-        const end = this.ends.get(action.peer);
+        const end = this.core.connections.get(action.peer);
         if (end) this.startUpload(end, action.chunk);
         return;
       }
       case "stop-upload": {
-        const end = this.ends.get(action.peer);
+        const end = this.core.connections.get(action.peer);
         if (end?.sending && end.sendingChunk === action.chunk) this.cutOff(end);
         return;
       }

@@ -3,6 +3,7 @@ import { WIRE_ERRORS } from "../protocol/codes.ts";
 import type { Message } from "../protocol/messages.ts";
 import type { Bitset } from "../util/bitset.ts";
 import { AddressBook, type PeerAddress } from "./address-book.ts";
+import { ConnectionTable } from "./connections.ts";
 import { lingerOver } from "./linger.ts";
 import { Outbox } from "./outbox.ts";
 import { type PeerArrival, type PeerDeparture, type PeersAction, PeersSession } from "./peers-session.ts";
@@ -11,8 +12,9 @@ import { DownloadSession, type RequestBudget, type SessionAction } from "./sessi
 import { type UploadAction, type UploadOutcome, UploadSession } from "./upload-session.ts";
 
 /**
- * What happens to a node, as its adapter reports it. `peer` is a key from an `admit`
- * action; `connection` is the adapter's own handle for a connection not yet admitted.
+ * What happens to a node, as its adapter reports it. What a connection does names the
+ * adapter's own handle (`connection`), which the core looks up in its table; what answers
+ * an action names the action's `peer` key, which outlives the connection.
  */
 export type SwarmEvent<C> =
   /** The node starts, told of these addresses (get --peer). */
@@ -24,15 +26,18 @@ export type SwarmEvent<C> =
   /** The node is closing: no more requests or dialling. */
   | { type: "stop" }
   | { type: "dial-failed"; label: string; reason: string }
+  /** A connection we dialled began its handshake (one that arrives is known from `arrived`). */
+  | { type: "opened"; connection: C }
   /** A connection finished its handshake. */
   | { type: "arrived"; connection: C; arrival: PeerArrival }
-  /** A message from a peer (PIECE with its data). */
-  | { type: "message"; peer: string; message: Message }
-  /** PIECE bytes from a peer, when the adapter moves no data (the simulator). */
-  | { type: "piece"; peer: string; chunk: number; offset: number; bytes: number }
-  /** The peer's connection started closing: nothing it sends from now on is read. */
-  | { type: "leaving"; peer: string }
-  | { type: "closed"; departure: PeerDeparture }
+  /** A message on a connection (PIECE with its data). */
+  | { type: "message"; connection: C; message: Message }
+  /** PIECE bytes on a connection, when the adapter moves no data (the simulator). */
+  | { type: "piece"; connection: C; chunk: number; offset: number; bytes: number }
+  /** The connection started closing: nothing it sends from now on is read. */
+  | { type: "leaving"; connection: C }
+  /** The connection is gone, whether or not it had been admitted. */
+  | { type: "closed"; connection: C; departure: Omit<PeerDeparture, "peer"> }
   /** The hash of a chunk that `verify` named matched or did not. */
   | { type: "verified"; peer: string; chunk: number; good: boolean }
   /** A chunk that `write` named is on disk. */
@@ -53,7 +58,7 @@ export type SwarmAction<C> =
   | { type: "admit"; connection: C; key: string }
   /** Send PEERS (when `peers` lists any) and then BYE(code) to the arriving connection: it does not become a peer. */
   | ({ connection: C } & Extract<PeersAction, { type: "refuse" }>)
-  /** Say BYE(code) to every connection, those still shaking hands too. */
+  /** Say BYE(code) to every connection in `connections`, those still shaking hands too. */
   | { type: "bye-all"; code: number; reason: string }
   /** A finished get has served long enough (linger.ts): the node may go. */
   | { type: "linger-over" };
@@ -94,6 +99,8 @@ export interface SwarmCoreConfig {
  */
 export class SwarmCore<C> {
   readonly book = new AddressBook(NET.maxKnownPeers);
+  /** Every connection and where it stands: the adapter finds here the connection a keyed action is for. */
+  readonly connections = new ConnectionTable<C>();
   readonly download: DownloadSession;
   readonly upload: UploadSession;
   readonly peers: PeersSession;
@@ -111,6 +118,7 @@ export class SwarmCore<C> {
         logRequests: config.logRequests,
         wanted: config.wanted,
         addresses: this.book,
+        askable: (peer) => this.connections.isActive(peer),
       },
       config.have,
     );
@@ -145,23 +153,32 @@ export class SwarmCore<C> {
       case "dial-failed":
         this.fromPeers(peers.dialFailed(event.label, event.reason));
         break;
+      case "opened":
+        this.connections.opened(event.connection);
+        break;
       case "arrived":
+        this.connections.opened(event.connection);
         this.fromPeers(peers.arrived(event.arrival), event.connection);
         break;
-      case "message":
-        this.received(event.peer, event.message);
+      case "message": {
+        // A connection still shaking hands, or closing, is not read (PeerConnection stops at ERROR or BYE).
+        const peer = this.connections.activeKey(event.connection);
+        if (peer !== null) this.received(peer, event.message);
         break;
-      case "piece":
-        this.fromDownload(download.piece(event.peer, event.chunk, event.offset, event.bytes));
+      }
+      case "piece": {
+        const peer = this.connections.activeKey(event.connection);
+        if (peer !== null) this.fromDownload(download.piece(peer, event.chunk, event.offset, event.bytes));
         break;
+      }
       case "leaving":
-        download.peerLeaving(event.peer);
+        this.connections.leaving(event.connection);
         break;
       case "closed": {
-        const { peer } = event.departure;
+        const peer = this.connections.closed(event.connection);
         if (peer !== null) this.fromUpload(upload.peerClosed(peer));
         const closed = peer !== null ? download.peerClosed(peer) : null;
-        this.fromPeers(peers.closed(event.departure));
+        this.fromPeers(peers.closed({ ...event.departure, peer }));
         if (closed) this.fromDownload(closed);
         break;
       }
@@ -230,6 +247,7 @@ export class SwarmCore<C> {
     for (const action of actions) {
       if (action.type === "admit") {
         const { key, name, far, rank } = action;
+        this.connections.admitted(arriving!, key);
         this.out.push({ type: "admit", connection: arriving!, key });
         this.upload.peerConnected(key, name, far);
         this.fromDownload(this.download.peerConnected(key, name, far, rank));

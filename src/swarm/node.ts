@@ -66,10 +66,8 @@ export interface DownloadResult {
   inFlightPeak: number;
 }
 
-/** One live connection to a peer, whichever side opened it. */
+/** What the node holds for one admitted peer's connection, whichever side opened it: the bytes going out and coming in. */
 interface Link {
-  /** The scheduler's key: unique per connection, so a reconnect starts clean. */
-  key: string;
   conn: PeerConnection;
   uploader: Uploader;
   /** Chunks being assembled from this peer's PIECEs; the session says where each block goes. */
@@ -109,15 +107,12 @@ export class SwarmNode {
   readonly lingered: Promise<void>;
   listenPort = 0;
   private store: ChunkStore;
+  /** Admitted connections' uploads and assemblies; where each connection stands is the core's (core.connections). */
   private readonly links = new Map<PeerConnection, Link>();
-  /** The same links by session key, for the core's actions. */
-  private readonly linksByKey = new Map<string, Link>();
   private readonly buffers: ChunkBuffers;
   private readonly verifyLimiter = new Limiter(LIMITS.hashJobsInFlight);
   /** Hash and write jobs in progress: a failing download waits for them, so the state stays true. */
   private readonly landing = new Set<Promise<void>>();
-  /** Connections we dialled that have not finished their handshake: not links yet, but ours to close. */
-  private readonly handshaking = new Set<PeerConnection>();
   /** Verified chunks waiting for the session's `write`. */
   private readonly verified = new Map<number, { buffer: Uint8Array; digest: Uint8Array }>();
   private readonly clock: Clock;
@@ -169,10 +164,7 @@ export class SwarmNode {
       onReady: (conn) => this.onReady(conn),
       onMessage: (conn, message) => this.onMessage(conn, message),
       onDrain: (conn) => this.links.get(conn)?.uploader.pump(),
-      onClosing: (conn) => {
-        const link = this.links.get(conn);
-        if (link) this.perform({ type: "leaving", peer: link.key });
-      },
+      onClosing: (conn) => this.perform({ type: "leaving", connection: conn }),
       onClose: (conn, info) => this.onClose(conn, info),
     };
   }
@@ -203,7 +195,7 @@ export class SwarmNode {
   }
 
   get connectedPeers(): number {
-    return this.links.size;
+    return this.core.connections.peerCount;
   }
 
   get knownPeers(): number {
@@ -278,7 +270,7 @@ export class SwarmNode {
       connection: () => {
         const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret, zone: this.options.network.zone }, this.handler, this.options.network.limits, this.clock);
         conn.context = { address: label };
-        this.handshaking.add(conn);
+        this.perform({ type: "opened", connection: conn });
         return conn;
       },
       failed: (reason) => this.perform({ type: "dial-failed", label, reason }),
@@ -287,7 +279,6 @@ export class SwarmNode {
   }
 
   private onReady(conn: PeerConnection): void {
-    this.handshaking.delete(conn);
     // Closed while it shook hands: it must not live on (its keepalives would hold the process open).
     if (this.closed) return conn.bye(WIRE_ERRORS.SHUTTING_DOWN, "shutting down");
     const remote = conn.remoteHello!;
@@ -301,7 +292,6 @@ export class SwarmNode {
   /** The arriving connection becomes a peer, with its Uploader. */
   private admit(conn: PeerConnection, key: string): void {
     const link: Link = {
-      key,
       conn,
       uploader: new Uploader(conn, this.currentStore, this.options.uploadLimit, {
         sent: (bytes) => this.perform({ type: "upload-sent", peer: key, bytes }),
@@ -310,29 +300,25 @@ export class SwarmNode {
       assemblies: new Map(),
     };
     this.links.set(conn, link);
-    this.linksByKey.set(key, link);
   }
 
   private onClose(conn: PeerConnection, info: CloseInfo): void {
-    this.handshaking.delete(conn);
     const link = this.links.get(conn);
     const context = (conn.context ?? {}) as { address?: string };
-    const departure = { peer: link?.key ?? null, dialled: context.address, label: conn.label, code: info.code, reason: info.reason };
+    const departure = { dialled: context.address, label: conn.label, code: info.code, reason: info.reason };
     if (link) {
       this.links.delete(conn);
-      this.linksByKey.delete(link.key);
       link.uploader.close();
       for (const chunk of [...link.assemblies.keys()]) this.dropAssembly(link, chunk);
     }
-    this.perform({ type: "closed", departure });
+    this.perform({ type: "closed", connection: conn, departure });
     if (link) this.report();
   }
 
   // ---- events and the core's actions ------------------------------------------------
 
   private onMessage(conn: PeerConnection, message: Message): void {
-    const link = this.links.get(conn);
-    if (link) this.perform({ type: "message", peer: link.key, message }, message.type === "PIECE" ? message.data : undefined);
+    this.perform({ type: "message", connection: conn, message }, message.type === "PIECE" ? message.data : undefined);
   }
 
   /** Hands the core an event and carries out its actions in order; `block` is the PIECE data an `assemble` places. */
@@ -372,7 +358,8 @@ export class SwarmNode {
       case "upload":
       case "stop-upload":
       case "check": {
-        const link = this.linksByKey.get(action.peer);
+        const conn = this.core.connections.get(action.peer);
+        const link = conn && this.links.get(conn);
         if (link) this.carryOutOn(link, action, block);
         return;
       }
@@ -391,7 +378,7 @@ export class SwarmNode {
       case "discard":
         return this.dropAssembly(link, action.chunk);
       case "verify":
-        return this.verify(link, action.chunk);
+        return this.verify(link, action.peer, action.chunk);
       case "close":
         return link.conn.fail(action.code, action.reason);
       case "bye":
@@ -407,10 +394,9 @@ export class SwarmNode {
     }
   }
 
-  /** Says BYE to every peer, those still shaking hands included. */
+  /** Says BYE to every connection, those still shaking hands included. */
   private byeAll(code: number, reason: string): void {
-    for (const link of this.links.values()) link.conn.bye(code, reason);
-    for (const conn of this.handshaking) conn.bye(code, reason);
+    for (const conn of [...this.core.connections.all()]) conn.bye(code, reason);
   }
 
   private assemble(link: Link, chunk: number, offset: number, block: Uint8Array): void {
@@ -427,7 +413,7 @@ export class SwarmNode {
   }
 
   /** Hashes a whole chunk off the JS thread and tells the session whether it matched. */
-  private verify(link: Link, chunk: number): void {
+  private verify(link: Link, peer: string, chunk: number): void {
     const buffer = link.assemblies.get(chunk)!;
     link.assemblies.delete(chunk);
     const expected = this.options.pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
@@ -442,7 +428,7 @@ export class SwarmNode {
         const good = equalBytes(digest, expected);
         if (good) this.verified.set(chunk, { buffer, digest });
         else this.buffers.release(buffer);
-        this.perform({ type: "verified", peer: link.key, chunk, good });
+        this.perform({ type: "verified", peer, chunk, good });
       }),
     );
   }

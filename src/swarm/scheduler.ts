@@ -326,7 +326,8 @@ export class Scheduler {
    */
   nextRequests(key: string, maxNew = Infinity): number[] {
     const peer = this.peers.get(key);
-    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame) || this.refusing(peer)) return [];
+    // A peer found sending bad chunks too often is being closed: it is asked for nothing more.
+    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame) || this.refusing(peer) || peer.badChunks >= this.config.maxBadChunksPerPeer) return [];
     const { chunkSize, chunkLength } = this.config;
     // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
     const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);

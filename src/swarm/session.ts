@@ -61,13 +61,17 @@ export interface SessionConfig {
   /** get --only: the chunks to fetch; the rest are neither requested nor offered. Default: all. */
   wanted?: Bitset;
   addresses: DialOutlook;
+  /**
+   * Whether a peer's connection is open for new requests: a closing one keeps its open
+   * requests until it closes, but is asked for nothing more (the core's connection table).
+   * Default: every peer connected is.
+   */
+  askable?: (peer: string) => boolean;
 }
 
 interface SessionPeer {
   /** How the peer is named in logs and the per-peer totals. */
   name: string;
-  /** Its connection is closing: no new requests, though its open ones stay until it closes. */
-  leaving: boolean;
 }
 
 /**
@@ -144,17 +148,11 @@ export class DownloadSession {
    * is asked for, and `rank` its share of what the zone brings in (scheduler.ts, shareRank).
    */
   peerConnected(peer: string, name: string, far = false, rank = 0): readonly SessionAction[] {
-    this.peers.set(peer, { name, leaving: false });
+    this.peers.set(peer, { name });
     this.scheduler.addPeer(peer, far, rank);
     // A copy: the adapter may keep the message while more chunks arrive.
     this.out.push({ type: "send", peer, message: { type: "BITFIELD", bits: this.held.bytes.slice() } });
     return this.out.drain();
-  }
-
-  /** The peer's connection started closing: nothing it sends from now on is read. */
-  peerLeaving(peer: string): void {
-    const p = this.peers.get(peer);
-    if (p) p.leaving = true;
   }
 
   /** The connection is gone: its requests go to others. */
@@ -193,8 +191,7 @@ export class DownloadSession {
   /** A PIECE of `bytes` bytes at `offset` arrived; with the chunk's last block, it goes to be verified. */
   piece(peer: string, chunk: number, offset: number, bytes: number): readonly SessionAction[] {
     const p = this.peers.get(peer);
-    // A closing connection's data is not read (PeerConnection stops at ERROR or BYE).
-    if (!p || p.leaving) return [];
+    if (!p) return [];
     if (!this.scheduler.isRequested(peer, chunk)) {
       // Blocks of a chunk we cancelled may still be on the way; anything else is a violation.
       if (!this.scheduler.isCancelled(peer, chunk)) this.close(peer, WIRE_ERRORS.UNEXPECTED, `PIECE for chunk ${chunk}, which was not requested`);
@@ -315,7 +312,7 @@ export class DownloadSession {
 
   private fill(peer: string): void {
     const p = this.peers.get(peer);
-    if (this.stopped || this.complete || !p || p.leaving) return;
+    if (this.stopped || this.complete || !p || this.config.askable?.(peer) === false) return;
     const picks = this.scheduler.nextRequests(peer, this.affordableRequests());
     for (const chunk of picks) {
       this.config.downloadLimit?.take(this.config.scheduler.chunkLength(chunk));
@@ -358,7 +355,6 @@ export class DownloadSession {
   }
 
   private close(peer: string, code: number, reason: string): void {
-    this.peerLeaving(peer);
     this.out.push({ type: "close", peer, code, reason });
   }
 

@@ -85,9 +85,6 @@ export class SeedSession {
   readonly answers: { at: number; peer: string; chunk: number; answer: UploadAnswer }[] = [];
   /** What the seed did about uploads, in order: chunks started, stopped and checked ahead, and connections closed, by peer name. */
   readonly uploads: { type: "upload" | "stop-upload" | "check" | "close"; peer: string; chunk?: number; code?: number }[] = [];
-  /** The core's key of each peer, by the name a test gave it, and back. */
-  private readonly keys = new Map<string, string>();
-  private readonly names = new Map<string, string>();
 
   constructor(readonly chunks: number) {
     const have = new Bitset(chunks);
@@ -122,19 +119,17 @@ export class SeedSession {
     const arrival = { peerId: peerIdOf(peer), host: "", listenPort: 0, label: peer, zone: far ? "there" : "here" };
     const admitted = this.core.handle({ type: "arrived", connection: peer, arrival }).find((a) => a.type === "admit");
     if (admitted?.type !== "admit") throw new Error(`SeedSession: ${peer} was not admitted`);
-    this.keys.set(peer, admitted.key);
-    this.names.set(admitted.key, peer);
-    this.handle({ type: "message", peer: admitted.key, message: { type: "BITFIELD", bits: new Bitset(this.chunks).bytes } });
+    this.handle({ type: "message", connection: peer, message: { type: "BITFIELD", bits: new Bitset(this.chunks).bytes } });
   }
 
   /** The peer's connection is gone. */
   disconnect(peer: string): void {
-    this.handle({ type: "closed", departure: { peer: this.key(peer), label: peer, code: 0, reason: "gone" } });
+    this.handle({ type: "closed", connection: peer, departure: { label: peer, code: 0, reason: "gone" } });
   }
 
   /** The peer takes back a request (CANCEL). */
   cancel(peer: string, chunk: number): void {
-    this.handle({ type: "message", peer: this.key(peer), message: { type: "CANCEL", index: chunk } });
+    this.handle({ type: "message", connection: peer, message: { type: "CANCEL", index: chunk } });
   }
 
   /** The chunk being sent to `peer` turned out damaged on disk. */
@@ -146,8 +141,8 @@ export class SeedSession {
   handle(event: SwarmEvent<string>): readonly SwarmAction<string>[] {
     const actions = this.core.handle(event);
     for (const a of actions) {
-      if (a.type === "upload" || a.type === "stop-upload" || a.type === "check") this.uploads.push({ type: a.type, peer: this.names.get(a.peer)!, chunk: a.chunk });
-      else if (a.type === "close") this.uploads.push({ type: a.type, peer: this.names.get(a.peer)!, code: a.code });
+      if (a.type === "upload" || a.type === "stop-upload" || a.type === "check") this.uploads.push({ type: a.type, peer: this.core.connections.get(a.peer)!, chunk: a.chunk });
+      else if (a.type === "close") this.uploads.push({ type: a.type, peer: this.core.connections.get(a.peer)!, code: a.code });
     }
     return actions;
   }
@@ -159,7 +154,7 @@ export class SeedSession {
 
   /** The peer asks for a chunk; a served one is in progress until `deliver`. */
   ask(peer: string, chunk: number): UploadAnswer {
-    const answer = answerOf(this.handle({ type: "message", peer: this.key(peer), message: { type: "REQUEST", index: chunk } }));
+    const answer = answerOf(this.handle({ type: "message", connection: peer, message: { type: "REQUEST", index: chunk } }));
     this.answers.push({ at: this.now, peer, chunk, answer });
     return answer;
   }
@@ -182,17 +177,18 @@ export class SeedSession {
 
   /** The peer announces a chunk (HAVE). */
   announce(peer: string, chunk: number): void {
-    this.handle({ type: "message", peer: this.key(peer), message: { type: "HAVE", index: chunk } });
+    this.handle({ type: "message", connection: peer, message: { type: "HAVE", index: chunk } });
   }
 
   /** The peer sends its BITFIELD. */
   bitfield(peer: string, bits: Bitset): void {
-    this.handle({ type: "message", peer: this.key(peer), message: { type: "BITFIELD", bits: bits.bytes } });
+    this.handle({ type: "message", connection: peer, message: { type: "BITFIELD", bits: bits.bytes } });
   }
 
+  /** The core's key for the peer's connection, which upload events name. */
   private key(peer: string): string {
-    const key = this.keys.get(peer);
-    if (key === undefined) throw new Error(`SeedSession: ${peer} never connected`);
+    const key = this.core.connections.keyOf(peer);
+    if (key === null) throw new Error(`SeedSession: ${peer} is not connected`);
     return key;
   }
 }
@@ -230,10 +226,9 @@ export class SessionSwarm {
     const have = new Bitset(options.chunks);
     for (const c of options.have ?? []) have.add(c);
     this.dialable = options.dialable ?? true;
-    this.session = new DownloadSession(
-      sessionConfig(options.chunks, () => this.now, () => this.dialable, options),
-      have,
-    );
+    // As the core's connection table does: a connection being closed is asked for nothing more.
+    const config = { ...sessionConfig(options.chunks, () => this.now, () => this.dialable, options), askable: (peer: string) => !this.closing.has(peer) };
+    this.session = new DownloadSession(config, have);
   }
 
   observe(observer: Observer): this {
