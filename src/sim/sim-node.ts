@@ -226,31 +226,6 @@ export class SimNode {
     end.sending = this.world.network.start(this.options.up, receiver.options.down, this.chunkLength(chunk), weight, this.world.clock.now, this.racksTo(receiver));
     end.sending.tag = end;
     this.world.reschedule();
-    this.firstBlock(end, end.sending);
-  }
-
-  /**
-   * The receiver sees a chunk begin with its first block, as a real node does, not at its
-   * next tick: a chunk asked of two peers is kept by the first to begin sending it
-   * (Scheduler.pickWaiting), and a quarter of a second unseen would have both send it whole.
-   */
-  private firstBlock(end: End, flow: Flow): void {
-    const { up } = this.options;
-    const rate = flow.rate > 0 ? flow.rate : up.capacity / up.flows.length;
-    this.world.clock.after((BLOCK * 1000) / rate, () => {
-      if (end.sending !== flow || end.delivered > 0) return;
-      const whole = Math.floor(flow.sentBy(this.world.clock.now) / BLOCK) * BLOCK;
-      // The flow's end hands over everything at once (sent).
-      if (whole >= flow.bytes) return;
-      if (whole === 0) return this.firstBlock(end, flow);
-      // One latency later, as the end of the chunk before it (sent): it must not overtake that.
-      const chunk = end.sendingChunk;
-      this.world.clock.after(this.world.latencyMs, () => {
-        if (end.sending !== flow || end.delivered > 0) return;
-        end.delivered = whole;
-        end.remote.node.receivePiece(end.remote, chunk, 0, whole);
-      });
-    });
   }
 
   /** The rack uplinks a transfer to `receiver` crosses besides the two NICs: none within a rack. */

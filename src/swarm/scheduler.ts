@@ -58,8 +58,6 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
   };
 };
 
-const NO_KEYS: readonly string[] = Object.freeze([]);
-
 /**
  * A node's scheduler as `get` and `serve` run it: bytes held in memory bounded by
  * maxBytesInMemory(chunkSize). The simulator builds its nodes with
@@ -329,8 +327,7 @@ export class Scheduler {
   nextRequests(key: string, maxNew = Infinity): number[] {
     const peer = this.peers.get(key);
     // A peer found sending bad chunks too often is being closed: it is asked for nothing more.
-    // With nothing open that it holds, a peer with nothing asked of it may still take chunks waiting elsewhere (pickWaiting).
-    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && peer.requests.size > 0 && !this.inEndgame) || this.refusing(peer) || peer.badChunks >= this.config.maxBadChunksPerPeer) return [];
+    if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame) || this.refusing(peer) || peer.badChunks >= this.config.maxBadChunksPerPeer) return [];
     const { chunkSize, chunkLength } = this.config;
     // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
     const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);
@@ -365,7 +362,6 @@ export class Scheduler {
       random: this.config.random,
       eligible: (c) => this.wanted(c) && !this.requesters.has(c) && this.mayAsk(peer, c),
     });
-    if (picks.length < limit && !this.inEndgame && peer.requests.size === 0) this.pickWaiting(peer, limit, picks);
     // Endgame: every missing chunk is already requested. Ask this peer too, so one slow
     // peer cannot hold up the end; the first copy to arrive wins and the rest are cancelled.
     if (picks.length < limit && this.inEndgame) {
@@ -375,27 +371,6 @@ export class Scheduler {
       }
     }
     return picks;
-  }
-
-  /**
-   * A peer with nothing asked of it is asked too for chunks it holds that wait in another
-   * peer's queue: the first of the two to begin sending one keeps it and the other is
-   * cancelled (pieceArrived). So a request goes to whichever holder comes free first,
-   * instead of waiting behind a busy uplink while this one idles: in 200 nodes x 100 Mbit/s,
-   * 30-50% of the uplinks sat idle in the first seconds though they held what a neighbour
-   * lacked (docs/performance.md). Only a request behind another one at its peer is surely
-   * waiting (a peer sends our chunks one at a time, in the order asked): the first may be
-   * on its way, unseen until its first block, and two copies of it would both be sent.
-   */
-  private pickWaiting(peer: PeerSlot, limit: number, picks: number[]): void {
-    for (const [c, who] of this.requesters) {
-      if (picks.length >= limit) return;
-      if (who.size !== 1 || !peer.bits.has(c) || !this.wanted(c)) continue;
-      const [other] = who;
-      const asked = this.peers.get(other!);
-      if (!asked || asked.requests.keys().next().value === c || asked.requests.get(c)!.received > 0 || !this.mayAsk(peer, c)) continue;
-      picks.push(c);
-    }
   }
 
   /**
@@ -421,24 +396,14 @@ export class Scheduler {
     return this.peers.get(key)?.arriving ?? -1;
   }
 
-  /**
-   * A block of a requested chunk arrived from `key`. With the chunk's first block, a copy
-   * asked of another peer that has not begun is taken back: returned, to CANCEL.
-   */
-  pieceArrived(key: string, chunk: number, bytes: number): readonly string[] {
+  /** A block of a requested chunk arrived from `key`. */
+  pieceArrived(key: string, chunk: number, bytes: number): void {
     const peer = this.peers.get(key);
     const request = peer?.requests.get(chunk);
-    if (!peer || !request) return NO_KEYS;
-    const first = request.received === 0;
+    if (!peer || !request) return;
     request.received += bytes;
     peer.arriving = chunk;
     this.progressed(key, bytes);
-    const who = this.requesters.get(chunk)!;
-    // In endgame the copies race to the end: one that began may still be the slow one.
-    if (!first || who.size === 1 || this.inEndgame) return NO_KEYS;
-    const waiting = [...who].filter((other) => other !== key && this.receivedOf(other, chunk) === 0);
-    for (const other of waiting) this.cancel(other, chunk);
-    return waiting;
   }
 
   /** Who sent a chunk that is landing. */

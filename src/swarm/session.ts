@@ -210,7 +210,7 @@ export class DownloadSession {
       return this.out.drain();
     }
     this.out.push({ type: "assemble", peer, chunk, offset });
-    for (const other of this.scheduler.pieceArrived(peer, chunk, bytes)) this.cancel(other, chunk);
+    this.scheduler.pieceArrived(peer, chunk, bytes);
     if (received + bytes < length) return this.out.drain();
     const wanted = this.scheduler.wanted(chunk);
     const latency = this.scheduler.received(peer, chunk, p.name);
