@@ -8,6 +8,8 @@ import { clientTls } from "./tls.ts";
 export interface DialCallbacks {
   /** A fresh connection object for each address tried. */
   connection(): PeerConnection;
+  /** The connection's socket opened: its handshake begins. One whose address failed never opens. */
+  opened?(conn: PeerConnection): void;
   /** No address answered: every failure, each naming its address when the peer is a name. */
   failed(reason: string): void;
   /** The caller has closed meanwhile: stop trying, and drop a socket that opens. */
@@ -54,6 +56,8 @@ function connectToFirst(label: string, hosts: string[], port: number, failures: 
         settled = true;
         clearTimeout(timer);
         if (callbacks.cancelled()) return void socket.terminate();
+        // Told first: whatever the connection reports from here on, its close too, is of a connection known.
+        callbacks.opened?.(conn);
         conn.attach(socket as Socket<PeerConnection>);
       },
     },

@@ -270,9 +270,9 @@ export class SwarmNode {
       connection: () => {
         const conn = new PeerConnection(label, { role: "initiator", hello: this.hello(), secret: this.options.network.secret, zone: this.options.network.zone }, this.handler, this.options.network.limits, this.clock);
         conn.context = { address: label };
-        this.perform({ type: "opened", connection: conn });
         return conn;
       },
+      opened: (conn) => this.perform({ type: "opened", connection: conn }),
       failed: (reason) => this.perform({ type: "dial-failed", label, reason }),
       cancelled: () => this.closed,
     });
