@@ -101,6 +101,21 @@ export interface SimulationResult {
  */
 export const PAYLOAD_SHARE = 1448 / 1538;
 
+/** How far a run is, on the simulated clock and the wall's. */
+export interface SimulationProgress {
+  simulatedSeconds: number;
+  /** The simulated time over the bound T_min. */
+  overBound: number;
+  /** Downloaders done with: complete, failed or gone. */
+  settled: number;
+  downloaders: number;
+  events: number;
+  wallSeconds: number;
+}
+
+const PROGRESS_EVERY_MS = 10_000;
+const PROGRESS_CHECK_EVENTS = 65_536;
+
 /**
  * A launched `get` comes up (reads the package, binds, dials) within this: processes a
  * provisioning tool launches together start spread out. In the lab, nine processes
@@ -189,7 +204,8 @@ export class Simulator implements World {
     this.lineRateBound = boundAt((node) => node.options.up.capacity / PAYLOAD_SHARE);
   }
 
-  run(): SimulationResult {
+  /** Runs the swarm to the end; `onProgress` hears how far it is every `progressEveryMs` of wall time. */
+  run(onProgress?: (progress: SimulationProgress) => void, progressEveryMs = PROGRESS_EVERY_MS): SimulationResult {
     const started = performance.now();
     const boundMs = this.bound * 1000;
     const bootstrap: PeerAddress[] = this.seeds.map((s) => s.address);
@@ -210,7 +226,21 @@ export class Simulator implements World {
     }
     this.sampleUplinks(1);
     const endAt = this.options.maxSimulatedMs ?? 100 * boundMs + 600_000;
-    this.clock.run(endAt, () => this.settled.size === this.downloaders.length);
+    let lastReport = started;
+    let sinceCheck = 0;
+    this.clock.run(endAt, () => {
+      if (this.settled.size === this.downloaders.length) return true;
+      // The wall clock is read once every PROGRESS_CHECK_EVENTS: a long run says how far it is.
+      if (onProgress && ++sinceCheck >= PROGRESS_CHECK_EVENTS) {
+        sinceCheck = 0;
+        const now = performance.now();
+        if (now - lastReport >= progressEveryMs) {
+          lastReport = now;
+          onProgress({ simulatedSeconds: this.clock.now / 1000, overBound: this.clock.now / boundMs, settled: this.settled.size, downloaders: this.downloaders.length, events: this.clock.processed, wallSeconds: (now - started) / 1000 });
+        }
+      }
+      return false;
+    });
     return this.result((performance.now() - started) / 1000);
   }
 

@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
 import { EventQueue } from "../../src/sim/event-queue.ts";
 import { fluidBound, percentile } from "../../src/sim/report.ts";
-import { PAYLOAD_SHARE, type SimulationOptions, Simulator } from "../../src/sim/simulator.ts";
+import { PAYLOAD_SHARE, type SimulationOptions, type SimulationProgress, Simulator } from "../../src/sim/simulator.ts";
 
 const MiB = 1024 * 1024;
 
@@ -88,6 +88,26 @@ test("the uplinks are sampled every tenth of the bound until the last downloader
   for (const u of use) expect(u.busy).toBeWithin(0, 1.0001);
   // Mid-run the downloaders trade: their uplinks carry something.
   expect(Math.max(...use.map((u) => u.busy))).toBeGreaterThan(0.3);
+});
+
+test("a run says how far it is as it goes: simulated time and events only grow, downloaders done never pass the total, and the last report comes before the end", () => {
+  const sim = new Simulator({ nodes: 30, seeds: 1, rates: [100e6], seedRate: 100e6, size: 64 * MiB, chunkSize: 256 * 1024, rttMs: 1, joinLate: 0, leave: 0, randomSeed: 1 });
+  const reports: SimulationProgress[] = [];
+  // Every check (each PROGRESS_CHECK_EVENTS events) reports when the interval is 0, on any machine.
+  const r = sim.run((p) => reports.push(p), 0);
+  expect(reports.length).toBeGreaterThan(1);
+  for (let i = 1; i < reports.length; i++) {
+    expect(reports[i]!.simulatedSeconds).toBeGreaterThanOrEqual(reports[i - 1]!.simulatedSeconds);
+    expect(reports[i]!.events).toBeGreaterThan(reports[i - 1]!.events);
+    expect(reports[i]!.settled).toBeGreaterThanOrEqual(reports[i - 1]!.settled);
+  }
+  const last = reports.at(-1)!;
+  expect(last.downloaders).toBe(30);
+  expect(last.settled).toBeLessThan(30);
+  expect(last.events).toBeLessThanOrEqual(r.events);
+  expect(last.simulatedSeconds).toBeLessThanOrEqual(r.simulated_seconds);
+  // bound_seconds is rounded to the millisecond.
+  expect(last.overBound).toBeCloseTo(last.simulatedSeconds / r.bound_seconds, 2);
 });
 
 test("completion counts from each node's own start against the payload-rate bound; the line-rate figures count from the launch, as the lab does", () => {

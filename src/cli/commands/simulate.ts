@@ -1,6 +1,6 @@
 import { defaultChunkSize } from "../../pkg/format.ts";
 import { BtError } from "../../errors.ts";
-import { type SimulationResult, Simulator } from "../../sim/simulator.ts";
+import { type SimulationProgress, type SimulationResult, Simulator } from "../../sim/simulator.ts";
 import { loggerFor } from "../../util/log.ts";
 import { formatBytes, parseRate, parseSize } from "../../util/units.ts";
 import { chunkSizeFlag, durationFlag, expectPositionals, integerFlag, parseArgs } from "../args.ts";
@@ -86,6 +86,9 @@ Options:
 
 ${OUTPUT_HELP}
 
+A run still going after 10 s prints how far it is on stderr every 10 s (simulated time,
+its share of the bound, downloaders done, events), with --json too; -q does not.
+
 With --json, one 'result' event: the scenario, completed / left_mid_way / failed /
 unfinished counts, completion_seconds {p50, p99, max}, bound_seconds, p50_over_bound,
 p99_over_bound, slowest_over_bound, line_rate {bound_seconds, p50_over_bound,
@@ -119,12 +122,18 @@ copy per rack), both null without --racks.`,
       sharedCpu: sharedCpuFlags(f["shared-cores"], f["cpu-per-gib"]),
       racks: racksFlags(f.racks, f["rack-uplink"], f["no-zones"] === true),
     });
-    const result = sim.run();
+    // A run of thousands of nodes takes minutes to hours: a line on stderr every 10 s says how far it is (stdout stays the result).
+    const result = sim.run(mode === "quiet" ? undefined : (p) => console.error(progressLine(p)));
     if (mode === "json") loggerFor("simulate", mode).event("result", { ...result });
     else if (mode === "text") console.log(summary(result));
     return 0;
   },
 };
+
+function progressLine(p: SimulationProgress): string {
+  const events = p.events >= 1e6 ? `${(p.events / 1e6).toFixed(1)} M` : String(p.events);
+  return `simulate: ${p.simulatedSeconds.toFixed(3)} s simulated (${p.overBound.toFixed(2)} of the bound), ${p.settled} of ${p.downloaders} downloaders done, ${events} events in ${Math.round(p.wallSeconds)} s`;
+}
 
 function bitRateFlag(flag: string, value: string): number {
   const bytes = parseRate(value, "bits");
