@@ -53,6 +53,9 @@ export class End {
   remote!: End;
   sending: Flow | null = null;
   sendingChunk = -1;
+  /** What a cancelled chunk had written ahead still going out (WRITTEN_AHEAD), and the chunk to start after it. */
+  draining: Flow | null = null;
+  nextChunk = -1;
   /** Bytes of the chunk being sent that the remote has already been handed as PIECEs. */
   delivered = 0;
 
@@ -82,6 +85,13 @@ const HASH_BYTES_PER_MS = 1_500_000;
 const WRITE_BYTES_PER_MS = 4_000_000;
 /** The sender hands the receiver whole PIECE frames: progress is seen in blocks. */
 const BLOCK = NET.blockSize;
+/**
+ * A CANCEL stops an upload only at what its connection had not yet queued for the socket:
+ * up to NET.maxWriteBacklog is queued ahead of the network (more in the kernel's buffers,
+ * left out), and goes out all the same; the next chunk follows it on the stream. At chunks
+ * of 2 MiB or less, a chunk begun is sent whole.
+ */
+const WRITTEN_AHEAD = NET.maxWriteBacklog;
 
 /**
  * One simulated node: the same SwarmCore a real node runs (core.ts, with its download,
@@ -179,6 +189,7 @@ export class SimNode {
 
   /** The flow carrying `end`'s chunk is done: the rest reaches the remote one latency later. */
   sent(end: End, flow: Flow): void {
+    if (flow === end.draining) return this.drained(end);
     const chunk = end.sendingChunk;
     const offset = end.delivered;
     this.stopFlow(end);
@@ -194,6 +205,7 @@ export class SimNode {
     if (!end.open) return;
     end.open = false;
     if (end.sending) this.cutOff(end);
+    if (end.draining) this.drained(end);
     this.perform({ type: "closed", connection: end, departure: { dialled: end.dialled, label: end.label, code, reason } });
   }
 
@@ -219,6 +231,10 @@ export class SimNode {
 
   /** Starts sending a chunk the session gave this connection, as a flow through both NICs (and the racks' uplinks between). */
   private startUpload(end: End, chunk: number): void {
+    if (end.draining) {
+      end.nextChunk = chunk;
+      return;
+    }
     end.sendingChunk = chunk;
     end.delivered = 0;
     const weight = TCP_SHARE_MIN + (TCP_SHARE_MAX - TCP_SHARE_MIN) * this.shares();
@@ -233,6 +249,31 @@ export class SimNode {
     const ours = this.options.rack;
     const theirs = receiver.options.rack;
     return ours && theirs && ours !== theirs ? [ours.up, theirs.down] : undefined;
+  }
+
+  /** The chunk being sent is cancelled: what was written ahead still goes (WRITTEN_AHEAD), to be discarded at the far end. */
+  private stopUpload(end: End): void {
+    const flow = end.sending!;
+    const tail = Math.min(flow.bytes - flow.sentBy(this.world.clock.now), WRITTEN_AHEAD);
+    this.cutOff(end);
+    if (tail <= 0) return;
+    end.draining = this.world.network.start(this.options.up, end.remote.node.options.down, tail, flow.weight, this.world.clock.now, this.racksTo(end.remote.node));
+    end.draining.tag = end;
+    this.world.reschedule();
+  }
+
+  /** What a cancelled chunk had written ahead is out (or its connection closed): it counts as sent, and the next chunk starts. */
+  private drained(end: End): void {
+    const flow = end.draining!;
+    const bytes = flow.sentBy(this.world.clock.now);
+    end.draining = null;
+    this.world.network.stop(flow, this.world.clock.now);
+    this.world.reschedule();
+    const peer = this.core.connections.keyOf(end);
+    if (peer !== null) this.perform({ type: "upload-sent", peer, bytes });
+    const next = end.nextChunk;
+    end.nextChunk = -1;
+    if (next >= 0 && end.open) this.startUpload(end, next);
   }
 
   /** The chunk being sent on `end` stops part-way (cancelled, or the connection closed): what went out is counted. */
@@ -334,7 +375,8 @@ export class SimNode {
       }
       case "stop-upload": {
         const end = this.core.connections.get(action.peer);
-        if (end?.sending && end.sendingChunk === action.chunk) this.cutOff(end);
+        if (end?.sending && end.sendingChunk === action.chunk) this.stopUpload(end);
+        else if (end?.nextChunk === action.chunk) end.nextChunk = -1;
         return;
       }
       case "assemble":

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { NET } from "../../src/config.ts";
 import { EventQueue } from "../../src/sim/event-queue.ts";
 import { fluidBound, percentile } from "../../src/sim/report.ts";
 import { PAYLOAD_SHARE, type SimulationOptions, type SimulationProgress, Simulator } from "../../src/sim/simulator.ts";
@@ -179,4 +180,28 @@ test("zones: with its rack as its zone, each rack takes in about one copy throug
   expect(zoned.cross_rack_copies!).toBeGreaterThanOrEqual(1);
   expect(zoned.cross_rack_copies!).toBeLessThan(1.5);
   expect(blind.cross_rack_copies!).toBeGreaterThan(3);
+});
+
+test("a CANCEL stops an upload only at what its connection had not yet queued: the rest of a begun chunk of 2 MiB still goes out, and the next chunk follows it", () => {
+  const chunkSize = NET.maxWriteBacklog;
+  const sim = new Simulator({ nodes: 1, seeds: 1, rates: [100e6], seedRate: 100e6, size: 16 * chunkSize, chunkSize, rttMs: 1, joinLate: 0, leave: 0, randomSeed: 1, maxSimulatedMs: 1_500 });
+  sim.run();
+  const seed = sim.nodes[0]!;
+  const [end] = [...seed.core.connections.peers()];
+  // Started within the first second, the getter is being sent a chunk at 1.5 s.
+  const flow = end!.sending!;
+  expect(flow).not.toBeNull();
+  const chunk = end!.sendingChunk;
+  const left = flow.bytes - flow.sentBy(sim.clock.now);
+  expect(left).toBeGreaterThan(0);
+  const uploadedBefore = seed.core.upload.uploadedBytes;
+  seed.receive(end!, { type: "CANCEL", index: chunk });
+  expect(end!.sending).toBeNull();
+  expect(end!.draining!.bytes).toBeCloseTo(left, 0);
+  // The getter's pipeline had more queued here: the next waits behind what is still going out.
+  expect(end!.nextChunk).toBeGreaterThanOrEqual(0);
+  sim.clock.run(sim.clock.now + 10_000, () => end!.draining === null);
+  expect(end!.draining).toBeNull();
+  expect(end!.sending).not.toBeNull();
+  expect(seed.core.upload.uploadedBytes - uploadedBefore).toBeGreaterThanOrEqual(chunkSize);
 });
