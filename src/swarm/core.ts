@@ -58,7 +58,7 @@ export type SwarmAction<C> =
   | { type: "admit"; connection: C; key: string }
   /** Send PEERS (when `peers` lists any) and then BYE(code) to the arriving connection: it does not become a peer. */
   | ({ connection: C } & Extract<PeersAction, { type: "refuse" }>)
-  /** Say BYE(code) to every connection in `connections`, those still shaking hands too. */
+  /** Say BYE(code) to every connection in the core's table (`connections`), those still shaking hands too. */
   | { type: "bye-all"; code: number; reason: string }
   /** A finished get has served long enough (linger.ts): the node may go. */
   | { type: "linger-over" };
