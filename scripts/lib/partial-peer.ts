@@ -55,7 +55,7 @@ const buffer = new Uint8Array(pkg.chunkSize);
 for (const c of chunks) {
   const length = source.chunkLength(c);
   const data = buffer.subarray(0, length);
-  if ((await source.read(c, 0, data)) !== length) fail(`${dataPath}: chunk ${c} is short`);
+  if ((await source.read(c, 0, [data])) !== length) fail(`${dataPath}: chunk ${c} is short`);
   const digest = sha256Of(data);
   if (!equalBytes(digest, pkg.chunkHashes.subarray(c * DIGEST_LENGTH, (c + 1) * DIGEST_LENGTH))) fail(`${dataPath}: chunk ${c} does not match the package`);
   await output.commit(c, data, digest);

@@ -9,8 +9,11 @@ import type { UploadOutcome } from "../swarm/upload-session.ts";
 /** What a connection serves chunks from: a seed's payload, or a download in progress. */
 export interface ChunkSource {
   chunkLength(chunk: number): number;
-  /** Reads bytes of a chunk from `offset` into `into` (off the JS thread when the disk is slow); resolves with how many were read. */
-  read(chunk: number, offset: number, into: Uint8Array): Promise<number>;
+  /**
+   * Reads the bytes of a chunk from `offset` on into the ranges of `into`, one after the
+   * other (off the JS thread when the disk is slow); resolves with how many were read.
+   */
+  read(chunk: number, offset: number, into: readonly Uint8Array[]): Promise<number>;
   /**
    * Called before a chunk is sent: true when its bytes are known good, otherwise a check
    * in progress (false: the bytes on disk are no longer the package's, answered with
@@ -20,12 +23,20 @@ export interface ChunkSource {
 }
 
 const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
+/**
+ * PIECE frames of a chunk read with one system call and written with one: a seed spent
+ * 0.77 CPU-s per GiB sending 1 GiB in 512 KiB chunks a frame at a time and 0.67 two at a
+ * time (docs/performance.md, issue 22). Frames keep their size, NET.blockSize, which every
+ * peer's --max-frame-size takes.
+ */
+export const BLOCKS_PER_BURST = 4;
+const FRAME_BYTES = FRAME_PREFIX + NET.blockSize;
 
 /**
- * Frames given back by connections that ran out of chunks to send, for the next connection
- * that has one: in a swarm each connection sends in bursts, and a fresh frame per burst
- * (256 KiB zeroed, then collected) was a tenth of a getter's JS thread. A frame comes back
- * only when its connection holds none of it unsent; at most one per upload slot is kept.
+ * Burst buffers given back by connections that ran out of chunks to send, for the next
+ * connection that has one: in a swarm each connection sends in spells, and a fresh buffer
+ * per spell (zeroed, then collected) was a tenth of a getter's JS thread. A buffer comes
+ * back only when its connection holds none of it unsent; at most one per upload slot is kept.
  */
 const idleFrames: Uint8Array[] = [];
 
@@ -42,7 +53,7 @@ interface Sending {
 
 /** What the uploader reports to the node's UploadSession. */
 export interface UploadHooks {
-  /** A block of `bytes` went out. */
+  /** `bytes` more of the chunk went out (a burst of its blocks). */
   sent(bytes: number): void;
   /** The chunk `send` was given is done with: sent whole, or refused (its bytes are not the package's, or could not be read). */
   ended(chunk: number, outcome: UploadOutcome): void;
@@ -50,10 +61,11 @@ export interface UploadHooks {
 
 /**
  * Sends the chunks the UploadSession gives one connection, one at a time, as PIECE frames
- * of at most NET.blockSize bytes, read straight into one reused frame buffer. The next
- * block is read only when the socket has taken everything before it, so memory per
- * connection is one block and the socket's backpressure paces the disk. Which chunks, in
- * what order and when, is the session's (its queue, slots and flood rule).
+ * of at most NET.blockSize bytes, read in bursts of up to BLOCKS_PER_BURST frames straight
+ * into one reused buffer. The next burst is read only when the socket has taken
+ * everything before it, so memory per connection is one burst and the socket's
+ * backpressure paces the disk. Which chunks, in what order and when, is the session's
+ * (its queue, slots and flood rule).
  */
 export class Uploader {
   private current: Sending | null = null;
@@ -93,7 +105,7 @@ export class Uploader {
       });
   }
 
-  /** Stops sending `chunk` (cancelled): a part-sent chunk stops at the next block boundary, and the peer discards what it got. */
+  /** Stops sending `chunk` (cancelled): a part-sent chunk stops at the next burst, and the peer discards what it got. */
   stop(chunk: number): void {
     if (this.current?.chunk === chunk) this.current = null;
   }
@@ -122,7 +134,7 @@ export class Uploader {
       return;
     }
     if (!this.current.proved) return;
-    const size = Math.min(NET.blockSize, this.current.length - this.current.offset);
+    const size = Math.min(BLOCKS_PER_BURST * NET.blockSize, this.current.length - this.current.offset);
     const wait = this.uploadLimit?.take(size) ?? 0;
     if (wait > 0) {
       this.waitingForTokens = true;
@@ -132,34 +144,39 @@ export class Uploader {
       }, wait);
       return;
     }
-    this.frame ??= idleFrames.pop() ?? new Uint8Array(FRAME_PREFIX + NET.blockSize);
-    this.readBlock(this.current, this.frame, size);
+    this.frame ??= idleFrames.pop() ?? new Uint8Array(BLOCKS_PER_BURST * FRAME_BYTES);
+    this.readBurst(this.current, this.frame, size);
   }
 
-  /** Reads the current chunk's next block into the frame, then sends it and carries on. */
-  private readBlock(current: Sending, frame: Uint8Array, size: number): void {
+  /** Reads the current chunk's next `size` bytes into the frames of the burst buffer, then sends them and carries on. */
+  private readBurst(current: Sending, frame: Uint8Array, size: number): void {
     this.reading = true;
     const { chunk, offset } = current;
+    const payloads: Uint8Array[] = [];
+    for (let at = 0; at < size; at += NET.blockSize) {
+      const start = (at / NET.blockSize) * FRAME_BYTES + FRAME_PREFIX;
+      payloads.push(frame.subarray(start, start + Math.min(NET.blockSize, size - at)));
+    }
     void diskReads
-      .run(() => this.source.read(chunk, offset, frame.subarray(FRAME_PREFIX, FRAME_PREFIX + size)))
+      .run(() => this.source.read(chunk, offset, payloads))
       .catch(() => -1)
       .then((got) => {
         this.reading = false;
-        // Stopped or closed while reading: the block is dropped unsent.
+        // Stopped or closed while reading: the burst is dropped unsent.
         if (this.closed || this.current !== current) return this.pump();
         if (got !== size) {
           // The payload changed or vanished under us: say so rather than send a short chunk.
           this.current = null;
           return this.hooks.ended(chunk, "read-failed");
         }
-        writePieceHeader(frame, chunk, offset, size);
+        payloads.forEach((payload, i) => writePieceHeader(frame.subarray(i * FRAME_BYTES), chunk, offset + i * NET.blockSize, payload.length));
         current.offset += size;
-        this.conn.send(frame.subarray(0, FRAME_PREFIX + size));
+        this.conn.send(frame.subarray(0, (payloads.length - 1) * FRAME_BYTES + FRAME_PREFIX + payloads.at(-1)!.length));
         this.hooks.sent(size);
         if (current.offset < current.length) return this.pump();
         this.current = null;
         this.hooks.ended(chunk, "sent");
-        // The session may have given the next chunk already; otherwise the frame goes back.
+        // The session may have given the next chunk already; otherwise the buffer goes back.
         this.pump();
       });
   }

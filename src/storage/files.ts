@@ -1,4 +1,4 @@
-import { closeSync, constants, fdatasync, openSync, read, readSync, stat, statSync, write, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, openSync, readv, readvSync, stat, statSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { LIMITS, NET } from "../config.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
@@ -6,7 +6,7 @@ import type { Package } from "../pkg/model.ts";
 import { payloadPathOf } from "./payload.ts";
 import { WarmDisk } from "./warm-disk.ts";
 
-const readAsync = promisify(read);
+const readvAsync = promisify(readv);
 const statAsync = promisify(stat);
 const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
@@ -24,6 +24,31 @@ async function syncFilesystemOf(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The ranges cut to `length` bytes in all: a read never runs past its chunk. */
+function withinChunk(ranges: readonly Uint8Array[], length: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const range of ranges) {
+    if (length <= 0) break;
+    out.push(range.length <= length ? range : range.subarray(0, length));
+    length -= range.length;
+  }
+  return out;
+}
+
+/** What is left of `ranges` once their first `filled` bytes are read: a read may stop part-way. */
+function after(ranges: readonly Uint8Array[], filled: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const range of ranges) {
+    if (filled >= range.length) {
+      filled -= range.length;
+      continue;
+    }
+    out.push(filled > 0 ? range.subarray(filled) : range);
+    filled = 0;
+  }
+  return out;
 }
 
 /**
@@ -102,18 +127,19 @@ export class PackageFiles {
   }
 
   /**
-   * Reads up to into.length bytes of chunk `index` from `offset` on the JS thread, and
-   * returns the count read; null while the disk is cold (read() goes to the pool then).
+   * Reads the bytes of chunk `index` from `offset` on into `into`, one range after the
+   * other, on the JS thread, and returns the count read (short at the end of the chunk or
+   * of a file cut short); null while the disk is cold (read() goes to the pool then).
    */
-  readNow(index: number, offset: number, into: Uint8Array): number | null {
+  readNow(index: number, offset: number, into: readonly Uint8Array[]): number | null {
     if (!this.disk.warm) return null;
     const at = this.layout.locate(index);
-    const want = Math.min(into.length, at.length - offset);
+    const ranges = withinChunk(into, at.length - offset);
     return this.disk.timed(() => {
       const { fd } = this.file(at.entryIndex);
       let got = 0;
-      while (got < want) {
-        const bytesRead = readSync(fd, into, got, want - got, at.offset + offset + got);
+      for (let rest = ranges; rest.length > 0; rest = after(rest, got)) {
+        const bytesRead = readvSync(fd, rest, at.offset + offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
@@ -121,18 +147,18 @@ export class PackageFiles {
     });
   }
 
-  /** Reads up to into.length bytes of chunk `index` from `offset`; resolves with the count read. */
-  async read(index: number, offset: number, into: Uint8Array): Promise<number> {
+  /** Reads the bytes of chunk `index` from `offset` on into `into`, one range after the other; resolves with the count read. */
+  async read(index: number, offset: number, into: readonly Uint8Array[]): Promise<number> {
     const now = this.readNow(index, offset, into);
     if (now !== null) return now;
     const at = this.layout.locate(index);
-    const want = Math.min(into.length, at.length - offset);
+    const ranges = withinChunk(into, at.length - offset);
     const f = this.file(at.entryIndex);
     f.pins++;
     try {
       let got = 0;
-      while (got < want) {
-        const { bytesRead } = await readAsync(f.fd, into, got, want - got, at.offset + offset + got);
+      for (let rest = ranges; rest.length > 0; rest = after(rest, got)) {
+        const { bytesRead } = await readvAsync(f.fd, rest, at.offset + offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }

@@ -90,7 +90,7 @@ export function completeStore(
   const proveNow = (chunk: number, path: string, length: number): boolean | null => {
     inlineProofBuffer ??= new Uint8Array(Math.min(pkg.chunkSize, LIMITS.inlineIoBytes));
     const bytes = inlineProofBuffer.subarray(0, length);
-    const got = files.readNow(chunk, 0, bytes);
+    const got = files.readNow(chunk, 0, [bytes]);
     if (got === null) return null;
     return judge(chunk, path, got === length ? hasher().hashChunks(bytes, length) : null);
   };

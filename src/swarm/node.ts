@@ -236,7 +236,7 @@ export class SwarmNode {
   /** What every Uploader reads: the store of the moment (useStore). */
   private readonly currentStore = {
     chunkLength: (c: number) => this.store.chunkLength(c),
-    read: (c: number, offset: number, into: Uint8Array) => this.store.read(c, offset, into),
+    read: (c: number, offset: number, into: readonly Uint8Array[]) => this.store.read(c, offset, into),
     prepare: (c: number) => this.store.prepare?.(c) ?? true,
   };
 

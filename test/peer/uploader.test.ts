@@ -1,7 +1,9 @@
 import { expect, test } from "bun:test";
 import { NET } from "../../src/config.ts";
 import type { PeerConnection } from "../../src/peer/connection.ts";
-import { type ChunkSource, Uploader } from "../../src/peer/uploader.ts";
+import { BLOCKS_PER_BURST, type ChunkSource, Uploader } from "../../src/peer/uploader.ts";
+import { FrameDecoder } from "../../src/protocol/frame.ts";
+import { decodeMessage } from "../../src/protocol/messages.ts";
 
 const CHUNK = 64 * 1024;
 
@@ -12,10 +14,12 @@ function fakeConnection() {
   return { conn: conn as unknown as PeerConnection, sent };
 }
 
+const lengthOf = (ranges: readonly Uint8Array[]) => ranges.reduce((sum, range) => sum + range.length, 0);
+
 /** A source whose reads complete as fast as the machine allows. */
 const instantSource: ChunkSource = {
   chunkLength: () => CHUNK,
-  read: async (_chunk, _offset, into) => into.length,
+  read: async (_chunk, _offset, into) => lengthOf(into),
 };
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
@@ -41,10 +45,47 @@ test("a chunk it is given goes out as PIECE blocks, counted as sent, and ends as
   expect(ended).toEqual([{ chunk: 7, outcome: "sent" }]);
 });
 
+test("a chunk of many blocks goes out in bursts: each write holds up to BLOCKS_PER_BURST whole PIECE frames, in order, with the chunk's bytes", async () => {
+  const blocks = 2 * BLOCKS_PER_BURST + 1;
+  const length = blocks * NET.blockSize - 1000;
+  const byteAt = (at: number) => (at * 7 + 3) & 0xff;
+  // Fills each range with the chunk's bytes from `offset` on, as a file would.
+  const source: ChunkSource = {
+    chunkLength: () => length,
+    read: async (_chunk, offset, into) => {
+      let at = offset;
+      for (const range of into) for (let i = 0; i < range.length; i++) range[i] = byteAt(at++);
+      return at - offset;
+    },
+  };
+  const { uploader, sent, ended, sentBytes } = uploaderOf(source);
+  uploader.send(9);
+  for (let waited = 0; ended.length === 0 && waited < 100; waited++) await settle();
+  expect(ended).toEqual([{ chunk: 9, outcome: "sent" }]);
+  expect(sent).toHaveLength(Math.ceil(blocks / BLOCKS_PER_BURST));
+  const decoder = new FrameDecoder(NET.maxFramePayload);
+  const pieces: { offset: number; length: number; right: boolean }[] = [];
+  for (const write of sent) {
+    const frames = decoder.push(write);
+    expect(frames.length).toBeLessThanOrEqual(BLOCKS_PER_BURST);
+    for (const frame of frames) {
+      const piece = decodeMessage(frame);
+      if (piece.type !== "PIECE") throw new Error(`expected PIECE, got ${piece.type}`);
+      expect(piece.index).toBe(9);
+      pieces.push({ offset: piece.offset, length: piece.data.length, right: piece.data.every((b, i) => b === byteAt(piece.offset + i)) });
+    }
+  }
+  expect(decoder.buffered).toBe(0);
+  expect(pieces).toEqual(
+    Array.from({ length: blocks }, (_, i) => ({ offset: i * NET.blockSize, length: Math.min(NET.blockSize, length - i * NET.blockSize), right: true })),
+  );
+  expect(sentBytes()).toBe(length);
+});
+
 test("a chunk stopped while its block is being read is dropped unsent, and nothing is reported", async () => {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
-  const { uploader, sent, ended } = uploaderOf({ ...instantSource, read: async (_c, _o, into) => (await gate, into.length) });
+  const { uploader, sent, ended } = uploaderOf({ ...instantSource, read: async (_c, _o, into) => (await gate, lengthOf(into)) });
   uploader.send(3);
   uploader.stop(3);
   release();
@@ -54,7 +95,7 @@ test("a chunk stopped while its block is being read is dropped unsent, and nothi
 });
 
 test("a read that comes back short ends the chunk as read-failed, not as a short chunk", async () => {
-  const { uploader, sent, ended } = uploaderOf({ ...instantSource, read: async (_c, _o, into) => into.length - 1 });
+  const { uploader, sent, ended } = uploaderOf({ ...instantSource, read: async (_c, _o, into) => lengthOf(into) - 1 });
   uploader.send(5);
   await settle();
   expect(sent).toHaveLength(0);

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../../src/pkg/model.ts";
 import { PackageFiles } from "../../src/storage/files.ts";
@@ -34,4 +34,23 @@ test("a file is created by its first write, with its recorded permission bits an
   const umask = process.umask();
   const modes = recorded.map((_, c) => statSync(join(dir, "created", `f${c}`)).mode & 0o7777);
   expect(modes).toEqual([0o644, 0o755, 0o644, 0o755].map((m) => m & ~umask));
+});
+
+test("a read fills its ranges one after the other, stops at the end of its chunk, and comes back short where the file was cut", async () => {
+  const bytes = seededBytes(3 * 65_536, 11);
+  const root = join(dir, "ranges");
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, "f"), bytes);
+  const files = new PackageFiles(packageOf([{ kind: "file", path: "f", mode: 0o644, size: bytes.length }]), join(root, "f"), false);
+  const ranges: Uint8Array[] = [new Uint8Array(1000), new Uint8Array(30_000), new Uint8Array(50_000)];
+  // Chunk 1 from offset 5,000: 60,536 bytes are left in it, so the last range is filled only in part.
+  expect(await files.read(1, 5_000, ranges)).toBe(60_536);
+  const start = 65_536 + 5_000;
+  expect(ranges[0]).toEqual(bytes.subarray(start, start + 1000));
+  expect(ranges[1]).toEqual(bytes.subarray(start + 1000, start + 31_000));
+  expect(ranges[2]!.subarray(0, 29_536)).toEqual(bytes.subarray(start + 31_000, 2 * 65_536));
+  expect(ranges[2]!.subarray(29_536).every((b) => b === 0)).toBe(true);
+  truncateSync(join(root, "f"), 2 * 65_536 + 100);
+  expect(await files.read(2, 0, [new Uint8Array(60), new Uint8Array(65_476)])).toBe(100);
+  files.close();
 });

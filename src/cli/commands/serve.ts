@@ -5,6 +5,7 @@ import { BtError, fsError } from "../../errors.ts";
 import { packageId } from "../../pkg/format.ts";
 import { readPackage } from "../../pkg/io.ts";
 import { type Package, packageName } from "../../pkg/model.ts";
+import { BLOCKS_PER_BURST } from "../../peer/uploader.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { defaultPayloadPath } from "../../storage/payload.ts";
@@ -182,9 +183,9 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
   },
 };
 
-/** The --max-upload-rate bucket, shared by every connection; a burst of a few blocks keeps the pipe full. */
+/** The --max-upload-rate bucket, shared by every connection; it holds at least one of the uploader's bursts. */
 export function uploadBucket(rate: number | undefined): TokenBucket | null {
-  return rate ? new TokenBucket(rate, Math.max(4 * NET.blockSize, rate / 10)) : null;
+  return rate ? new TokenBucket(rate, Math.max(BLOCKS_PER_BURST * NET.blockSize, rate / 10)) : null;
 }
 
 /** The --max-download-rate bucket: requests are whole chunks, so a burst must hold one. */
