@@ -1,6 +1,6 @@
 /**
  * CPU per GiB of one serve -> get over loopback, for builds side by side (issue 22).
- *   bun bench/cpu.ts [--builds dist/bytetide,OTHER] [--size 1GiB] [--rounds 3] [--pin-get CPUS] [--pin-serve CPUS]
+ *   bun bench/cpu.ts [--builds dist/bytetide,OTHER] [--size 1GiB] [--chunk-size S] [--rounds 3] [--pin-get CPUS] [--pin-serve CPUS]
  * Each round runs every build in turn: a serve that has proved its chunks (one get first),
  * then a get into tmpfs; the builds alternate so that a noisy machine weighs on each
  * alike. Per build: the medians of the get's CPU seconds per GiB, all threads and the JS
@@ -17,6 +17,8 @@ const { values } = parseArgs({
   options: {
     builds: { type: "string", default: join(import.meta.dir, "..", "dist", "bytetide") },
     size: { type: "string", default: "1GiB" },
+    /** Default: what make picks for the size. */
+    "chunk-size": { type: "string" },
     rounds: { type: "string", default: "3" },
     "pin-get": { type: "string" },
     "pin-serve": { type: "string" },
@@ -42,7 +44,7 @@ interface Run {
 /** One get of the payload from a fresh serve of `build`, after a first get that has the serve prove every chunk. */
 async function run(build: string): Promise<Run> {
   const pkg = `${file}.${builds.indexOf(build)}.bpkg`;
-  await measure([build, "make", file, "-o", pkg, "--force"]);
+  await measure([build, "make", file, "-o", pkg, "--force", ...(values["chunk-size"] ? ["--chunk-size", values["chunk-size"]] : [])]);
   const { proc, match } = await startDaemon(pinned(values["pin-serve"], [build, "serve", pkg, "--data", file, "--listen", "127.0.0.1:0"]), / on 127\.0\.0\.1:(\d+)/);
   try {
     const get = pinned(values["pin-get"], [build, "get", pkg, "--peer", `127.0.0.1:${match[1]}`, "-o", values.out!, "--linger", "0"]);
@@ -70,7 +72,7 @@ for (let i = 0; i < rounds; i++) for (const build of builds) runs.get(build)!.pu
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 report("cpu", {
   bench: "cpu",
-  command: `bench/run_bench cpu --builds ${values.builds} --size ${values.size} --rounds ${rounds}${values["pin-get"] ? ` --pin-get ${values["pin-get"]}` : ""}${values["pin-serve"] ? ` --pin-serve ${values["pin-serve"]}` : ""}`,
+  command: `bench/run_bench cpu --builds ${values.builds} --size ${values.size}${values["chunk-size"] ? ` --chunk-size ${values["chunk-size"]}` : ""} --rounds ${rounds}${values["pin-get"] ? ` --pin-get ${values["pin-get"]}` : ""}${values["pin-serve"] ? ` --pin-serve ${values["pin-serve"]}` : ""}`,
   package_bytes: size,
   builds: builds.map((build) => {
     const all = runs.get(build)!;
