@@ -25,8 +25,8 @@ export interface ChunkSource {
 const FRAME_PREFIX = HEADER_LENGTH + PIECE_PREFIX_LENGTH;
 /**
  * PIECE frames of a chunk read with one system call and written with one: a seed spent
- * 0.77 CPU-s per GiB sending 1 GiB in 512 KiB chunks a frame at a time and 0.67 two at a
- * time (docs/performance.md, issue 22). Frames keep their size, NET.blockSize, which every
+ * 0.78 CPU-s per GiB sending 1 GiB in 512 KiB chunks a frame at a time and 0.65 in bursts
+ * (docs/performance.md, issue 22). Frames keep their size, NET.blockSize, which every
  * peer's --max-frame-size takes.
  */
 export const BLOCKS_PER_BURST = 4;
@@ -38,7 +38,7 @@ const FRAME_BYTES = FRAME_PREFIX + NET.blockSize;
  * per spell (zeroed, then collected) was a tenth of a getter's JS thread. A buffer comes
  * back only when its connection holds none of it unsent; at most one per upload slot is kept.
  */
-const idleFrames: Uint8Array[] = [];
+const idleBursts: Uint8Array[] = [];
 
 /** Block reads in flight across every connection of the process (they share the thread pool with hashing). */
 const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
@@ -69,7 +69,7 @@ export interface UploadHooks {
  */
 export class Uploader {
   private current: Sending | null = null;
-  private frame: Uint8Array | null = null;
+  private burst: Uint8Array | null = null;
   private waitingForTokens = false;
   private reading = false;
   private closed = false;
@@ -94,7 +94,7 @@ export class Uploader {
     void ready
       .catch(() => false)
       .then((good) => {
-        // Stopped or closed meanwhile: nothing to send, and a frame to give back perhaps.
+        // Stopped or closed meanwhile: nothing to send, and a burst buffer to give back perhaps.
         if (this.closed || this.current !== current) return this.pump();
         if (!good) {
           this.current = null;
@@ -121,16 +121,16 @@ export class Uploader {
     this.closed = true;
     this.current = null;
     // Not given back: a closing connection may still be flushing part of it.
-    this.frame = null;
+    this.burst = null;
   }
 
   /** Sends the next block if the socket keeps up. Called on send, on drain and after each block. */
   pump(): void {
     if (this.closed || !this.conn.ready || this.conn.backlog > 0 || this.waitingForTokens || this.reading) return;
     if (!this.current) {
-      // backlog is 0 (above): the connection holds no part of the frame.
-      if (this.frame && idleFrames.length < NET.uploadSlots) idleFrames.push(this.frame);
-      this.frame = null;
+      // backlog is 0 (above): the connection holds no part of the burst.
+      if (this.burst && idleBursts.length < NET.uploadSlots) idleBursts.push(this.burst);
+      this.burst = null;
       return;
     }
     if (!this.current.proved) return;
@@ -144,18 +144,18 @@ export class Uploader {
       }, wait);
       return;
     }
-    this.frame ??= idleFrames.pop() ?? new Uint8Array(BLOCKS_PER_BURST * FRAME_BYTES);
-    this.readBurst(this.current, this.frame, size);
+    this.burst ??= idleBursts.pop() ?? new Uint8Array(BLOCKS_PER_BURST * FRAME_BYTES);
+    this.readBurst(this.current, this.burst, size);
   }
 
   /** Reads the current chunk's next `size` bytes into the frames of the burst buffer, then sends them and carries on. */
-  private readBurst(current: Sending, frame: Uint8Array, size: number): void {
+  private readBurst(current: Sending, burst: Uint8Array, size: number): void {
     this.reading = true;
     const { chunk, offset } = current;
     const payloads: Uint8Array[] = [];
     for (let at = 0; at < size; at += NET.blockSize) {
       const start = (at / NET.blockSize) * FRAME_BYTES + FRAME_PREFIX;
-      payloads.push(frame.subarray(start, start + Math.min(NET.blockSize, size - at)));
+      payloads.push(burst.subarray(start, start + Math.min(NET.blockSize, size - at)));
     }
     void diskReads
       .run(() => this.source.read(chunk, offset, payloads))
@@ -169,9 +169,9 @@ export class Uploader {
           this.current = null;
           return this.hooks.ended(chunk, "read-failed");
         }
-        payloads.forEach((payload, i) => writePieceHeader(frame.subarray(i * FRAME_BYTES), chunk, offset + i * NET.blockSize, payload.length));
+        payloads.forEach((payload, i) => writePieceHeader(burst.subarray(i * FRAME_BYTES), chunk, offset + i * NET.blockSize, payload.length));
         current.offset += size;
-        this.conn.send(frame.subarray(0, (payloads.length - 1) * FRAME_BYTES + FRAME_PREFIX + payloads.at(-1)!.length));
+        this.conn.send(burst.subarray(0, (payloads.length - 1) * FRAME_BYTES + FRAME_PREFIX + payloads.at(-1)!.length));
         this.hooks.sent(size);
         if (current.offset < current.length) return this.pump();
         this.current = null;

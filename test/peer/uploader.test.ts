@@ -154,12 +154,12 @@ test("a chunk stopped while its check runs is never sent, and the next one given
   expect(ended).toEqual([{ chunk: 1, outcome: "sent" }]);
 });
 
-test("a connection that runs out of chunks gives its frame to the next one that sends, and a closed one does not", async () => {
+test("a connection that runs out of chunks gives its burst buffer to the next one that sends, and a closed one does not", async () => {
   const connection = () => {
-    const frames: ArrayBufferLike[] = [];
+    const buffers: ArrayBufferLike[] = [];
     const fake = fakeConnection();
-    (fake.conn as unknown as { send: (bytes: Uint8Array) => void }).send = (bytes) => void frames.push(bytes.buffer);
-    return { ...fake, frames };
+    (fake.conn as unknown as { send: (bytes: Uint8Array) => void }).send = (bytes) => void buffers.push(bytes.buffer);
+    return { ...fake, buffers };
   };
   const hooks = { sent() {}, ended() {} };
   const first = connection();
@@ -169,13 +169,13 @@ test("a connection that runs out of chunks gives its frame to the next one that 
   const uploader = new Uploader(second.conn, instantSource, null, hooks);
   uploader.send(2);
   await settle();
-  expect(second.frames[0]).toBe(first.frames[0]!);
-  // Closed while it reads a block into that frame: the frame is not given back, and a third
-  // connection gets a new one.
+  expect(second.buffers[0]).toBe(first.buffers[0]!);
+  // Closed while it reads a burst into that buffer: the buffer is not given back, and a
+  // third connection gets a new one.
   uploader.send(3);
   uploader.close();
   const third = connection();
   new Uploader(third.conn, instantSource, null, hooks).send(4);
   await settle();
-  expect(third.frames[0]).not.toBe(first.frames[0]);
+  expect(third.buffers[0]).not.toBe(first.buffers[0]);
 });
