@@ -329,8 +329,13 @@ export class Scheduler {
     // A peer found sending bad chunks too often is being closed: it is asked for nothing more.
     if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame) || this.refusing(peer) || peer.badChunks >= this.config.maxBadChunksPerPeer) return [];
     const { chunkSize, chunkLength } = this.config;
-    // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing.
-    const memoryRoom = () => (this.memoryCharge(peer) >= chunkSize ? Infinity : this.config.maxBytesInMemory - this.bytesHeld);
+    // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing,
+    // as long as the chunks landed (being hashed and written) keep within it: when the disk
+    // or the hashing falls behind the network, they are what fills memory.
+    const memoryRoom = () => {
+      const left = this.config.maxBytesInMemory - this.bytesHeld;
+      return left >= 0 && this.memoryCharge(peer) >= chunkSize ? Infinity : left;
+    };
     const depth = peer.far ? Math.min(peer.depth, FAR_DEPTH) : peer.depth;
     const room = () => Math.min(depth * chunkSize - peer.requestedBytes, memoryRoom());
     const openBefore = peer.requests.size;

@@ -126,6 +126,23 @@ describe("scheduler", () => {
     expect(s.nextRequests("d")).toHaveLength(4);
   });
 
+  test("a peer charged a chunk is asked for more only while the chunks landed leave room: a disk that falls behind holds memory to the budget", () => {
+    const s = scheduler(100, { requestsPerPeer: 4, maxBytesInMemory: 3 * 4 * 1024 * 1024 });
+    s.addPeer("a");
+    s.setBitfield("a", Bitset.full(100));
+    const asked = s.nextRequests("a");
+    expect(asked).toHaveLength(4);
+    // Two chunks arrive and wait for the hasher and the disk; a's third may be arriving.
+    for (const c of asked.slice(0, 2)) s.received("a", c);
+    expect(s.nextRequests("a")).toHaveLength(2);
+    // A third lands: with the one a may be sending, the landed chunks fill the budget.
+    s.received("a", asked[2]!);
+    expect(s.nextRequests("a")).toEqual([]);
+    // Once one is on disk, a is asked again.
+    s.committed(asked[0]!);
+    expect(s.nextRequests("a")).toHaveLength(1);
+  });
+
   test("the pipeline and the budget count bytes: short chunks (small files) keep as many bytes in flight as full ones", () => {
     const full = 4 * 1024 * 1024;
     // Chunks 0..199 are small files of a 64th of a chunk; 200..209 are full.
