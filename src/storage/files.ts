@@ -37,8 +37,8 @@ function withinChunk(ranges: readonly Uint8Array[], length: number): Uint8Array[
   return out;
 }
 
-/** What is left of `ranges` once their first `filled` bytes are read: a read may stop part-way. */
-function after(ranges: readonly Uint8Array[], filled: number): Uint8Array[] {
+/** What is left of `ranges` once `filled` more bytes are read into them: a read may stop part-way. */
+export function rangesAfter(ranges: readonly Uint8Array[], filled: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const range of ranges) {
     if (filled >= range.length) {
@@ -138,10 +138,11 @@ export class PackageFiles {
     return this.disk.timed(() => {
       const { fd } = this.file(at.entryIndex);
       let got = 0;
-      for (let rest = ranges; rest.length > 0; rest = after(rest, got)) {
+      for (let rest = ranges; rest.length > 0; ) {
         const bytesRead = readvSync(fd, rest, at.offset + offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
+        rest = rangesAfter(rest, bytesRead);
       }
       return got;
     });
@@ -157,10 +158,11 @@ export class PackageFiles {
     f.pins++;
     try {
       let got = 0;
-      for (let rest = ranges; rest.length > 0; rest = after(rest, got)) {
+      for (let rest = ranges; rest.length > 0; ) {
         const { bytesRead } = await readvAsync(f.fd, rest, at.offset + offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
+        rest = rangesAfter(rest, bytesRead);
       }
       return got;
     } finally {

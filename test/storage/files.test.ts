@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Entry } from "../../src/pkg/model.ts";
-import { PackageFiles } from "../../src/storage/files.ts";
+import { PackageFiles, rangesAfter } from "../../src/storage/files.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { packageOf } from "../pkg/fixtures.ts";
 
@@ -53,4 +53,16 @@ test("a read fills its ranges one after the other, stops at the end of its chunk
   truncateSync(join(root, "f"), 2 * 65_536 + 100);
   expect(await files.read(2, 0, [new Uint8Array(60), new Uint8Array(65_476)])).toBe(100);
   files.close();
+});
+
+test("a read that stops part-way goes on where it stopped, across the ranges", () => {
+  const ranges = [new Uint8Array(10), new Uint8Array(20), new Uint8Array(5)];
+  const rest = rangesAfter(ranges, 15);
+  expect(rest.map((r) => [r.byteOffset, r.length])).toEqual([[5, 15], [0, 5]]);
+  expect(rest[0]!.buffer).toBe(ranges[1]!.buffer);
+  // Read by read: 15 bytes, then 12 more, then the last 8.
+  const later = rangesAfter(rest, 12);
+  expect(later.map((r) => [r.byteOffset, r.length])).toEqual([[17, 3], [0, 5]]);
+  expect(later[1]!.buffer).toBe(ranges[2]!.buffer);
+  expect(rangesAfter(later, 8)).toEqual([]);
 });
