@@ -21,7 +21,7 @@ export const LIMITS = {
    * shares it, so more jobs only queue and pin more input buffers.
    */
   hashJobsInFlight: Math.max(1, availableParallelism()),
-  /** Block reads for uploads in flight, all connections together: the pool is shared with hashing. */
+  /** Reads for uploads in flight (a burst of blocks each), all connections together: the pool is shared with hashing. */
   uploadReadsInFlight: Math.max(2, availableParallelism()),
   /**
    * Chunks this short are hashed and written on the JS thread. A trip to the pool and back

@@ -40,7 +40,7 @@ const FRAME_BYTES = FRAME_PREFIX + NET.blockSize;
  */
 const idleBursts: Uint8Array[] = [];
 
-/** Block reads in flight across every connection of the process (they share the thread pool with hashing). */
+/** Burst reads in flight across every connection of the process (they share the thread pool with hashing). */
 const diskReads = new Limiter(LIMITS.uploadReadsInFlight);
 
 /** The chunk a connection is sending: `proved` once the source vouched for its bytes. */
