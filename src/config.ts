@@ -30,6 +30,8 @@ export const LIMITS = {
    * half the CPU. A longer chunk would hold the event loop more than a millisecond.
    */
   inlineIoBytes: 1024 * 1024,
+  /** A received chunk longer than this is hashed and written in one trip to the pool (swarm/node.ts, verify). */
+  inlineVerifyBytes: 256 * 1024,
   /**
    * Verified chunks are recorded in the progress file together, at most this long after
    * they were written: a write per chunk was a tenth of a small-file download's system

@@ -3,7 +3,9 @@
 use crate::napi::JsError;
 use sha2::{Digest, Sha256};
 use std::fs::File;
+use std::mem::ManuallyDrop;
 use std::os::unix::fs::FileExt;
+use std::os::unix::io::FromRawFd;
 
 pub const DIGEST_LEN: usize = 32;
 
@@ -83,16 +85,34 @@ pub fn hash_file_range(path: &str, offset: u64, length: u64, chunk_size: u64) ->
     Ok(out)
 }
 
+/// The SHA-256 of one chunk, written at `position` of the open file `fd` only when it is
+/// `expected`: one trip to the pool for both, where a hash job and then a write job took two.
+/// The descriptor stays the caller's (it keeps it open until this settles).
+pub fn hash_and_write(data: &[u8], expected: &[u8; DIGEST_LEN], fd: i32, position: u64) -> Result<Vec<u8>, JsError> {
+    let digest: [u8; DIGEST_LEN] = Sha256::digest(data).into();
+    if &digest == expected {
+        let file = ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+        // No path here: the caller names the file.
+        file.write_all_at(data, position).map_err(|e| JsError::new(errno_code(&e), e.to_string()))?;
+    }
+    Ok(digest.to_vec())
+}
+
 /// Carries the errno name as the error code, as Node's fs errors do, so callers can word it.
 fn io_error(path: &str, e: std::io::Error) -> JsError {
-    let code = match e.raw_os_error() {
+    JsError::new(errno_code(&e), format!("{path}: {e}"))
+}
+
+fn errno_code(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
         Some(1) => "EPERM",
         Some(2) => "ENOENT",
         Some(5) => "EIO",
         Some(13) => "EACCES",
         Some(20) => "ENOTDIR",
         Some(21) => "EISDIR",
+        Some(28) => "ENOSPC",
+        Some(30) => "EROFS",
         _ => "BT_E_IO",
-    };
-    JsError::new(code, format!("{path}: {e}"))
+    }
 }

@@ -4,6 +4,8 @@
 //!   merkleRoot(digests) -> Buffer                      32-byte package root
 //!   merkleRootAsync(digests) -> Promise<Buffer>
 //!   hashFileRangeAsync(path, offset, length, chunkSize) -> Promise<Buffer>
+//!   hashAndWriteAsync(bytes, expected, fd, position) -> Promise<Buffer>
+//!                                                      the digest of bytes; written at fd:position when it is `expected`
 //! Async variants run on the N-API pool. The caller must not modify an input
 //! array until its promise settles; the addon holds a reference so it stays alive.
 
@@ -18,6 +20,7 @@ enum Task {
     HashChunks { data: *const u8, len: usize, chunk_size: usize },
     MerkleRoot { data: *const u8, len: usize },
     HashFileRange { path: String, offset: u64, length: u64, chunk_size: u64 },
+    HashAndWrite { data: *const u8, len: usize, expected: [u8; hashing::DIGEST_LEN], fd: i32, position: u64 },
 }
 
 // The raw pointers refer to a JS-owned array pinned by `Job::input`; only the pool thread reads it.
@@ -34,6 +37,9 @@ impl Task {
             }
             Task::HashFileRange { ref path, offset, length, chunk_size } => {
                 hashing::hash_file_range(path, offset, length, chunk_size)
+            }
+            Task::HashAndWrite { data, len, ref expected, fd, position } => {
+                hashing::hash_and_write(unsafe { std::slice::from_raw_parts(data, len) }, expected, fd, position)
             }
         }
     }
@@ -168,6 +174,21 @@ unsafe extern "C" fn hash_file_range_async(env: Env, info: napi::CallbackInfo) -
     })
 }
 
+unsafe extern "C" fn hash_and_write_async(env: Env, info: napi::CallbackInfo) -> Value {
+    guard(env, || {
+        let [bytes, expected, fd, position] = napi::args::<4>(env, info)?;
+        let (data, len) = napi::bytes_of(env, bytes, "bytes")?;
+        let (digest, digest_len) = napi::bytes_of(env, expected, "expected")?;
+        let expected: [u8; hashing::DIGEST_LEN] = std::slice::from_raw_parts(digest, digest_len)
+            .try_into()
+            .map_err(|_| JsError::new("BT_E_ARG", "expected must be a 32-byte digest"))?;
+        let fd = napi::integer(env, fd, "fd")?;
+        let fd = i32::try_from(fd).map_err(|_| JsError::new("BT_E_ARG", "fd is out of range"))?;
+        let task = Task::HashAndWrite { data, len, expected, fd, position: napi::integer(env, position, "position")? };
+        spawn(env, task, bytes)
+    })
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Value {
     napi::export(env, exports, "hashChunks", hash_chunks);
@@ -175,5 +196,6 @@ pub unsafe extern "C" fn napi_register_module_v1(env: Env, exports: Value) -> Va
     napi::export(env, exports, "merkleRoot", merkle_root);
     napi::export(env, exports, "merkleRootAsync", merkle_root_async);
     napi::export(env, exports, "hashFileRangeAsync", hash_file_range_async);
+    napi::export(env, exports, "hashAndWriteAsync", hash_and_write_async);
     exports
 }

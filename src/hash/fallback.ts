@@ -47,12 +47,21 @@ async function hashFileRange(path: string, offset: number, length: number, chunk
   }
 }
 
+async function hashAndWrite(bytes: Uint8Array, expected: Uint8Array, fd: number, position: number): Promise<Uint8Array> {
+  const digest = sha256(bytes);
+  if (digest.length !== expected.length || !digest.every((b, i) => b === expected[i])) return digest;
+  const { writeSync } = await import("node:fs");
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+  return digest;
+}
+
 export const jsHasher: Hasher = {
   name: "js",
   description: "js (Bun.CryptoHasher on the JS thread)",
   hashChunks,
   hashChunksAsync: async (bytes, chunkSize) => hashChunks(bytes, chunkSize),
   merkleRoot: (digests) => merkleRoot(digests, sha256),
+  hashAndWriteAsync: hashAndWrite,
   hashFileRange,
 };
 

@@ -5,6 +5,7 @@ interface Addon {
   hashChunksAsync(bytes: Uint8Array, chunkSize: number): Promise<Uint8Array>;
   merkleRoot(digests: Uint8Array): Uint8Array;
   hashFileRangeAsync(path: string, offset: number, length: number, chunkSize: number): Promise<Uint8Array>;
+  hashAndWriteAsync(bytes: Uint8Array, expected: Uint8Array, fd: number, position: number): Promise<Uint8Array>;
 }
 
 function loadAddon(): Addon | null {
@@ -26,6 +27,7 @@ export function loadNativeHasher(): Hasher | null {
     hashChunks: (bytes, chunkSize) => addon.hashChunks(bytes, chunkSize),
     hashChunksAsync: (bytes, chunkSize) => addon.hashChunksAsync(bytes, chunkSize),
     merkleRoot: (digests) => addon.merkleRoot(digests),
+    hashAndWriteAsync: (bytes, expected, fd, position) => addon.hashAndWriteAsync(bytes, expected, fd, position),
     hashFileRange: (path, offset, length, chunkSize) => addon.hashFileRangeAsync(path, offset, length, chunkSize),
   };
 }

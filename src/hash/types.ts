@@ -12,6 +12,12 @@ export interface Hasher {
   hashChunksAsync(bytes: Uint8Array, chunkSize: number): Promise<Uint8Array>;
   /** The package root over a digest list (docs/format.md, "Merkle tree"). */
   merkleRoot(digests: Uint8Array): Uint8Array;
+  /**
+   * The digest of one chunk's bytes, which are written at `position` of the open file `fd`
+   * only when it equals `expected`; off the JS thread where the backend can, hashing and
+   * writing in one trip. `bytes` must not change, nor `fd` close, until it settles.
+   */
+  hashAndWriteAsync(bytes: Uint8Array, expected: Uint8Array, fd: number, position: number): Promise<Uint8Array>;
   /** Digests of the chunks in [offset, offset+length) of a file; offset starts a chunk. */
   hashFileRange(path: string, offset: number, length: number, chunkSize: number): Promise<Uint8Array>;
 }

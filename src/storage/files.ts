@@ -1,6 +1,7 @@
 import { closeSync, constants, fdatasync, openSync, readv, readvSync, stat, statSync, write, writeSync } from "node:fs";
 import { promisify } from "node:util";
 import { LIMITS, NET } from "../config.ts";
+import { hasher } from "../hash/index.ts";
 import { ChunkLayout } from "../pkg/layout.ts";
 import type { Package } from "../pkg/model.ts";
 import { payloadPathOf } from "./payload.ts";
@@ -197,6 +198,22 @@ export class PackageFiles {
             ? writeSync(f.fd, data, done, at.length - done, at.offset + done)
             : (await writeAsync(f.fd, data, done, at.length - done, at.offset + done)).bytesWritten;
       }
+    } finally {
+      f.pins--;
+    }
+  }
+
+  /**
+   * Hashes chunk `index` and writes it at its place when its digest is `expected`, in one
+   * trip to the thread pool (Hasher.hashAndWriteAsync); resolves the digest.
+   */
+  async placeChunk(index: number, data: Uint8Array, expected: Uint8Array): Promise<Uint8Array> {
+    const at = this.layout.locate(index);
+    const f = this.file(at.entryIndex);
+    f.pins++;
+    this.dirty.add(at.entryIndex);
+    try {
+      return await hasher().hashAndWriteAsync(data.subarray(0, at.length), expected, f.fd, at.offset);
     } finally {
       f.pins--;
     }

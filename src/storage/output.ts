@@ -205,8 +205,24 @@ export class Output {
     try {
       await this.files.writeChunk(chunk, data);
     } catch (err) {
-      throw fsError("BT_E_IO", err, this.files.pathOf(this.files.layout.locate(chunk).entryIndex));
+      throw this.writeError(chunk, err);
     }
+    this.record(chunk, digest);
+  }
+
+  /** Hashes the chunk and writes it when it matches `expected`, off the JS thread; resolves its digest. A placed chunk is then recorded. */
+  async place(chunk: number, data: Uint8Array, expected: Uint8Array): Promise<Uint8Array> {
+    if (this.recordFailure) throw this.recordFailure;
+    try {
+      return await this.files.placeChunk(chunk, data, expected);
+    } catch (err) {
+      throw this.writeError(chunk, err);
+    }
+  }
+
+  /** Takes a chunk whose verified bytes are on disk as held; the progress file hears of it within LIMITS.progressRecordMs. */
+  record(chunk: number, digest: Uint8Array): void {
+    if (this.recordFailure) throw this.recordFailure;
     this.digests.set(digest, chunk * DIGEST_LENGTH);
     this.verified.add(chunk);
     if (this.unrecorded) {
@@ -215,6 +231,10 @@ export class Output {
     } else {
       this.unrecorded = { first: chunk, last: chunk, timer: setTimeout(() => this.recordVerified(), LIMITS.progressRecordMs) };
     }
+  }
+
+  private writeError(chunk: number, err: unknown): BtError {
+    return fsError("BT_E_IO", err, this.files.pathOf(this.files.layout.locate(chunk).entryIndex));
   }
 
   /** The file is unclean while we run (see open): the bytes with the new chunks' bits are enough. */

@@ -18,6 +18,13 @@ export interface ChunkStore extends ChunkSource {
   /** Writes and records a verified chunk. Only called while the node is downloading. */
   commit(chunk: number, data: Uint8Array, digest: Uint8Array): Promise<void>;
   /**
+   * Hashes a received chunk and writes it at its place when its digest is `expected`, in
+   * one trip off the JS thread; resolves the digest. A placed chunk is then `record`ed.
+   */
+  place(chunk: number, data: Uint8Array, expected: Uint8Array): Promise<Uint8Array>;
+  /** Records a chunk that `place` wrote. */
+  record(chunk: number, digest: Uint8Array): void;
+  /**
    * Forgets every verdict on chunks found damaged, so the next request proves them again
    * (serve's SIGHUP, after an operator restored a file); returns those chunks.
    */
@@ -127,7 +134,11 @@ export function completeStore(
       const settled = refreshed ? refreshed.then(() => settle(c, at)) : settle(c, at);
       return settled === true ? true : Promise.resolve(settled);
     },
-    commit: () => Promise.reject(new BtError("BT_E_INTERNAL", "commit to a complete store")),
+    commit: () => Promise.reject(notDownloading()),
+    place: () => Promise.reject(notDownloading()),
+    record() {
+      throw notDownloading();
+    },
     recheck() {
       const damaged: number[] = [];
       for (let c = 0; c < chunkCount; c++) {
@@ -140,6 +151,8 @@ export function completeStore(
   };
 }
 
+const notDownloading = () => new BtError("BT_E_INTERNAL", "a write to a complete store");
+
 /** A download in progress: serves what it has verified, stores what arrives. */
 export function downloadStore(output: Output): ChunkStore {
   const { files, verified } = output;
@@ -149,5 +162,7 @@ export function downloadStore(output: Output): ChunkStore {
     chunkLength: (c) => files.chunkLength(c),
     read: (c, offset, into) => files.read(c, offset, into),
     commit: (c, data, digest) => output.commit(c, data, digest),
+    place: (c, data, expected) => output.place(c, data, expected),
+    record: (c, digest) => output.record(c, digest),
   };
 }

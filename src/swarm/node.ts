@@ -114,7 +114,8 @@ export class SwarmNode {
   /** Hash and write jobs in progress: a failing download waits for them, so the state stays true. */
   private readonly landing = new Set<Promise<void>>();
   /** Verified chunks waiting for the session's `write`. */
-  private readonly verified = new Map<number, { buffer: Uint8Array; digest: Uint8Array }>();
+  /** Verified chunks the session has yet to have written; a placed one (already on disk) keeps no buffer. */
+  private readonly verified = new Map<number, { buffer: Uint8Array | null; digest: Uint8Array }>();
   private readonly clock: Clock;
   private readonly started: number;
   private resolveCompletion!: (r: DownloadResult) => void;
@@ -412,37 +413,42 @@ export class SwarmNode {
     this.buffers.release(buffer);
   }
 
-  /** Hashes a whole chunk off the JS thread and tells the session whether it matched. */
+  /**
+   * Hashes a whole chunk and tells the session whether it matched. A short one is hashed
+   * here, and written when the session says so: a trip to the pool and back costs more than
+   * its bytes. A longer one is hashed and, when it matches, written on the pool in one trip
+   * (ChunkStore.place), which leaves the event loop to the sockets.
+   */
   private verify(link: Link, peer: string, chunk: number): void {
     const buffer = link.assemblies.get(chunk)!;
     link.assemblies.delete(chunk);
     const expected = this.options.pkg.chunkHashes.subarray(chunk * DIGEST_LENGTH, (chunk + 1) * DIGEST_LENGTH);
-    // A short chunk is hashed here: a trip to the pool and back costs more than its bytes.
-    const hashed =
-      buffer.length <= LIMITS.inlineIoBytes
-        ? Promise.resolve(hasher().hashChunks(buffer, buffer.length))
-        : this.verifyLimiter.run(() => hasher().hashChunksAsync(buffer, buffer.length));
+    const placed = buffer.length > LIMITS.inlineVerifyBytes;
+    const hashed = placed
+      ? this.verifyLimiter.run(() => this.store.place(chunk, buffer, expected)).finally(() => this.buffers.release(buffer))
+      : Promise.resolve(hasher().hashChunks(buffer, buffer.length));
     this.track(
       chunk,
       hashed.then((digest) => {
         const good = equalBytes(digest, expected);
-        if (good) this.verified.set(chunk, { buffer, digest });
-        else this.buffers.release(buffer);
+        if (good) this.verified.set(chunk, { buffer: placed ? null : buffer, digest });
+        else if (!placed) this.buffers.release(buffer);
         this.perform({ type: "verified", peer, chunk, good });
       }),
     );
   }
 
-  /** Writes a verified chunk (and the progress file), then tells the session. */
+  /** Writes a verified chunk (and the progress file), or records one already placed, then tells the session. */
   private write(chunk: number): void {
     const { buffer, digest } = this.verified.get(chunk)!;
     this.verified.delete(chunk);
-    const written = this.store.commit(chunk, buffer, digest).then(() => {
+    const stored = buffer ? this.store.commit(chunk, buffer, digest) : Promise.resolve().then(() => this.store.record(chunk, digest));
+    const written = stored.then(() => {
       this.perform({ type: "written", chunk });
-      this.collectReceiveGarbage(buffer.length);
+      this.collectReceiveGarbage(this.store.chunkLength(chunk));
       this.report();
     });
-    this.track(chunk, written.finally(() => this.buffers.release(buffer)));
+    this.track(chunk, buffer ? written.finally(() => this.buffers.release(buffer)) : written);
   }
 
   /** A hash or write job: a failing download waits for it; its error is the session's `chunkLost`. */

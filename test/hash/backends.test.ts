@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jsHasher } from "../../src/hash/fallback.ts";
 import { loadNativeHasher } from "../../src/hash/native.ts";
@@ -82,6 +82,40 @@ for (const h of backends) {
       writeFileSync(path, seededBytes(1000, 5));
       const err = await h.hashFileRange(path, 0, 5000, 1024).catch((e) => e);
       expect(err.code).toBe("BT_E_SHORT_READ");
+    });
+
+    test("hash and write: a chunk that matches its digest lands at its position, one that does not leaves the file untouched", async () => {
+      const path = join(dir, `placed-${h.name}`);
+      writeFileSync(path, new Uint8Array(3000));
+      const chunk = seededBytes(1000, 42);
+      const digest = h.hashChunks(chunk, chunk.length);
+      const fd = openSync(path, "r+");
+      try {
+        const wrong = new Uint8Array(digest).fill(7);
+        expect(toHex(await h.hashAndWriteAsync(chunk, wrong, fd, 0))).toBe(toHex(digest));
+        expect(readFileSync(path).every((b) => b === 0)).toBe(true);
+        expect(toHex(await h.hashAndWriteAsync(chunk, digest, fd, 1500))).toBe(toHex(digest));
+      } finally {
+        closeSync(fd);
+      }
+      const after = readFileSync(path);
+      expect(after.subarray(1500, 2500)).toEqual(Buffer.from(chunk));
+      expect(after.subarray(0, 1500).every((b) => b === 0) && after.subarray(2500).every((b) => b === 0)).toBe(true);
+    });
+
+    test("hash and write to a descriptor open only for reading rejects, with an error code the caller can word", async () => {
+      const path = join(dir, `readonly-${h.name}`);
+      writeFileSync(path, new Uint8Array(10));
+      const chunk = seededBytes(100, 3);
+      const fd = openSync(path, "r");
+      try {
+        const err = await h.hashAndWriteAsync(chunk, h.hashChunks(chunk, chunk.length), fd, 0).catch((e) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect(typeof err.code).toBe("string");
+      } finally {
+        closeSync(fd);
+      }
+      expect(readFileSync(path).every((b) => b === 0)).toBe(true);
     });
 
     test("many jobs in flight at once each get their own correct result, even when only the job holds the input", async () => {

@@ -133,7 +133,7 @@ describe("faulty peers", () => {
     expect(seedLog).toContain(`chunk-error chunk=${flippedChunk} file=${flippedPath} reason="the data on disk does not match the package"`);
   });
 
-  // Chunks up to LIMITS.inlineIoBytes are hashed on the JS thread, longer ones on the native pool.
+  // Chunks up to LIMITS.inlineVerifyBytes are hashed on the JS thread, longer ones hashed and written on the native pool.
   test.each([
     ["64KiB", "on the JS thread"],
     ["2MiB", "on the hashing pool"],
