@@ -1,4 +1,4 @@
-import { NET } from "../config.ts";
+import { LIMITS, NET } from "../config.ts";
 import { Bitset } from "../util/bitset.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { Availability } from "./availability.ts";
@@ -19,6 +19,11 @@ export interface SchedulerConfig {
    * each peer asked, the one chunk it can be sending (see `Scheduler.bytesHeld`).
    */
   maxBytesInMemory: number;
+  /**
+   * Bytes of landed chunks (received whole, being verified and written) past which no peer
+   * is asked for more, whatever the budget has left (see maxLandingBytes).
+   */
+  maxLandingBytes: number;
   /** Chunks failing verification before a peer is dropped. */
   maxBadChunksPerPeer: number;
   /** Until this many chunks are ours, pick at random rather than rarest first. */
@@ -44,6 +49,7 @@ export const defaultSchedulerConfig = (chunkCount: number, overrides: Partial<Sc
     chunkLength: () => chunkSize,
     requestsPerPeer: 8,
     maxBytesInMemory: 16 * chunkSize,
+    maxLandingBytes: 16 * chunkSize,
     maxBadChunksPerPeer: 3,
     randomFirstPicks: 4,
     maxEndgameCopies: 2,
@@ -75,6 +81,7 @@ export const nodeSchedulerConfig = (
     chunkLength,
     requestsPerPeer,
     maxBytesInMemory: maxBytesInMemory(chunkSize),
+    maxLandingBytes: maxLandingBytes(chunkSize),
     maxBadChunksPerPeer: NET.maxBadChunksPerPeer,
     ...overrides,
   });
@@ -86,6 +93,13 @@ export const nodeSchedulerConfig = (
  */
 export const maxBytesInMemory = (chunkSize: number): number =>
   Math.max(2 * chunkSize, Math.min(Math.max(NET.bufferedChunks * chunkSize, NET.minBufferedChunkBytes), NET.maxBufferedChunkBytes));
+
+/**
+ * Two landed chunks per hashing job in flight keep the pool busy. More only wait in memory
+ * while the hashing or the disk is behind the network: from one loopback seed, a 4 GiB get
+ * (2 MiB chunks) held its whole 64 MiB budget in chunks waiting for the pool.
+ */
+export const maxLandingBytes = (chunkSize: number): number => Math.max(4, 2 * LIMITS.hashJobsInFlight) * chunkSize;
 
 /**
  * Open requests to one peer, whatever their bytes: a package of small files has chunks of a
@@ -190,6 +204,8 @@ export class Scheduler {
    * (docs/performance.md, "Scale").
    */
   private bytesHeld = 0;
+  /** The landing chunks' share of bytesHeld. */
+  private landingBytes = 0;
   /** peersByRate's answer until a rate or the set of peers changes. */
   private byRate: string[] | null = null;
   /** Holders of each chunk that are far peers; allocated with the first far peer, as most nodes have no zone. */
@@ -330,9 +346,11 @@ export class Scheduler {
     if (!peer || peer.interesting === 0 || (peer.openHeld === 0 && !this.inEndgame) || this.refusing(peer) || peer.badChunks >= this.config.maxBadChunksPerPeer) return [];
     const { chunkSize, chunkLength } = this.config;
     // Once the peer is charged a whole chunk, more queued behind it cost the budget nothing,
-    // as long as the chunks landed (being hashed and written) keep within it: when the disk
-    // or the hashing falls behind the network, they are what fills memory.
+    // as long as the chunks landed (being hashed and written) keep within it and within
+    // maxLandingBytes: when the disk or the hashing falls behind the network, they are what
+    // fills memory.
     const memoryRoom = () => {
+      if (this.landingBytes >= this.config.maxLandingBytes) return 0;
       const left = this.config.maxBytesInMemory - this.bytesHeld;
       return left >= 0 && this.memoryCharge(peer) >= chunkSize ? Infinity : left;
     };
@@ -622,10 +640,13 @@ export class Scheduler {
   private land(chunk: number, from: string): void {
     this.landing.set(chunk, from);
     this.bytesHeld += this.config.chunkLength(chunk);
+    this.landingBytes += this.config.chunkLength(chunk);
   }
 
   private unland(chunk: number): void {
-    if (this.landing.delete(chunk)) this.bytesHeld -= this.config.chunkLength(chunk);
+    if (!this.landing.delete(chunk)) return;
+    this.bytesHeld -= this.config.chunkLength(chunk);
+    this.landingBytes -= this.config.chunkLength(chunk);
   }
 
   private addRequest(key: string, peer: PeerSlot, chunk: number, bytes: number): void {

@@ -143,6 +143,27 @@ describe("scheduler", () => {
     expect(s.nextRequests("a")).toHaveLength(1);
   });
 
+  test("however much budget is left, no peer is asked for more while the landed chunks fill maxLandingBytes: the hashing pool behind the network holds only a few", () => {
+    const chunk = 4 * 1024 * 1024;
+    const s = scheduler(100, { requestsPerPeer: 4, maxBytesInMemory: 64 * chunk, maxLandingBytes: 2 * chunk });
+    for (const p of ["a", "b"]) {
+      s.addPeer(p);
+      s.setBitfield(p, Bitset.full(100));
+    }
+    const asked = s.nextRequests("a");
+    expect(asked).toHaveLength(4);
+    s.received("a", asked[0]!);
+    expect(s.nextRequests("a")).toHaveLength(1);
+    // Two wait for the pool: neither a nor a peer never asked gets a request, the budget notwithstanding.
+    s.received("a", asked[1]!);
+    expect(s.nextRequests("a")).toEqual([]);
+    expect(s.nextRequests("b")).toEqual([]);
+    // One written: asking resumes, for a's open slot and for b.
+    s.committed(asked[0]!);
+    expect(s.nextRequests("a")).toHaveLength(1);
+    expect(s.nextRequests("b")).toHaveLength(4);
+  });
+
   test("the pipeline and the budget count bytes: short chunks (small files) keep as many bytes in flight as full ones", () => {
     const full = 4 * 1024 * 1024;
     // Chunks 0..199 are small files of a 64th of a chunk; 200..209 are full.
