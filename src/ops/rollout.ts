@@ -1,0 +1,171 @@
+import type { Clock } from "../util/clock.ts";
+
+/** What a node says of itself in its STATUS reports (docs/protocol.md). */
+export const NODE_STATES = ["starting", "downloading", "verifying", "done", "failed", "stopping"] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+/** What a seed shows: the node's own state, or what its silence or its lack of progress says. */
+export type ShownState = NodeState | "lost" | "stalled";
+
+/**
+ * Problems first, as `kubectl get pods` lists them: what needs an operator, then what is
+ * still on its way, then what is finished.
+ */
+export const SHOWN_ORDER: readonly ShownState[] = ["failed", "lost", "stalled", "stopping", "starting", "downloading", "verifying", "done"];
+
+export interface NodeReport {
+  /** --name, by default the host name. */
+  name: string;
+  /** Empty when the node has none. */
+  zone: string;
+  state: NodeState;
+  verifiedBytes: number;
+  /** What this node fetches: the package, or its --only selection. */
+  totalBytes: number;
+  rateBytesPerSecond: number;
+  peers: number;
+  /** The last error's code (BT_E_...), empty when none, and its one-line message. */
+  errorCode: string;
+  errorMessage: string;
+  /** The node's bytetide version. */
+  version: string;
+}
+
+export interface RolloutLimits {
+  /** Nodes remembered, all packages together; the oldest finished go first. */
+  maxEntries: number;
+  /** Silence after which a node that has not finished is shown `lost`. */
+  lostAfterMs: number;
+  /** Time without a verified byte after which a downloading node is shown `stalled`. */
+  stalledAfterMs: number;
+  /** Nodes named as the slowest, per package. */
+  slowestShown: number;
+}
+
+export const ROLLOUT_LIMITS: RolloutLimits = { maxEntries: 100_000, lostAfterMs: 30_000, stalledAfterMs: 60_000, slowestShown: 5 };
+
+export interface NodeRow extends Omit<NodeReport, "state"> {
+  state: ShownState;
+  /** The state the node last reported, which `lost` and `stalled` hide. */
+  reportedState: NodeState;
+  secondsSinceHeard: number;
+}
+
+export interface PackageRollout {
+  package: string;
+  nodes: number;
+  byState: Record<ShownState, number>;
+  totalBytes: number;
+  verifiedBytes: number;
+  /** Bytes the nodes not yet done still need. */
+  bytesRemaining: number;
+  /** The nodes' own recent receive rates, summed; a lost node's rate is not counted. */
+  rateBytesPerSecond: number;
+  /** bytesRemaining at rateBytesPerSecond; null when nothing moves, or nothing remains to move. */
+  etaSeconds: number | null;
+  /** The nodes still on their way with the least verified, least first. */
+  slowest: string[];
+  rows: NodeRow[];
+}
+
+interface Entry {
+  packageId: string;
+  report: NodeReport;
+  heardAt: number;
+  /** When its verified bytes last grew (or it first reported). */
+  progressAt: number;
+}
+
+const finished = (state: NodeState): boolean => state === "done" || state === "failed";
+const fraction = (r: { verifiedBytes: number; totalBytes: number }): number => (r.totalBytes > 0 ? r.verifiedBytes / r.totalBytes : 1);
+
+/**
+ * What the nodes told a seed of their downloads: one entry per node and package, kept
+ * within limits.maxEntries, and per package the counts by state, the bytes still to
+ * deliver, the aggregate rate and an ETA. Pure: it takes the time from its clock, so the
+ * simulator and tests drive it as the seed does.
+ */
+export class RolloutBook {
+  /** By key, least recently heard first. */
+  private readonly entries = new Map<string, Entry>();
+  /** Keys of finished entries, in the order they finished: the first to go when full. */
+  private readonly finishedKeys = new Set<string>();
+
+  constructor(
+    private readonly now: Clock,
+    readonly limits: RolloutLimits = ROLLOUT_LIMITS,
+  ) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  report(packageId: string, report: NodeReport): void {
+    const key = `${packageId}\n${report.name}`;
+    const now = this.now();
+    const before = this.entries.get(key);
+    if (before) this.entries.delete(key);
+    else this.makeRoom();
+    const progressAt = before && report.verifiedBytes <= before.report.verifiedBytes ? before.progressAt : now;
+    this.entries.set(key, { packageId, report, heardAt: now, progressAt });
+    if (!finished(report.state)) this.finishedKeys.delete(key);
+    else if (!before || !finished(before.report.state)) this.finishedKeys.add(key);
+  }
+
+  /** Every package's rollout, in package order. */
+  view(): PackageRollout[] {
+    const now = this.now();
+    const byPackage = new Map<string, NodeRow[]>();
+    for (const entry of this.entries.values()) {
+      let rows = byPackage.get(entry.packageId);
+      if (!rows) byPackage.set(entry.packageId, (rows = []));
+      rows.push({ ...entry.report, state: this.shown(entry, now), reportedState: entry.report.state, secondsSinceHeard: (now - entry.heardAt) / 1000 });
+    }
+    return [...byPackage.keys()].sort().map((id) => this.summarise(id, byPackage.get(id)!));
+  }
+
+  private shown(entry: Entry, now: number): ShownState {
+    const { state } = entry.report;
+    if (finished(state)) return state;
+    if (now - entry.heardAt > this.limits.lostAfterMs) return "lost";
+    if (state === "downloading" && now - entry.progressAt > this.limits.stalledAfterMs) return "stalled";
+    return state;
+  }
+
+  private summarise(packageId: string, rows: NodeRow[]): PackageRollout {
+    const byState = Object.fromEntries(SHOWN_ORDER.map((s) => [s, 0])) as Record<ShownState, number>;
+    let totalBytes = 0;
+    let verifiedBytes = 0;
+    let rate = 0;
+    for (const row of rows) {
+      byState[row.state]++;
+      totalBytes += row.totalBytes;
+      verifiedBytes += Math.min(row.verifiedBytes, row.totalBytes);
+      if (row.state !== "lost") rate += row.rateBytesPerSecond;
+    }
+    const bytesRemaining = totalBytes - verifiedBytes;
+    rows.sort((a, b) => SHOWN_ORDER.indexOf(a.state) - SHOWN_ORDER.indexOf(b.state) || fraction(a) - fraction(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const onTheirWay = rows.filter((r) => !finished(r.reportedState)).sort((a, b) => fraction(a) - fraction(b));
+    return {
+      package: packageId,
+      nodes: rows.length,
+      byState,
+      totalBytes,
+      verifiedBytes,
+      bytesRemaining,
+      rateBytesPerSecond: rate,
+      etaSeconds: bytesRemaining > 0 && rate > 0 ? bytesRemaining / rate : null,
+      slowest: onTheirWay.slice(0, this.limits.slowestShown).map((r) => r.name),
+      rows,
+    };
+  }
+
+  /** Forgets one entry when full: the oldest finished, else the one heard from least recently. */
+  private makeRoom(): void {
+    if (this.entries.size < this.limits.maxEntries) return;
+    const victim = this.finishedKeys.values().next().value ?? this.entries.keys().next().value;
+    if (victim === undefined) return;
+    this.entries.delete(victim);
+    this.finishedKeys.delete(victim);
+  }
+}
