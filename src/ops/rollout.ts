@@ -1,8 +1,5 @@
+import type { NodeReport, NodeState } from "../protocol/status.ts";
 import type { Clock } from "../util/clock.ts";
-
-/** What a node says of itself in its STATUS reports (docs/protocol.md). */
-export const NODE_STATES = ["starting", "downloading", "verifying", "done", "failed", "stopping"] as const;
-export type NodeState = (typeof NODE_STATES)[number];
 
 /** What a seed shows: the node's own state, or what its silence or its lack of progress says. */
 export type ShownState = NodeState | "lost" | "stalled";
@@ -12,24 +9,6 @@ export type ShownState = NodeState | "lost" | "stalled";
  * still on its way, then what is finished.
  */
 export const SHOWN_ORDER: readonly ShownState[] = ["failed", "lost", "stalled", "stopping", "starting", "downloading", "verifying", "done"];
-
-export interface NodeReport {
-  /** --name, by default the host name. */
-  name: string;
-  /** Empty when the node has none. */
-  zone: string;
-  state: NodeState;
-  verifiedBytes: number;
-  /** What this node fetches: the package, or its --only selection. */
-  totalBytes: number;
-  rateBytesPerSecond: number;
-  peers: number;
-  /** The last error's code (BT_E_...), empty when none, and its one-line message. */
-  errorCode: string;
-  errorMessage: string;
-  /** The node's bytetide version. */
-  version: string;
-}
 
 export interface RolloutLimits {
   /** Nodes remembered, all packages together; the oldest finished go first. */

@@ -1,5 +1,7 @@
 import { ProtocolError, WIRE_ERRORS } from "./codes.ts";
 import { encodeFrame, type Frame, HEADER_LENGTH, writeHeader } from "./frame.ts";
+import { decodeStatus, encodeStatus, type NodeReport } from "./status.ts";
+import { isZoneName, MAX_ZONE_BYTES } from "./zone.ts";
 
 export const MESSAGE_TYPES = {
   HELLO: 1,
@@ -19,6 +21,7 @@ export const MESSAGE_TYPES = {
   METADATA_REQUEST: 15,
   METADATA: 16,
   ZONE: 17,
+  STATUS: 18,
 } as const;
 
 /** HELLO capability bits. */
@@ -30,18 +33,16 @@ export const CAPABILITIES = {
    * PEERS entries that carry one. Neither goes to a peer without this bit.
    */
   ZONES: 2,
+  /**
+   * The sender keeps its nodes' reports (a serve): a get sends it STATUS at most every
+   * 2 s, and once more as it ends. Nothing is reported to a peer without this bit.
+   */
+  REPORTS: 4,
 } as const;
 
 /** PEERS frame code: each entry is followed by its zone (a length byte, then the name; empty when unknown). */
 export const PEERS_WITH_ZONES = 1;
-/** Bytes of a zone name (see isZoneName). */
-export const MAX_ZONE_BYTES = 63;
-
-/**
- * A zone names where a node sits in the network (a rack, a switch, an availability zone):
- * 1-63 characters of letters, digits and . _ : / -, so a Kubernetes topology label fits.
- */
-export const isZoneName = (zone: string): boolean => zone.length <= MAX_ZONE_BYTES && /^[A-Za-z0-9._:/-]+$/.test(zone);
+export { isZoneName, MAX_ZONE_BYTES } from "./zone.ts";
 
 export const ROOT_LENGTH = 32;
 export const PEER_ID_LENGTH = 16;
@@ -116,7 +117,9 @@ export type Message =
   | { type: "LIST"; from: number }
   | { type: "CATALOGUE"; total: number; from: number; packages: CatalogueEntry[] }
   | { type: "METADATA_REQUEST"; id: Uint8Array; offset: number }
-  | { type: "METADATA"; id: Uint8Array; total: number; offset: number; data: Uint8Array };
+  | { type: "METADATA"; id: Uint8Array; total: number; offset: number; data: Uint8Array }
+  /** A downloading node's report of itself, to a peer with CAPABILITIES.REPORTS (status.ts). */
+  | { type: "STATUS"; report: NodeReport };
 
 const u32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -189,6 +192,8 @@ export function encodeMessage(m: Message): Uint8Array {
       p.set(m.data, ID_LENGTH + 8);
       return encodeFrame(T.METADATA, 0, p);
     }
+    case "STATUS":
+      return encodeFrame(T.STATUS, 0, encodeStatus(m.report));
   }
 }
 
@@ -370,6 +375,8 @@ export function decodeMessage(frame: Frame): Message {
       const v = new DataView(p.buffer, p.byteOffset, ID_LENGTH + 8);
       return { type: "METADATA", id: p.slice(0, ID_LENGTH), total: v.getUint32(ID_LENGTH, true), offset: v.getUint32(ID_LENGTH + 4, true), data: p.subarray(ID_LENGTH + 8) };
     }
+    case T.STATUS:
+      return { type: "STATUS", report: decodeStatus(p) };
     default:
       throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `unknown message type ${frame.type}`);
   }

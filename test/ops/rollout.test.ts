@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { type NodeReport, RolloutBook, ROLLOUT_LIMITS } from "../../src/ops/rollout.ts";
+import { RolloutBook, ROLLOUT_LIMITS } from "../../src/ops/rollout.ts";
+import type { NodeReport } from "../../src/protocol/status.ts";
 
 const MiB = 1024 * 1024;
 

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { ProtocolError, WIRE_ERRORS } from "../../src/protocol/codes.ts";
 import { encodeFrame, type Frame, FrameDecoder, HEADER_LENGTH, PROTOCOL_VERSION } from "../../src/protocol/frame.ts";
 import { decodeMessage, encodeMessage, encodePiece, type Message, MESSAGE_TYPES, PEERS_WITH_ZONES } from "../../src/protocol/messages.ts";
+import { decodeStatus, encodeStatus, MAX_STATUS_BYTES, MAX_STATUS_MESSAGE_BYTES, type NodeReport } from "../../src/protocol/status.ts";
 import { seededBytes } from "../helpers/fixtures.ts";
 
 const MAX = 4096;
@@ -25,6 +26,19 @@ function protocolError(fn: () => unknown): ProtocolError {
 
 const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
 
+const STATUS_SAMPLE: NodeReport = {
+  name: "gpu-node-017.cluster.example",
+  zone: "rack-3",
+  state: "downloading",
+  verifiedBytes: 140 * 2 ** 30 + 5,
+  totalBytes: 2 ** 53 - 1,
+  rateBytesPerSecond: 3_100_000_000,
+  peers: 12,
+  errorCode: "",
+  errorMessage: "",
+  version: "0.1.0",
+};
+
 const SAMPLES: Message[] = [
   { type: "HELLO", root: seededBytes(32, 1), peerId: seededBytes(16, 2), listenPort: 7654, capabilities: 5, nonce: seededBytes(32, 3) },
   { type: "AUTH", proof: seededBytes(32, 4) },
@@ -45,6 +59,8 @@ const SAMPLES: Message[] = [
   { type: "CATALOGUE", total: 202, from: 200, packages: [{ id: seededBytes(32, 5), size: 2 ** 40 + 3, name: "weights-v2" }, { id: seededBytes(32, 6), size: 0, name: "ünïcode" }] },
   { type: "METADATA_REQUEST", id: seededBytes(32, 7), offset: 262_144 },
   { type: "METADATA", id: seededBytes(32, 8), total: 600_000, offset: 262_144, data: seededBytes(1000, 9) },
+  { type: "STATUS", report: STATUS_SAMPLE },
+  { type: "STATUS", report: { ...STATUS_SAMPLE, name: "gpu-ünï-17", zone: "", state: "failed", errorCode: "BT_E_VERIFY", errorMessage: "chunk 3 from peer seed:7654 failed verification" } },
 ];
 
 describe("frame decoder edge cases", () => {
@@ -244,6 +260,41 @@ describe("catalogue messages", () => {
     const cut = listing.slice(0, listing.length - 1);
     new DataView(cut.buffer).setUint32(6, cut.length - HEADER_LENGTH, true);
     expect(protocolError(() => decodeMessage(decodeAll([cut])[0]!)).message).toMatch(/CATALOGUE payload truncated/);
+  });
+});
+
+describe("status reports", () => {
+  const statusFrame = (payload: Uint8Array) => ({ version: PROTOCOL_VERSION, type: MESSAGE_TYPES.STATUS, code: 0, payload });
+  const payloadOf = (report: NodeReport) => encodeStatus(report);
+
+  test("fields too long for the wire are cut to their bounds, so a report is at most 928 bytes", () => {
+    const long = { ...STATUS_SAMPLE, name: "n".repeat(400), version: "v".repeat(100), errorCode: "BT_E_" + "X".repeat(100), errorMessage: "m".repeat(5000) };
+    const payload = payloadOf(long);
+    expect(payload.length).toBeLessThanOrEqual(928);
+    const back = decodeStatus(payload);
+    expect([back.name.length, back.version.length, back.errorCode.length, back.errorMessage.length]).toEqual([255, 32, 32, MAX_STATUS_MESSAGE_BYTES]);
+  });
+
+  test("a later report format may append fields, which this reader skips; format 1 with trailing bytes, or format 0, is a framing error", () => {
+    const later = concat(payloadOf(STATUS_SAMPLE), Uint8Array.of(9, 9, 9));
+    later[0] = 2;
+    expect(decodeMessage(statusFrame(later))).toEqual({ type: "STATUS", report: STATUS_SAMPLE });
+    later[0] = 1;
+    expect(protocolError(() => decodeMessage(statusFrame(later))).message).toMatch(/STATUS has trailing bytes/);
+    later[0] = 0;
+    expect(protocolError(() => decodeMessage(statusFrame(later))).message).toMatch(/STATUS format 0 is unknown/);
+  });
+
+  test.each([
+    ["an unknown state", (p: Uint8Array) => { p[1] = 6; return p; }, /state 6 is unknown/],
+    ["a payload cut short", (p: Uint8Array) => p.subarray(0, p.length - 1), /truncated/],
+    ["no fixed part", (p: Uint8Array) => p.subarray(0, 27), /too short/],
+    ["an oversized payload", () => new Uint8Array(MAX_STATUS_BYTES + 1), /too long/],
+    ["an empty name", () => payloadOf({ ...STATUS_SAMPLE, name: "" }), /no node name/],
+    ["a zone that is not a zone name", () => payloadOf({ ...STATUS_SAMPLE, zone: "rack 3" }), /not a zone name/],
+    ["an error code that is not a code", () => payloadOf({ ...STATUS_SAMPLE, errorCode: "bt_e_io; rm -rf" }), /not a code/],
+  ])("%s is a framing error", (_, mutate, message) => {
+    expect(protocolError(() => decodeMessage(statusFrame(mutate(payloadOf(STATUS_SAMPLE))))).message).toMatch(message);
   });
 });
 
