@@ -4,6 +4,7 @@ import { BtError } from "../errors.ts";
 import { isZoneName, MAX_ZONE_BYTES } from "../protocol/messages.ts";
 import { parseSize } from "../util/units.ts";
 import { serveMetrics } from "../ops/metrics.ts";
+import type { RolloutBook } from "../ops/rollout.ts";
 import { type Listener, type ListenerOptions, listen } from "../serve/listener.ts";
 import { peerLabel } from "../swarm/address-book.ts";
 import type { SwarmNode } from "../swarm/node.ts";
@@ -86,8 +87,12 @@ function zoneFlag(command: string, value: unknown): string {
  * the start before any peer is served: a unit with a typo must not run on without its
  * metrics. On a failure nothing stays bound.
  */
-export async function openListeners(command: string, metricsFlag: unknown, options: ListenerOptions): Promise<{ metrics: ReturnType<typeof startMetrics>; listener: Listener }> {
-  const metrics = startMetrics(command, metricsFlag, () => options.nodes.values());
+export async function openListeners(
+  command: string,
+  metricsFlag: unknown,
+  options: ListenerOptions & { rollout?: RolloutBook },
+): Promise<{ metrics: ReturnType<typeof startMetrics>; listener: Listener }> {
+  const metrics = startMetrics(command, metricsFlag, () => options.nodes.values(), options.rollout);
   try {
     return { metrics, listener: await listen(options) };
   } catch (err) {
@@ -97,12 +102,12 @@ export async function openListeners(command: string, metricsFlag: unknown, optio
 }
 
 /** Starts --metrics when given; returns its URL and a stop function, or null. */
-export function startMetrics(command: string, value: unknown, nodes: () => Iterable<SwarmNode>): { url: string; stop(): void } | null {
+export function startMetrics(command: string, value: unknown, nodes: () => Iterable<SwarmNode>, rollout?: RolloutBook): { url: string; stop(): void } | null {
   if (value === undefined) return null;
   const at = addressFlag(command, "metrics", String(value), "127.0.0.1");
   let server: ReturnType<typeof serveMetrics>;
   try {
-    server = serveMetrics(at.host, at.port, nodes);
+    server = serveMetrics(at.host, at.port, nodes, rollout);
   } catch (err) {
     throw err instanceof BtError ? new BtError(err.code, `${command}: ${err.message}`) : err;
   }

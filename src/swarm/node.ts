@@ -8,6 +8,7 @@ import { equalBytes } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { CAPABILITIES, type Hello, type Message, NONCE_LENGTH } from "../protocol/messages.ts";
+import type { NodeReport, NodeState } from "../protocol/status.ts";
 import type { ChunkStore } from "../storage/store.ts";
 import { Bitset } from "../util/bitset.ts";
 import { Limiter } from "../util/bounded.ts";
@@ -54,6 +55,13 @@ export interface SwarmNodeOptions {
   clock?: Clock;
   /** --linger: how long a finished get serves at most (linger.ts); Infinity, the default, never goes (serve, get --seed). */
   lingerMs?: number;
+  /**
+   * get: who this node is in its STATUS reports, which go to every peer that keeps reports
+   * (a serve) every REPORT_INTERVAL_MS, and once more as the node ends.
+   */
+  reportAs?: { name: string; version: string; totalBytes: number };
+  /** serve: what peers report of themselves; with it, the node's HELLO says it keeps reports. */
+  onReport?: (report: NodeReport) => void;
 }
 
 export interface DownloadResult {
@@ -86,6 +94,8 @@ const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
 const RECEIVE_GARBAGE_MAX_AGE_MS = 50;
 const RECEIVE_GARBAGE_MIN_BYTES = 512 * 1024;
 const RESIDENT_GROWTH_PER_FULL_COLLECTION = 24 * 1024 * 1024;
+/** A node reports itself at most this often (docs/protocol.md, "Reports"): 5,000 messages a second reach a seed of 10,000 nodes. */
+export const REPORT_INTERVAL_MS = 2_000;
 
 /**
  * One package's place in the swarm: the peers it is connected to (dialled or accepted),
@@ -113,7 +123,6 @@ export class SwarmNode {
   private readonly verifyLimiter = new Limiter(LIMITS.hashJobsInFlight);
   /** Hash and write jobs in progress: a failing download waits for them, so the state stays true. */
   private readonly landing = new Set<Promise<void>>();
-  /** Verified chunks waiting for the session's `write`. */
   /** Verified chunks the session has yet to have written; a placed one (already on disk) keeps no buffer. */
   private readonly verified = new Map<number, { buffer: Uint8Array | null; digest: Uint8Array }>();
   private readonly clock: Clock;
@@ -129,6 +138,14 @@ export class SwarmNode {
   /** Resident bytes just after the last full collection (at first, at start). */
   private residentAfterFullCollection = process.memoryUsage.rss();
   private refillTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Why the download stopped (its failure, or the signal that closed it), for the last report. */
+  private ending: unknown = null;
+  /** get: its output is verified and in place (markDone). */
+  private done = false;
+  /** The last chunk that failed, or the last refusal, as the reports name it. */
+  private lastError: { code: string; message: string } | null = null;
+  /** When the last report went, and the verified bytes it gave: the next one's rate. */
+  private lastReport = { at: 0, bytes: 0 };
 
   constructor(private readonly options: SwarmNodeOptions) {
     const { pkg, store } = options;
@@ -214,7 +231,7 @@ export class SwarmNode {
       root: this.options.pkg.root,
       peerId: this.options.peerId,
       listenPort: this.listenPort,
-      capabilities: (this.options.network.secret ? CAPABILITIES.AUTH : 0) | CAPABILITIES.ZONES,
+      capabilities: (this.options.network.secret ? CAPABILITIES.AUTH : 0) | CAPABILITIES.ZONES | (this.options.onReport ? CAPABILITIES.REPORTS : 0),
       nonce: crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)),
     };
   }
@@ -245,6 +262,7 @@ export class SwarmNode {
     // The core's tick: pipeline depth, the stall rule, the give-up rule, redials, linger.
     this.ticker = setInterval(() => {
       this.perform({ type: "tick" });
+      if (this.clock() - this.lastReport.at >= REPORT_INTERVAL_MS) this.sendStatus();
       // The progress line follows the peers too, not only arriving chunks: a get that waits
       // on one missing chunk must not go on showing the peer count of its last chunk.
       if (!this.complete) this.report();
@@ -257,10 +275,57 @@ export class SwarmNode {
   close(reason: unknown = new BtError("BT_E_INTERRUPTED", "interrupted")): void {
     if (this.closed) return;
     this.closed = true;
+    if (!this.settled) this.ending = reason;
     if (this.ticker) clearInterval(this.ticker);
     if (this.refillTimer) clearTimeout(this.refillTimer);
     this.perform({ type: "stop" });
     this.fail(reason);
+  }
+
+  /** get: finishing the output failed after the download (its final check or rename); the last report says so. */
+  markFailed(err: unknown): void {
+    this.ending ??= err;
+  }
+
+  /** get: the output is verified and in place; the peers that keep reports hear "done" now. */
+  markDone(): void {
+    this.done = true;
+    this.sendStatus();
+  }
+
+  /** STATUS to every admitted peer that keeps reports, when this node reports itself. */
+  private sendStatus(): void {
+    if (!this.options.reportAs) return;
+    const report = this.statusReport();
+    const message = { type: "STATUS", report } as const;
+    for (const { conn } of this.links.values()) if ((conn.remoteHello!.capabilities & CAPABILITIES.REPORTS) !== 0) conn.sendMessage(message);
+  }
+
+  private statusReport(): NodeReport {
+    const now = this.clock();
+    const verifiedBytes = this.session.verifiedBytes;
+    const seconds = (now - this.lastReport.at) / 1000;
+    const rate = this.lastReport.at > 0 && seconds > 0 ? Math.max(0, verifiedBytes - this.lastReport.bytes) / seconds : 0;
+    this.lastReport = { at: now, bytes: verifiedBytes };
+    const ending = this.ending as { code?: string; message?: string } | null;
+    const stopped = ending?.code === "BT_E_INTERRUPTED" || ending?.code === "BT_E_TERMINATED";
+    const state: NodeState =
+      ending ? (stopped ? "stopping" : "failed")
+      : this.done ? "done"
+      : this.complete ? "verifying"
+      : this.session.bytesReceived === 0 ? "starting"
+      : "downloading";
+    const error = ending && !stopped ? { code: ending.code ?? "BT_E_INTERNAL", message: ending.message ?? String(ending) } : this.lastError;
+    return {
+      ...this.options.reportAs!,
+      zone: this.options.network.zone,
+      state,
+      verifiedBytes,
+      rateBytesPerSecond: state === "downloading" ? rate : 0,
+      peers: this.connectedPeers,
+      errorCode: error?.code ?? "",
+      errorMessage: error?.message ?? "",
+    };
   }
 
   // ---- connections ------------------------------------------------------------------
@@ -330,6 +395,7 @@ export class SwarmNode {
   private carryOut(action: SwarmAction<PeerConnection>, block?: Uint8Array): void {
     switch (action.type) {
       case "log":
+        if (action.event === "chunk-error") this.lastError = { code: "BT_E_VERIFY", message: chunkErrorLine(action.fields) };
         return this.options.logger.event(action.event, action.fields);
       case "wake":
         return this.wakeAfter(action.afterMs);
@@ -341,6 +407,8 @@ export class SwarmNode {
         return this.fail(action.error);
       case "linger-over":
         return this.resolveLingered();
+      case "report":
+        return this.options.onReport?.(action.report);
       case "bye-all":
         return this.byeAll(action.code, action.reason);
       case "dial":
@@ -395,8 +463,9 @@ export class SwarmNode {
     }
   }
 
-  /** Says BYE to every connection, those still shaking hands included. */
+  /** Says BYE to every connection, those still shaking hands included: the peers that keep reports hear the last one first. */
   private byeAll(code: number, reason: string): void {
+    this.sendStatus();
     for (const conn of [...this.core.connections.all()]) conn.bye(code, reason);
   }
 
@@ -510,11 +579,18 @@ export class SwarmNode {
   /** The download stopped (the core said BYE to its peers): chunks already being written land, so the state stays true, then it rejects. */
   private fail(err: unknown): void {
     if (this.settled) return;
+    this.ending ??= err;
     this.settled = true;
     this.closed = true;
     if (this.ticker) clearInterval(this.ticker);
     void Promise.allSettled([...this.landing]).then(() => this.rejectCompletion(err));
   }
+}
+
+/** A chunk-error event as one line: "chunk 3 from peer seed:7654: failed verification". */
+function chunkErrorLine(fields: Record<string, unknown>): string {
+  const from = fields.peer !== undefined ? ` from peer ${fields.peer}` : fields.file !== undefined ? ` of ${fields.file}` : "";
+  return `chunk ${fields.chunk}${from}: ${fields.reason}`;
 }
 
 /** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) -> "10.0.0.1". */

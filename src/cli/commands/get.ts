@@ -1,4 +1,5 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { NET } from "../../config.ts";
 import { BtError, describeFsError } from "../../errors.ts";
@@ -26,6 +27,7 @@ import { keptPackagePath, loadPackage, packageRef, peerArgument } from "../packa
 import { createProgress } from "../progress.ts";
 import { onlySelection, verifiedLine } from "../selection.ts";
 import { untilSignal } from "../signals.ts";
+import { VERSION } from "../version.ts";
 import { downloadBucket, uploadBucket } from "./serve.ts";
 
 const SHUTDOWN_GRACE_MS = 2_000;
@@ -51,6 +53,7 @@ export const get: Command = {
     force: { type: "boolean", short: "f" },
     preallocate: { type: "boolean" },
     "allow-setuid": { type: "boolean" },
+    name: { type: "string" },
     ...LIMIT_FLAGS,
     ...ZONE_FLAGS,
     ...SECURITY_FLAGS,
@@ -104,6 +107,9 @@ Options:
   --max-download-rate R bytes per second fetched from all peers together, as above
                         (default, or 0: no limit)
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there while running
+  --name NAME           this node's name in its reports to the seeds it is connected to
+                        (every 2 s: state, bytes verified, rate, peers, last error; what
+                        'bytetide status' and a seed's page show). Default: the host name
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   --log-requests        log each REQUEST sent (event 'request', chunk and peer): the picker's order
   --reuse PATH          a file or directory that may hold some of the package's chunks,
@@ -153,6 +159,7 @@ Whatever the exit code, progress is saved.`,
     const retryForMs = durationFlag("get", "retry-for", args.flags["retry-for"], NET.defaultRetryForMs);
     const uploadLimit = uploadBucket(rateFlag("get", "max-upload-rate", args.flags["max-upload-rate"]));
     const downloadRate = rateFlag("get", "max-download-rate", args.flags["max-download-rate"]);
+    const name = nodeNameFlag(args.flags.name);
     if (args.flags.output === "-") throw new BtError("BT_E_USAGE", "get: -o -: cannot write to standard output (chunks arrive in any order, and only a verified whole is ever published); give a path");
     const pkg = await loadPackage("get", ref, network, logger, args.flags.output === undefined ? undefined : resolve(args.flags.output as string));
     const paths = outputPaths(outputPathFor(pkg, args.flags.output as string | undefined));
@@ -227,6 +234,7 @@ Whatever the exit code, progress is saved.`,
       logRequests: args.flags["log-requests"] === true,
       reusedBytes: reused,
       wanted: selection?.chunks,
+      reportAs: { name, version: VERSION, totalBytes: wantedBytes },
       onProgress: (bytes, peers) => progress.update({ done: bytes, peers, chunks: verified.count }),
       lingerMs,
     });
@@ -271,8 +279,10 @@ Whatever the exit code, progress is saved.`,
         logDone(logger, pkg, result, paths.final, reused, wantedBytes);
         if (mode !== "json") console.log(verifiedLine(pkg, selection));
       } else reportComplete();
+      node.markDone();
       await linger(node, lingerMs, interrupted);
     } catch (err) {
+      node.markFailed(err);
       output?.close();
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     } finally {
@@ -282,6 +292,15 @@ Whatever the exit code, progress is saved.`,
     return 0;
   },
 };
+
+/** --name: 1-255 bytes of printable text, as a report carries it; by default the host name. */
+function nodeNameFlag(value: unknown): string {
+  const name = value === undefined ? hostname() : String(value);
+  if (name.length === 0 || Buffer.byteLength(name) > 255 || /[\p{Cc}]/u.test(name)) {
+    throw new BtError("BT_E_USAGE", `get: --name ${JSON.stringify(name)}: expected 1-255 bytes of printable text, such as gpu-node-17`);
+  }
+  return name;
+}
 
 /** The verified output (all of it, or the chunks it `holds` after --only), served from where it now lies. */
 const finishedStore = (pkg: Package, path: string, logger: Logger, holds?: Bitset) =>

@@ -14,7 +14,9 @@ import { peerLabel } from "../../swarm/address-book.ts";
 import { SwarmNode } from "../../swarm/node.ts";
 import { loggerFor } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
-import { formatBytes } from "../../util/units.ts";
+import { formatBytes, toHex } from "../../util/units.ts";
+import { systemClock } from "../../util/clock.ts";
+import { RolloutBook } from "../../ops/rollout.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
 import type { Command } from "../command.ts";
 import { LIMIT_FLAGS, LIMIT_HELP, NETWORK_USAGE_ERRORS, networkPolicy, openListeners, ZONE_FLAGS, ZONE_HELP } from "../network.ts";
@@ -125,14 +127,18 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
     const peerId = crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH));
     const uploadLimit = uploadBucket(maxUploadRate);
     const nodes = new Map<string, SwarmNode>();
+    // What the gets connected here report of themselves, every package together (bounded).
+    const rollout = new RolloutBook(systemClock);
     const served: { id: string; root: string; name: string; bytes: number }[] = [];
     for (const path of paths) {
       const pkg = await readPackage(path);
       const files = new PackageFiles(pkg, data ?? defaultPayloadPath(path, pkg), false);
       checkPayload(pkg, files);
+      const id = packageId(pkg);
+      const idHex = toHex(id);
       const node = new SwarmNode({
         pkg,
-        id: packageId(pkg),
+        id,
         store: completeStore(files, {
           trusted: false,
           onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "the data on disk does not match the package", action: "refused as damaged until the file changes or SIGHUP" }),
@@ -146,13 +152,14 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         uploadLimit,
         superSeeding: true,
         downloadLimit: null,
+        onReport: (report) => rollout.report(idHex, report),
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
       nodes.set(node.rootHex, node);
       served.push({ id: node.idHex, root: node.rootHex, name: packageName(pkg), bytes: pkg.totalSize });
     }
 
-    const { metrics, listener } = await openListeners("serve", args.flags.metrics, { command: "serve", host: address.host, port: address.port, nodes, logger, network });
+    const { metrics, listener } = await openListeners("serve", args.flags.metrics, { command: "serve", host: address.host, port: address.port, nodes, logger, network, rollout });
     for (const node of nodes.values()) {
       node.listenPort = listener.port;
       node.start();
