@@ -12,6 +12,8 @@ export const EXIT_CODES = {
   BT_E_IO: 7,
   BT_E_NO_PEERS: 8,
   BT_E_LOCKED: 9,
+  BT_E_ROLLOUT: 10,
+  BT_E_IN_PROGRESS: 11,
   BT_E_INTERRUPTED: 130,
   BT_E_TERMINATED: 143,
 } as const;

@@ -9,9 +9,10 @@ import { verify } from "./commands/verify.ts";
 import { get } from "./commands/get.ts";
 import { serve } from "./commands/serve.ts";
 import { simulate } from "./commands/simulate.ts";
+import { status } from "./commands/status.ts";
 import { versionLine } from "./version.ts";
 
-const COMMANDS: Command[] = [make, inspect, verify, diff, serve, get, ls, simulate];
+const COMMANDS: Command[] = [make, inspect, verify, diff, serve, get, ls, status, simulate];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -87,11 +87,7 @@ function zoneFlag(command: string, value: unknown): string {
  * the start before any peer is served: a unit with a typo must not run on without its
  * metrics. On a failure nothing stays bound.
  */
-export async function openListeners(
-  command: string,
-  metricsFlag: unknown,
-  options: ListenerOptions & { rollout?: RolloutBook },
-): Promise<{ metrics: ReturnType<typeof startMetrics>; listener: Listener }> {
+export async function openListeners(command: string, metricsFlag: unknown, options: ListenerOptions): Promise<{ metrics: ReturnType<typeof startMetrics>; listener: Listener }> {
   const metrics = startMetrics(command, metricsFlag, () => options.nodes.values(), options.rollout);
   try {
     return { metrics, listener: await listen(options) };

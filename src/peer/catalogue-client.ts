@@ -2,6 +2,7 @@ import type { NetworkPolicy } from "../config.ts";
 import { claimedId, decodePackage, equalBytes, expectedLength, FormatError, HEADER_LENGTH } from "../pkg/format.ts";
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
+import type { PackageRollout } from "../ops/rollout.ts";
 import { CAPABILITIES, type CatalogueEntry, type Message, METADATA_BLOCK, NO_PACKAGE, NONCE_LENGTH, PEER_ID_LENGTH } from "../protocol/messages.ts";
 import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
 import { toHex } from "../util/units.ts";
@@ -123,6 +124,37 @@ export function fetchPackage(address: PeerAddress, network: NetworkPolicy, id: U
       received += message.data.length;
       if (received < bytes.length) return void ask(conn);
       return verified(bytes, id);
+    },
+  });
+}
+
+/** A rollout document past this is refused: 100,000 nodes take about 30 MiB. */
+const MAX_ROLLOUT_BYTES = 128 * 1024 * 1024;
+
+/** What a seed's nodes reported (docs/protocol.md, "Reports"), one package each, as the seed saw it when asked. */
+export function fetchRollout(address: PeerAddress, network: NetworkPolicy): Promise<PackageRollout[]> {
+  let bytes: Uint8Array | null = null;
+  let received = 0;
+  return converse(address, network, {
+    start: (conn) => conn.sendMessage({ type: "ROLLOUT_REQUEST", offset: 0 }),
+    answered(conn, message) {
+      if (message.type !== "ROLLOUT") return undefined;
+      if (message.offset !== received || message.data.length === 0) throw new CatalogueError(`sent the rollout at offset ${message.offset} (${message.data.length} bytes) where ${received} was next`);
+      if (!bytes) {
+        if (message.total > MAX_ROLLOUT_BYTES) throw new CatalogueError(`sent a rollout of ${message.total} bytes, more than ${MAX_ROLLOUT_BYTES}`);
+        bytes = new Uint8Array(message.total);
+      }
+      if (message.total !== bytes.length || received + message.data.length > bytes.length) throw new CatalogueError("changed the length of the rollout midway");
+      bytes.set(message.data, received);
+      received += message.data.length;
+      if (received < bytes.length) return void conn.sendMessage({ type: "ROLLOUT_REQUEST", offset: received });
+      try {
+        const { packages } = JSON.parse(new TextDecoder().decode(bytes)) as { packages: PackageRollout[] };
+        if (!Array.isArray(packages)) throw new Error("no package list");
+        return packages;
+      } catch (err) {
+        throw new CatalogueError(`sent a rollout that is not one: ${(err as Error).message}`);
+      }
     },
   });
 }

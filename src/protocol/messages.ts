@@ -22,6 +22,8 @@ export const MESSAGE_TYPES = {
   METADATA: 16,
   ZONE: 17,
   STATUS: 18,
+  ROLLOUT_REQUEST: 19,
+  ROLLOUT: 20,
 } as const;
 
 /** HELLO capability bits. */
@@ -58,6 +60,8 @@ export const MAX_PEERS_PER_MESSAGE = 200;
 export const MAX_CATALOGUE_ENTRIES = 200;
 /** Bytes of a .bpkg in one METADATA message: a large file table comes in many frames. */
 export const METADATA_BLOCK = 256 * 1024;
+/** Bytes of a seed's rollout document (JSON) in one ROLLOUT message. */
+export const ROLLOUT_BLOCK = 256 * 1024;
 /** The HELLO root of a connection that asks about packages (LIST, METADATA_REQUEST) rather than for one. */
 export const NO_PACKAGE = new Uint8Array(ROOT_LENGTH);
 const ID_LENGTH = 32;
@@ -119,7 +123,11 @@ export type Message =
   | { type: "METADATA_REQUEST"; id: Uint8Array; offset: number }
   | { type: "METADATA"; id: Uint8Array; total: number; offset: number; data: Uint8Array }
   /** A downloading node's report of itself, to a peer with CAPABILITIES.REPORTS (status.ts). */
-  | { type: "STATUS"; report: NodeReport };
+  | { type: "STATUS"; report: NodeReport }
+  /** Catalogue only: send me what your nodes reported (the rollout document), from `offset`; at 0, as of now. */
+  | { type: "ROLLOUT_REQUEST"; offset: number }
+  /** Bytes `offset…` of the rollout document (`total` bytes of JSON, docs/protocol.md "Reports"). */
+  | { type: "ROLLOUT"; total: number; offset: number; data: Uint8Array };
 
 const u32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -194,6 +202,16 @@ export function encodeMessage(m: Message): Uint8Array {
     }
     case "STATUS":
       return encodeFrame(T.STATUS, 0, encodeStatus(m.report));
+    case "ROLLOUT_REQUEST":
+      return encodeFrame(T.ROLLOUT_REQUEST, 0, u32(m.offset));
+    case "ROLLOUT": {
+      const p = new Uint8Array(8 + m.data.length);
+      const v = new DataView(p.buffer);
+      v.setUint32(0, m.total, true);
+      v.setUint32(4, m.offset, true);
+      p.set(m.data, 8);
+      return encodeFrame(T.ROLLOUT, 0, p);
+    }
   }
 }
 
@@ -377,6 +395,13 @@ export function decodeMessage(frame: Frame): Message {
     }
     case T.STATUS:
       return { type: "STATUS", report: decodeStatus(p) };
+    case T.ROLLOUT_REQUEST:
+      return { type: "ROLLOUT_REQUEST", offset: expectLength(frame, "ROLLOUT_REQUEST", 4).getUint32(0, true) };
+    case T.ROLLOUT: {
+      if (p.length < 8 || p.length > 8 + ROLLOUT_BLOCK) throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `ROLLOUT payload is ${p.length} bytes, outside 8..${8 + ROLLOUT_BLOCK}`);
+      const v = new DataView(p.buffer, p.byteOffset, 8);
+      return { type: "ROLLOUT", total: v.getUint32(0, true), offset: v.getUint32(4, true), data: p.subarray(8) };
+    }
     default:
       throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `unknown message type ${frame.type}`);
   }

@@ -2,7 +2,8 @@ import type { PeerConnection } from "../peer/connection.ts";
 import { claimedId, encodePackage } from "../pkg/format.ts";
 import { type Package, packageName } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
-import { MAX_CATALOGUE_ENTRIES, type Message, METADATA_BLOCK } from "../protocol/messages.ts";
+import { MAX_CATALOGUE_ENTRIES, type Message, METADATA_BLOCK, ROLLOUT_BLOCK } from "../protocol/messages.ts";
+import type { RolloutBook } from "../ops/rollout.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import { toHex } from "../util/units.ts";
 
@@ -19,19 +20,24 @@ interface Listed {
 
 /**
  * Answers the questions of connections that named no package in their HELLO: LIST (what is
- * served here: id, name, size) and METADATA_REQUEST (a package's .bpkg, a block at a time,
- * for `get` by id). One question is answered at a time per connection, the next once the
+ * served here: id, name, size), METADATA_REQUEST (a package's .bpkg, a block at a time,
+ * for `get` by id) and ROLLOUT_REQUEST (what the nodes reported, as JSON, for `status`). One question is answered at a time per connection, the next once the
  * socket has taken the answer before it, so a peer that asks without reading holds at most
  * one block of ours. Packages are encoded once, on the first question about them.
  */
 export class Catalogue {
   private readonly listed = new WeakMap<Package, Listed>();
   private readonly pending = new WeakMap<PeerConnection, Message[]>();
+  /** The rollout document each connection is reading: taken at its offset-0 request, so its blocks agree. */
+  private readonly rolloutRead = new WeakMap<PeerConnection, Uint8Array>();
 
-  constructor(private readonly nodes: Map<string, SwarmNode>) {}
+  constructor(
+    private readonly nodes: Map<string, SwarmNode>,
+    private readonly rollout?: RolloutBook,
+  ) {}
 
   received(conn: PeerConnection, message: Message): void {
-    if (message.type !== "LIST" && message.type !== "METADATA_REQUEST") return;
+    if (message.type !== "LIST" && message.type !== "METADATA_REQUEST" && message.type !== "ROLLOUT_REQUEST") return;
     const queue = this.pending.get(conn) ?? [];
     this.pending.set(conn, queue);
     if (queue.length >= MAX_PENDING_QUESTIONS) return conn.fail(WIRE_ERRORS.TOO_MANY_REQUESTS, `more than ${MAX_PENDING_QUESTIONS} questions waiting`);
@@ -46,6 +52,7 @@ export class Catalogue {
   }
 
   private answer(conn: PeerConnection, question: Message): void {
+    if (question.type === "ROLLOUT_REQUEST") return this.answerRollout(conn, question.offset);
     const packages = [...this.nodes.values()].map((node) => this.listing(node.pkg)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     if (question.type === "LIST") {
       const page = packages.slice(question.from, question.from + MAX_CATALOGUE_ENTRIES);
@@ -61,6 +68,14 @@ export class Catalogue {
     }
     const data = wanted.encoded.subarray(question.offset, question.offset + METADATA_BLOCK);
     conn.sendMessage({ type: "METADATA", id: question.id, total: wanted.encoded.length, offset: question.offset, data });
+  }
+
+  private answerRollout(conn: PeerConnection, offset: number): void {
+    if (!this.rollout) return conn.fail(WIRE_ERRORS.UNEXPECTED, "this peer keeps no reports: ask a serve");
+    if (offset === 0) this.rolloutRead.set(conn, new TextEncoder().encode(JSON.stringify({ packages: this.rollout.view() })));
+    const document = this.rolloutRead.get(conn);
+    if (!document || offset >= document.length) return conn.fail(WIRE_ERRORS.OUT_OF_RANGE, `rollout offset ${offset} is past its ${document?.length ?? 0} bytes`);
+    conn.sendMessage({ type: "ROLLOUT", total: document.length, offset, data: document.subarray(offset, offset + ROLLOUT_BLOCK) });
   }
 
   private listing(pkg: Package): Listed {

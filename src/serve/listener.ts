@@ -1,4 +1,5 @@
 import type { Socket, TCPSocketListener } from "bun";
+import type { RolloutBook } from "../ops/rollout.ts";
 import type { NetworkPolicy } from "../config.ts";
 import { BtError, describeBindError } from "../errors.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
@@ -27,6 +28,8 @@ export interface ListenerOptions {
   logger: Logger;
   /** maxConnections counts handshaking connections too; more are answered ERROR(BUSY). */
   network: NetworkPolicy;
+  /** serve: what its nodes reported, for the catalogue's ROLLOUT_REQUEST (bytetide status). */
+  rollout?: RolloutBook;
 }
 
 export interface Listener {
@@ -48,7 +51,7 @@ const asksCatalogue = (conn: PeerConnection): boolean => (conn.context as { cata
 export async function listen(options: ListenerOptions): Promise<Listener> {
   const connections = new Set<PeerConnection>();
   const { logger, network } = options;
-  const catalogue = new Catalogue(options.nodes);
+  const catalogue = new Catalogue(options.nodes, options.rollout);
 
   const handler: ConnectionHandler = {
     onReady: (conn) => nodeOf(conn)?.handler.onReady(conn),

@@ -8,6 +8,7 @@
  * added to the README without a runner here, or a runner whose command left the README,
  * fails the first test.
  */
+import { hostname } from "node:os";
 import { afterAll, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -108,6 +109,12 @@ const GET_BY_ID_RUNS = instances("bytetide get bytetide://HOST:PORT/<id> [--peer
 ]);
 const DIFF_RUNS = instances("bytetide diff <old.bpkg> <new.bpkg> [--json]", ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg"], ["diff", "/data/pkgs/one.bin.bpkg", "/data/pkgs/two.bin.bpkg", "--json"]);
 const LS_RUNS = instances("bytetide ls HOST[:PORT] [--json]", ["ls", "localhost:PORT_A"], ["ls", "localhost:PORT_A", "--json"]);
+const STATUS_RUNS = instances(
+  "bytetide status HOST[:PORT] [--package ID] [--watch] [--json]",
+  ["status", "localhost:PORT_A", "--package", "ID", "--watch"],
+  ["status", "localhost:PORT_A"],
+  ["status", "localhost:PORT_A", "--json"],
+);
 const SIMULATE_RUNS = instances(
   "bytetide simulate [--nodes N] [--seeds N] [--rate R] [--seed-rate R] [--size S] [--chunk-size S] [--rtt D] [--join-late F] [--leave F] [--random-seed K] [--shared-cores N --cpu-per-gib S] [--racks R --rack-uplink RATE [--no-zones]] [--json]",
   ["simulate", "--nodes", "30", "--seeds", "1", "--rate", "1G,100M", "--seed-rate", "10G", "--size", "64MiB", "--chunk-size", "1MiB", "--rtt", "2ms", "--join-late", "0.2", "--leave", "0.1", "--random-seed", "7", "--shared-cores", "2", "--cpu-per-gib", "15", "--json"],
@@ -289,6 +296,14 @@ test("serve <pkg.bpkg | dir>... [--data PATH] [--listen HOST:PORT] [--max-upload
       { id: ids[0], name: "one.bin", size: 3_000_000 },
       { id: ids[1], name: "two.bin", size: 1_000_000 },
     ]);
+    // Both gets reported to the first serve under this host's name: one node, done.
+    const waited = await run(STATUS_RUNS[0]!.map(withPorts));
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stdout).toStartWith(`package ${ids[0]}  ·  1 node: 1 done  ·  100.0% of 2.86 MiB`);
+    const [table, rollout] = await Promise.all(STATUS_RUNS.slice(1).map((argv) => run(argv.map(withPorts))));
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(new RegExp(`^${hostname().replace(/[.]/g, "\\.")} +- +done +100\\.0%`, "m"));
+    expect(JSON.parse(rollout.stdout).packages).toMatchObject([{ package: ids[0], nodes: 1, byState: { done: 1 }, bytesRemaining: 0 }]);
   } finally {
     ends = await Promise.all(seeds.map((s) => s.stop("SIGTERM")));
   }

@@ -1,4 +1,4 @@
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PackageRollout } from "../../src/ops/rollout.ts";
@@ -103,8 +103,68 @@ test("a get that fails tells the seed why before it goes: failed, with its error
     expect(row(seen, "node-f")!.errorCode).toBe("BT_E_NO_PEERS");
     expect(row(seen, "node-f")!.errorMessage).toContain("chunk 3");
     expect(seen.byState.failed).toBe(1);
+    const asked = await runCli(["status", `127.0.0.1:${badPort}`, "--secret-file", join(dir, "secret")]);
+    expect(asked.code).toBe(10);
+    expect(asked.stdout).toMatch(/^node-f +- +failed .*BT_E_NO_PEERS: /m);
   } finally {
     bad.proc.kill("SIGTERM");
     await bad.done;
   }
+});
+
+describe("bytetide status", () => {
+  const status = (...more: string[]) => runCli(["status", `127.0.0.1:${port}`, "--secret-file", join(dir, "secret"), ...more]);
+
+  test("prints each package's header and its nodes, problems first, and exits 11 while one is not done; --json is the same as one object", async () => {
+    const r = await status();
+    expect(r.stdout).toContain(`package ${id}`);
+    expect(r.stdout).toMatch(/^NAME +ZONE +STATE +DONE +RATE +PEERS +LAST ERROR$/m);
+    expect(r.stdout).toMatch(/^node-a +rack-1 +done +100\.0%/m);
+    // node-slow was stopped with Ctrl-C: not done, so the rollout is not over.
+    expect(r.stdout).toMatch(/^node-slow +- +stopping +\d+\.\d%/m);
+    expect(r.stdout.indexOf("node-slow")).toBeLessThan(r.stdout.indexOf("node-a "));
+    expect(r.code).toBe(11);
+    const json = await status("--json");
+    expect(json.code).toBe(11);
+    const { packages } = JSON.parse(json.stdout) as { packages: PackageRollout[] };
+    expect(packages.map((p) => p.package)).toEqual([id]);
+    expect(packages[0]!.byState).toMatchObject({ done: 1, stopping: 1 });
+  });
+
+  test("--package narrows it to one package; a malformed id is a usage error naming the flag", async () => {
+    const other = await status("--package", "ab".repeat(32), "--json");
+    expect(JSON.parse(other.stdout).packages).toEqual([]);
+    expect(other.code).toBe(11);
+    const bad = await status("--package", "xyz");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("status: --package");
+  });
+
+  test("the wrong secret, or no seed there: exit 8, naming the peer", async () => {
+    const refused = await runCli(["status", `127.0.0.1:${port}`, "--secret-file", join(dir, "wrong")]);
+    expect(refused.code).toBe(8);
+    expect(refused.stderr).toContain(`127.0.0.1:${port}`);
+    const nobody = await runCli(["status", "127.0.0.1:1"]);
+    expect(nobody.code).toBe(8);
+    expect(nobody.stderr).toContain("status: 127.0.0.1:1");
+  });
+
+  test("--watch waits, a header line at a time off a terminal, until every node is done, then prints the table and exits 0", async () => {
+    writeFileSync(join(dir, "small.bin"), seededBytes(1_500_000, 29));
+    await makePackage(join(dir, "small.bin"), ["--chunk-size", "256KiB"]);
+    const small = spawnCli(["serve", join(dir, "small.bin.bpkg"), "--listen", "127.0.0.1:0"]);
+    try {
+      const smallPort = (await small.waitFor(/ on 127\.0\.0\.1:(\d+)\n/))[1];
+      const get = spawnCli(["get", join(dir, "small.bin.bpkg"), "--peer", `127.0.0.1:${smallPort}`, "-o", join(dir, "small-out.bin"), "--name", "watched", "--max-download-rate", "500K", "--linger", "0"]);
+      const watch = await runCli(["status", `127.0.0.1:${smallPort}`, "--watch"], { timeoutMs: 60_000 });
+      expect((await get.done).code).toBe(0);
+      expect(watch.code).toBe(0);
+      // It waited: a header line while the get was on its way, then the whole table.
+      expect(watch.stdout).toMatch(/1 node: 1 (starting|downloading)/);
+      expect(watch.stdout).toMatch(/^watched +- +done +100\.0%/m);
+    } finally {
+      small.proc.kill("SIGTERM");
+      await small.done;
+    }
+  });
 });

@@ -60,6 +60,8 @@ const SAMPLES: Message[] = [
   { type: "METADATA_REQUEST", id: seededBytes(32, 7), offset: 262_144 },
   { type: "METADATA", id: seededBytes(32, 8), total: 600_000, offset: 262_144, data: seededBytes(1000, 9) },
   { type: "STATUS", report: STATUS_SAMPLE },
+  { type: "ROLLOUT_REQUEST", offset: 262_144 },
+  { type: "ROLLOUT", total: 600_000, offset: 262_144, data: new TextEncoder().encode('{"packages":[]}') },
   { type: "STATUS", report: { ...STATUS_SAMPLE, name: "gpu-ünï-17", zone: "", state: "failed", errorCode: "BT_E_VERIFY", errorMessage: "chunk 3 from peer seed:7654 failed verification" } },
 ];
 
