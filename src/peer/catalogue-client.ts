@@ -3,7 +3,7 @@ import { claimedId, decodePackage, equalBytes, expectedLength, FormatError, HEAD
 import type { Package } from "../pkg/model.ts";
 import { WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import type { PackageRollout } from "../ops/rollout.ts";
-import { CAPABILITIES, type CatalogueEntry, type Message, METADATA_BLOCK, NO_PACKAGE, NONCE_LENGTH, PEER_ID_LENGTH } from "../protocol/messages.ts";
+import { CAPABILITIES, type CatalogueEntry, type Hello, type Message, METADATA_BLOCK, NO_PACKAGE, NONCE_LENGTH, PEER_ID_LENGTH } from "../protocol/messages.ts";
 import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
 import { toHex } from "../util/units.ts";
 import { type ConnectionHandler, PeerConnection } from "./connection.ts";
@@ -59,20 +59,25 @@ function converse<T>(address: PeerAddress, network: NetworkPolicy, conversation:
         end(() => reject(new CatalogueError(`${label}: ${code}${info.reason || "closed the connection before answering"}`)));
       },
     };
-    const hello = {
-      type: "HELLO" as const,
-      root: NO_PACKAGE,
-      peerId: crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH)),
-      listenPort: 0,
-      capabilities: network.secret ? CAPABILITIES.AUTH : 0,
-      nonce: crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)),
-    };
+    const hello = catalogueHello(network);
     dial(address, network, {
       connection: () => new PeerConnection(label, { role: "initiator", hello, secret: network.secret }, handler, network.limits),
       failed: (reason) => end(() => reject(new CatalogueError(`${label}: ${reason}`))),
       cancelled: () => over,
     });
   });
+}
+
+/** The HELLO of a connection that asks about packages (or reports) rather than for one: the zero root, no listening port. */
+export function catalogueHello(network: NetworkPolicy): Hello {
+  return {
+    type: "HELLO",
+    root: NO_PACKAGE,
+    peerId: crypto.getRandomValues(new Uint8Array(PEER_ID_LENGTH)),
+    listenPort: 0,
+    capabilities: network.secret ? CAPABILITIES.AUTH : 0,
+    nonce: crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)),
+  };
 }
 
 /** What a peer serves: id, name and size of each package, in name order. */

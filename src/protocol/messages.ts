@@ -1,6 +1,6 @@
 import { ProtocolError, WIRE_ERRORS } from "./codes.ts";
 import { encodeFrame, type Frame, HEADER_LENGTH, writeHeader } from "./frame.ts";
-import { decodeStatus, encodeStatus, type NodeReport } from "./status.ts";
+import { decodeStatus, encodeStatus, type PackageReport } from "./status.ts";
 import { isZoneName, MAX_ZONE_BYTES } from "./zone.ts";
 
 export const MESSAGE_TYPES = {
@@ -36,8 +36,9 @@ export const CAPABILITIES = {
    */
   ZONES: 2,
   /**
-   * The sender keeps its nodes' reports (a serve): a get sends it STATUS at most every
-   * 2 s, and once more as it ends. Nothing is reported to a peer without this bit.
+   * In the HELLO that answers a catalogue connection: the acceptor keeps its nodes'
+   * reports (a serve), so a get may send it STATUS there. Nothing is reported to a peer
+   * without this bit.
    */
   REPORTS: 4,
 } as const;
@@ -122,8 +123,8 @@ export type Message =
   | { type: "CATALOGUE"; total: number; from: number; packages: CatalogueEntry[] }
   | { type: "METADATA_REQUEST"; id: Uint8Array; offset: number }
   | { type: "METADATA"; id: Uint8Array; total: number; offset: number; data: Uint8Array }
-  /** A downloading node's report of itself, to a peer with CAPABILITIES.REPORTS (status.ts). */
-  | { type: "STATUS"; report: NodeReport }
+  /** Catalogue only: a downloading node's report of itself, to a peer with CAPABILITIES.REPORTS (status.ts). */
+  | ({ type: "STATUS" } & PackageReport)
   /** Catalogue only: send me what your nodes reported (the rollout document), from `offset`; at 0, as of now. */
   | { type: "ROLLOUT_REQUEST"; offset: number }
   /** Bytes `offset…` of the rollout document (`total` bytes of JSON, docs/protocol.md "Reports"). */
@@ -201,7 +202,7 @@ export function encodeMessage(m: Message): Uint8Array {
       return encodeFrame(T.METADATA, 0, p);
     }
     case "STATUS":
-      return encodeFrame(T.STATUS, 0, encodeStatus(m.report));
+      return encodeFrame(T.STATUS, 0, encodeStatus(m));
     case "ROLLOUT_REQUEST":
       return encodeFrame(T.ROLLOUT_REQUEST, 0, u32(m.offset));
     case "ROLLOUT": {
@@ -394,7 +395,7 @@ export function decodeMessage(frame: Frame): Message {
       return { type: "METADATA", id: p.slice(0, ID_LENGTH), total: v.getUint32(ID_LENGTH, true), offset: v.getUint32(ID_LENGTH + 4, true), data: p.subarray(ID_LENGTH + 8) };
     }
     case T.STATUS:
-      return { type: "STATUS", report: decodeStatus(p) };
+      return { type: "STATUS", ...decodeStatus(p) };
     case T.ROLLOUT_REQUEST:
       return { type: "ROLLOUT_REQUEST", offset: expectLength(frame, "ROLLOUT_REQUEST", 4).getUint32(0, true) };
     case T.ROLLOUT: {

@@ -10,7 +10,8 @@ import { isZoneName, MAX_ZONE_BYTES } from "./zone.ts";
  *   4  u64  bytes verified
  *   12 u64  bytes to fetch in all (the package, or its --only selection)
  *   20 u64  receive rate, bytes a second
- *   28 u8 n · name (1-255 bytes of UTF-8)
+ *   28 [32] the package id
+ *   60 u8 n · name (1-255 bytes of UTF-8)
  *      u8 n · zone (0-63, a zone name)
  *      u8 n · bytetide version (0-32)
  *      u8 n · last error's code (0-32 of A-Z 0-9 _; empty: none)
@@ -38,12 +39,14 @@ export interface NodeReport {
 }
 
 export const STATUS_FORMAT = 1;
-const FIXED_BYTES = 28;
+const PACKAGE_AT = 28;
+const PACKAGE_ID_BYTES = 32;
+const FIXED_BYTES = PACKAGE_AT + PACKAGE_ID_BYTES;
 const MAX_NAME_BYTES = 255;
 const MAX_VERSION_BYTES = 32;
 const MAX_CODE_BYTES = 32;
 export const MAX_STATUS_MESSAGE_BYTES = 512;
-/** A STATUS payload past this is refused unread: a v1 report is at most 928 bytes. */
+/** A STATUS payload past this is refused unread: a v1 report is at most 960 bytes. */
 export const MAX_STATUS_BYTES = 2048;
 
 const utf8 = new TextEncoder();
@@ -51,7 +54,13 @@ const utf8 = new TextEncoder();
 /** Cut to at most `max` bytes; a character split at the cut decodes as U+FFFD on the far side. */
 const bytesOf = (s: string, max: number): Uint8Array => utf8.encode(s).subarray(0, max);
 
-export function encodeStatus(r: NodeReport): Uint8Array {
+/** One node's report about one package (its id), as STATUS carries it. */
+export interface PackageReport {
+  package: Uint8Array;
+  report: NodeReport;
+}
+
+export function encodeStatus({ package: id, report: r }: PackageReport): Uint8Array {
   const fields = [
     [bytesOf(r.name, MAX_NAME_BYTES), 1],
     [bytesOf(r.zone, MAX_ZONE_BYTES), 1],
@@ -67,6 +76,7 @@ export function encodeStatus(r: NodeReport): Uint8Array {
   v.setBigUint64(4, BigInt(Math.max(0, Math.floor(r.verifiedBytes))), true);
   v.setBigUint64(12, BigInt(Math.max(0, Math.floor(r.totalBytes))), true);
   v.setBigUint64(20, BigInt(Math.max(0, Math.floor(r.rateBytesPerSecond))), true);
+  out.set(id.subarray(0, PACKAGE_ID_BYTES), PACKAGE_AT);
   let at = FIXED_BYTES;
   for (const [bytes, prefix] of fields) {
     if (prefix === 1) out[at] = bytes.length;
@@ -77,7 +87,7 @@ export function encodeStatus(r: NodeReport): Uint8Array {
   return out;
 }
 
-export function decodeStatus(p: Uint8Array): NodeReport {
+export function decodeStatus(p: Uint8Array): PackageReport {
   const bad = (why: string) => new ProtocolError(WIRE_ERRORS.BAD_FRAME, `STATUS ${why}`);
   if (p.length > MAX_STATUS_BYTES) throw bad(`payload of ${p.length} bytes is too long`);
   if (p.length < FIXED_BYTES) throw bad("payload too short");
@@ -112,5 +122,5 @@ export function decodeStatus(p: Uint8Array): NodeReport {
   if (report.zone.length > 0 && !isZoneName(report.zone)) throw bad(`zone ${JSON.stringify(report.zone)} is not a zone name`);
   if (!/^[A-Z0-9_]*$/.test(report.errorCode)) throw bad(`error code ${JSON.stringify(report.errorCode)} is not a code`);
   if (format === STATUS_FORMAT && at !== p.length) throw bad("has trailing bytes");
-  return report;
+  return { package: p.slice(PACKAGE_AT, FIXED_BYTES), report };
 }

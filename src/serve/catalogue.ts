@@ -4,6 +4,7 @@ import { type Package, packageName } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { MAX_CATALOGUE_ENTRIES, type Message, METADATA_BLOCK, ROLLOUT_BLOCK } from "../protocol/messages.ts";
 import type { RolloutBook } from "../ops/rollout.ts";
+import type { NodeReport } from "../protocol/status.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import { toHex } from "../util/units.ts";
 
@@ -37,6 +38,7 @@ export class Catalogue {
   ) {}
 
   received(conn: PeerConnection, message: Message): void {
+    if (message.type === "STATUS") return this.reported(message.package, message.report);
     if (message.type !== "LIST" && message.type !== "METADATA_REQUEST" && message.type !== "ROLLOUT_REQUEST") return;
     const queue = this.pending.get(conn) ?? [];
     this.pending.set(conn, queue);
@@ -68,6 +70,13 @@ export class Catalogue {
     }
     const data = wanted.encoded.subarray(question.offset, question.offset + METADATA_BLOCK);
     conn.sendMessage({ type: "METADATA", id: question.id, total: wanted.encoded.length, offset: question.offset, data });
+  }
+
+  /** A get's report of itself: kept for a package served here, and not answered. Reports of other packages are dropped, so the book holds only what this seed serves. */
+  private reported(id: Uint8Array, report: NodeReport): void {
+    const idHex = toHex(id);
+    if (!this.rollout || ![...this.nodes.values()].some((node) => node.idHex === idHex)) return;
+    this.rollout.report(idHex, report);
   }
 
   private answerRollout(conn: PeerConnection, offset: number): void {

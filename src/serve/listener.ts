@@ -6,7 +6,7 @@ import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from
 import { serverTls } from "../peer/tls.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import { equalBytes } from "../pkg/format.ts";
-import { NO_PACKAGE } from "../protocol/messages.ts";
+import { CAPABILITIES, NO_PACKAGE } from "../protocol/messages.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import { Catalogue } from "./catalogue.ts";
 import type { Logger } from "../util/log.ts";
@@ -72,7 +72,8 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     if (!anyNode) throw new ProtocolError(WIRE_ERRORS.BUSY, "starting up");
     if (equalBytes(root, NO_PACKAGE)) {
       conn.context = { catalogue: true };
-      return { ...anyNode.hello(), root: NO_PACKAGE };
+      const hello = anyNode.hello();
+      return { ...hello, root: NO_PACKAGE, capabilities: hello.capabilities | (options.rollout ? CAPABILITIES.REPORTS : 0) };
     }
     const node = options.nodes.get(toHex(root));
     if (!node) throw new ProtocolError(WIRE_ERRORS.UNKNOWN_PACKAGE, `no package with root ${toHex(root)} here`);

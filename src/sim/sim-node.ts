@@ -360,9 +360,6 @@ export class SimNode {
         return this.world.clock.after(0, () => this.leave());
       case "linger-over":
         return this.leave();
-      case "report":
-        // Simulated nodes send no STATUS: the seed's book is driven directly (bench).
-        return;
       case "dial":
         return this.world.dial(this, action.address);
       case "admit":

@@ -1,7 +1,6 @@
 import { NET } from "../config.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import type { Message } from "../protocol/messages.ts";
-import type { NodeReport } from "../protocol/status.ts";
 import type { Bitset } from "../util/bitset.ts";
 import { AddressBook, type PeerAddress } from "./address-book.ts";
 import { ConnectionTable } from "./connections.ts";
@@ -62,9 +61,7 @@ export type SwarmAction<C> =
   /** Say BYE(code) to every connection in the core's table (`connections`), those still shaking hands too. */
   | { type: "bye-all"; code: number; reason: string }
   /** A finished get has served long enough (linger.ts): the node may go. */
-  | { type: "linger-over" }
-  /** A peer's STATUS report of itself, for a node that keeps reports (a serve). */
-  | { type: "report"; peer: string; report: NodeReport };
+  | { type: "linger-over" };
 
 export interface SwarmCoreConfig {
   /** The scheduler's config: its `now` and `random` are the node's clock and randomness. */
@@ -223,8 +220,6 @@ export class SwarmCore<C> {
         return this.fromUpload(upload.cancelled(peer, message.index));
       case "PEERS":
         return this.fromPeers(peers.peersReceived(peer, message.peers));
-      case "STATUS":
-        return this.out.push({ type: "report", peer, report: message.report });
       default:
         // The handshake, keepalives, BYE and ERROR are the connection's (PeerConnection).
         return;

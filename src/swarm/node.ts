@@ -55,13 +55,8 @@ export interface SwarmNodeOptions {
   clock?: Clock;
   /** --linger: how long a finished get serves at most (linger.ts); Infinity, the default, never goes (serve, get --seed). */
   lingerMs?: number;
-  /**
-   * get: who this node is in its STATUS reports, which go to every peer that keeps reports
-   * (a serve) every REPORT_INTERVAL_MS, and once more as the node ends.
-   */
+  /** get: who this node is in its STATUS reports (statusReport). */
   reportAs?: { name: string; version: string; totalBytes: number };
-  /** serve: what peers report of themselves; with it, the node's HELLO says it keeps reports. */
-  onReport?: (report: NodeReport) => void;
 }
 
 export interface DownloadResult {
@@ -94,8 +89,6 @@ const RECEIVE_BYTES_PER_COLLECTION = 4 * 1024 * 1024;
 const RECEIVE_GARBAGE_MAX_AGE_MS = 50;
 const RECEIVE_GARBAGE_MIN_BYTES = 512 * 1024;
 const RESIDENT_GROWTH_PER_FULL_COLLECTION = 24 * 1024 * 1024;
-/** A node reports itself at most this often (docs/protocol.md, "Reports"): 5,000 messages a second reach a seed of 10,000 nodes. */
-export const REPORT_INTERVAL_MS = 2_000;
 
 /**
  * One package's place in the swarm: the peers it is connected to (dialled or accepted),
@@ -144,7 +137,7 @@ export class SwarmNode {
   private done = false;
   /** The last chunk that failed, or the last refusal, as the reports name it. */
   private lastError: { code: string; message: string } | null = null;
-  /** When the last report went, and the verified bytes it gave: the next one's rate. */
+  /** When the last report was made, and the verified bytes it gave: the next one's rate. */
   private lastReport = { at: 0, bytes: 0 };
 
   constructor(private readonly options: SwarmNodeOptions) {
@@ -231,7 +224,7 @@ export class SwarmNode {
       root: this.options.pkg.root,
       peerId: this.options.peerId,
       listenPort: this.listenPort,
-      capabilities: (this.options.network.secret ? CAPABILITIES.AUTH : 0) | CAPABILITIES.ZONES | (this.options.onReport ? CAPABILITIES.REPORTS : 0),
+      capabilities: (this.options.network.secret ? CAPABILITIES.AUTH : 0) | CAPABILITIES.ZONES,
       nonce: crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)),
     };
   }
@@ -262,7 +255,6 @@ export class SwarmNode {
     // The core's tick: pipeline depth, the stall rule, the give-up rule, redials, linger.
     this.ticker = setInterval(() => {
       this.perform({ type: "tick" });
-      if (this.clock() - this.lastReport.at >= REPORT_INTERVAL_MS) this.sendStatus();
       // The progress line follows the peers too, not only arriving chunks: a get that waits
       // on one missing chunk must not go on showing the peer count of its last chunk.
       if (!this.complete) this.report();
@@ -287,21 +279,13 @@ export class SwarmNode {
     this.ending ??= err;
   }
 
-  /** get: the output is verified and in place; the peers that keep reports hear "done" now. */
+  /** get: the output is verified and in place. */
   markDone(): void {
     this.done = true;
-    this.sendStatus();
   }
 
-  /** STATUS to every admitted peer that keeps reports, when this node reports itself. */
-  private sendStatus(): void {
-    if (!this.options.reportAs) return;
-    const report = this.statusReport();
-    const message = { type: "STATUS", report } as const;
-    for (const { conn } of this.links.values()) if ((conn.remoteHello!.capabilities & CAPABILITIES.REPORTS) !== 0) conn.sendMessage(message);
-  }
-
-  private statusReport(): NodeReport {
+  /** What this get says of itself in a STATUS report now (options.reportAs names it); its rate is over the time since the last one. */
+  statusReport(): NodeReport {
     const now = this.clock();
     const verifiedBytes = this.session.verifiedBytes;
     const seconds = (now - this.lastReport.at) / 1000;
@@ -407,8 +391,6 @@ export class SwarmNode {
         return this.fail(action.error);
       case "linger-over":
         return this.resolveLingered();
-      case "report":
-        return this.options.onReport?.(action.report);
       case "bye-all":
         return this.byeAll(action.code, action.reason);
       case "dial":
@@ -463,9 +445,8 @@ export class SwarmNode {
     }
   }
 
-  /** Says BYE to every connection, those still shaking hands included: the peers that keep reports hear the last one first. */
+  /** Says BYE to every connection, those still shaking hands included. */
   private byeAll(code: number, reason: string): void {
-    this.sendStatus();
     for (const conn of [...this.core.connections.all()]) conn.bye(code, reason);
   }
 

@@ -168,3 +168,25 @@ describe("bytetide status", () => {
     }
   });
 });
+
+test("a seed that admits one peer (--max-peers 1) still hears from every node: the one waiting its turn shows as starting", async () => {
+  const busy = spawnCli(["serve", pkg, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--max-peers", "1"]);
+  const gets: ReturnType<typeof spawnCli>[] = [];
+  try {
+    const busyPort = (await busy.waitFor(/ on 127\.0\.0\.1:(\d+)\n/))[1];
+    const busySwarm = (await busy.waitFor(/metrics on (http:\S+)/))[1]!.replace("/metrics", "/api/swarm");
+    const getFrom = (name: string) => spawnCli(["get", pkg, "--peer", `127.0.0.1:${busyPort}`, "-o", join(dir, `${name}.bin`), "--name", name, "--max-download-rate", "300K", "--retry-for", "60s"]);
+    gets.push(getFrom("first"));
+    await rolloutWhen((p) => (row(p, "first")?.verifiedBytes ?? 0) > 0, busySwarm);
+    gets.push(getFrom("second"));
+    const both = await rolloutWhen((p) => row(p, "second") !== undefined, busySwarm);
+    expect(row(both, "second")).toMatchObject({ state: "starting", verifiedBytes: 0 });
+    // Its reports came on a connection of their own: the seed's one peer is still the first get.
+    const metrics = await (await fetch(busySwarm.replace("/api/swarm", "/metrics"))).text();
+    expect(metrics).toContain(`bytetide_connections{package="${id}"} 1\n`);
+  } finally {
+    for (const g of gets) g.proc.kill("SIGKILL");
+    busy.proc.kill("SIGTERM");
+    await busy.done;
+  }
+});

@@ -59,10 +59,10 @@ const SAMPLES: Message[] = [
   { type: "CATALOGUE", total: 202, from: 200, packages: [{ id: seededBytes(32, 5), size: 2 ** 40 + 3, name: "weights-v2" }, { id: seededBytes(32, 6), size: 0, name: "ünïcode" }] },
   { type: "METADATA_REQUEST", id: seededBytes(32, 7), offset: 262_144 },
   { type: "METADATA", id: seededBytes(32, 8), total: 600_000, offset: 262_144, data: seededBytes(1000, 9) },
-  { type: "STATUS", report: STATUS_SAMPLE },
+  { type: "STATUS", package: seededBytes(32, 10), report: STATUS_SAMPLE },
   { type: "ROLLOUT_REQUEST", offset: 262_144 },
   { type: "ROLLOUT", total: 600_000, offset: 262_144, data: new TextEncoder().encode('{"packages":[]}') },
-  { type: "STATUS", report: { ...STATUS_SAMPLE, name: "gpu-ünï-17", zone: "", state: "failed", errorCode: "BT_E_VERIFY", errorMessage: "chunk 3 from peer seed:7654 failed verification" } },
+  { type: "STATUS", package: seededBytes(32, 11), report: { ...STATUS_SAMPLE, name: "gpu-ünï-17", zone: "", state: "failed", errorCode: "BT_E_VERIFY", errorMessage: "chunk 3 from peer seed:7654 failed verification" } },
 ];
 
 describe("frame decoder edge cases", () => {
@@ -267,20 +267,21 @@ describe("catalogue messages", () => {
 
 describe("status reports", () => {
   const statusFrame = (payload: Uint8Array) => ({ version: PROTOCOL_VERSION, type: MESSAGE_TYPES.STATUS, code: 0, payload });
-  const payloadOf = (report: NodeReport) => encodeStatus(report);
+  const ID = seededBytes(32, 12);
+  const payloadOf = (report: NodeReport) => encodeStatus({ package: ID, report });
 
-  test("fields too long for the wire are cut to their bounds, so a report is at most 928 bytes", () => {
+  test("fields too long for the wire are cut to their bounds, so a report is at most 960 bytes", () => {
     const long = { ...STATUS_SAMPLE, name: "n".repeat(400), version: "v".repeat(100), errorCode: "BT_E_" + "X".repeat(100), errorMessage: "m".repeat(5000) };
     const payload = payloadOf(long);
-    expect(payload.length).toBeLessThanOrEqual(928);
-    const back = decodeStatus(payload);
+    expect(payload.length).toBeLessThanOrEqual(960);
+    const { report: back } = decodeStatus(payload);
     expect([back.name.length, back.version.length, back.errorCode.length, back.errorMessage.length]).toEqual([255, 32, 32, MAX_STATUS_MESSAGE_BYTES]);
   });
 
   test("a later report format may append fields, which this reader skips; format 1 with trailing bytes, or format 0, is a framing error", () => {
     const later = concat(payloadOf(STATUS_SAMPLE), Uint8Array.of(9, 9, 9));
     later[0] = 2;
-    expect(decodeMessage(statusFrame(later))).toEqual({ type: "STATUS", report: STATUS_SAMPLE });
+    expect(decodeMessage(statusFrame(later))).toEqual({ type: "STATUS", package: ID, report: STATUS_SAMPLE });
     later[0] = 1;
     expect(protocolError(() => decodeMessage(statusFrame(later))).message).toMatch(/STATUS has trailing bytes/);
     later[0] = 0;
@@ -290,7 +291,7 @@ describe("status reports", () => {
   test.each([
     ["an unknown state", (p: Uint8Array) => { p[1] = 6; return p; }, /state 6 is unknown/],
     ["a payload cut short", (p: Uint8Array) => p.subarray(0, p.length - 1), /truncated/],
-    ["no fixed part", (p: Uint8Array) => p.subarray(0, 27), /too short/],
+    ["no fixed part", (p: Uint8Array) => p.subarray(0, 59), /too short/],
     ["an oversized payload", () => new Uint8Array(MAX_STATUS_BYTES + 1), /too long/],
     ["an empty name", () => payloadOf({ ...STATUS_SAMPLE, name: "" }), /no node name/],
     ["a zone that is not a zone name", () => payloadOf({ ...STATUS_SAMPLE, zone: "rack 3" }), /not a zone name/],

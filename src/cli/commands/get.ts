@@ -6,6 +6,7 @@ import { BtError, describeFsError } from "../../errors.ts";
 import { equalBytes, packageId } from "../../pkg/format.ts";
 import { readPackage, refuseUnwritable, writePackage } from "../../pkg/io.ts";
 import { chunkCountOf, type Package, packageName } from "../../pkg/model.ts";
+import { ReportLink } from "../../peer/report-link.ts";
 import { PEER_ID_LENGTH } from "../../protocol/messages.ts";
 import { PackageFiles } from "../../storage/files.ts";
 import { Output, type OutputPaths, outputPaths } from "../../storage/output.ts";
@@ -244,12 +245,16 @@ Whatever the exit code, progress is saved.`,
     if (metrics) logger.event("metrics", { url: metrics.url });
     void interrupted.then((signal) => node.close(interruption(signal)));
     node.start();
+    // Reported to the first peer given, the seed as a provisioning script names it.
+    const reports = new ReportLink(peers[0]!, network, () => ({ package: id, report: node.statusReport() }));
+    reports.start();
     // Whatever happens from here on, the listener, metrics and peers are let go, or the
     // process would stay alive on their sockets and timers.
     let stopped = false;
     const stopNetwork = async () => {
       if (stopped) return;
       stopped = true;
+      reports.stop();
       await listener.stop(SHUTDOWN_GRACE_MS);
       metrics?.stop();
       node.close();
@@ -260,6 +265,7 @@ Whatever the exit code, progress is saved.`,
       result = await node.completion;
     } catch (err) {
       progress.finish();
+      await reports.last();
       await stopNetwork();
       const discarded = output?.discardIfEmpty() ?? false;
       if (!discarded) await output?.suspend();
@@ -280,9 +286,11 @@ Whatever the exit code, progress is saved.`,
         if (mode !== "json") console.log(verifiedLine(pkg, selection));
       } else reportComplete();
       node.markDone();
+      await reports.last();
       await linger(node, lingerMs, interrupted);
     } catch (err) {
       node.markFailed(err);
+      await reports.last();
       output?.close();
       throw err instanceof BtError ? new BtError(err.code, `get: ${err.message}`) : err;
     } finally {

@@ -14,7 +14,7 @@ import { peerLabel } from "../../swarm/address-book.ts";
 import { SwarmNode } from "../../swarm/node.ts";
 import { loggerFor } from "../../util/log.ts";
 import { TokenBucket } from "../../util/token-bucket.ts";
-import { formatBytes, toHex } from "../../util/units.ts";
+import { formatBytes } from "../../util/units.ts";
 import { systemClock } from "../../util/clock.ts";
 import { RolloutBook } from "../../ops/rollout.ts";
 import { addressFlag, expectPositionals, parseArgs, rateFlag } from "../args.ts";
@@ -134,11 +134,9 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
       const pkg = await readPackage(path);
       const files = new PackageFiles(pkg, data ?? defaultPayloadPath(path, pkg), false);
       checkPayload(pkg, files);
-      const id = packageId(pkg);
-      const idHex = toHex(id);
       const node = new SwarmNode({
         pkg,
-        id,
+        id: packageId(pkg),
         store: completeStore(files, {
           trusted: false,
           onBadChunk: (chunk, file) => logger.event("chunk-error", { chunk, file, reason: "the data on disk does not match the package", action: "refused as damaged until the file changes or SIGHUP" }),
@@ -152,7 +150,6 @@ Ctrl-C or SIGTERM stops accepting, says goodbye to every peer and exits 0.`,
         uploadLimit,
         superSeeding: true,
         downloadLimit: null,
-        onReport: (report) => rollout.report(idHex, report),
       });
       if (nodes.has(node.rootHex)) throw new BtError("BT_E_USAGE", `serve: ${path} has the same root as another package given`);
       nodes.set(node.rootHex, node);

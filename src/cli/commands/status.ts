@@ -1,7 +1,7 @@
 import { BtError, EXIT_CODES } from "../../errors.ts";
 import type { PackageRollout } from "../../ops/rollout.ts";
 import { CatalogueError, fetchRollout } from "../../peer/catalogue-client.ts";
-import { REPORT_INTERVAL_MS } from "../../swarm/node.ts";
+import { REPORT_INTERVAL_MS } from "../../peer/report-link.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { networkPolicy } from "../network.ts";
@@ -23,9 +23,10 @@ export const status: Command = {
   },
   help: `Usage: bytetide status HOST[:PORT] [--package ID] [--watch] [--json]
 
-Asks a serve what the gets connected to it reported of themselves (every 2 s: state,
-bytes verified, rate, peers, last error) and prints, per package, a header line (nodes
-by state, the share of all bytes verified, the aggregate rate, the ETA) and a table with
+Asks a serve what the gets that name it as their first --peer reported of themselves
+(every 2 s: state, bytes verified, rate, peers, last error) and prints, per package, a
+header line (nodes by state, the share of all bytes verified, the aggregate rate, the
+ETA) and a table with
 one row per node, problems first: failed, lost (silent for 30 s), stalled (no progress
 for 60 s), then the rest. A seed shows what its own nodes told it: with several seeds,
 ask each, or give every get the same first --peer.

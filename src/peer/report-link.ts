@@ -1,0 +1,115 @@
+import type { NetworkPolicy } from "../config.ts";
+import { WIRE_ERRORS } from "../protocol/codes.ts";
+import { CAPABILITIES } from "../protocol/messages.ts";
+import type { PackageReport } from "../protocol/status.ts";
+import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
+import { type ConnectionHandler, PeerConnection } from "./connection.ts";
+import { catalogueHello } from "./catalogue-client.ts";
+import { dial } from "./dial.ts";
+
+/** A get reports itself this often (docs/protocol.md, "Reports"): 10,000 nodes make 5,000 messages a second at their seed. */
+export const REPORT_INTERVAL_MS = 2_000;
+/** A report connection that closed is opened again after this long, doubling up to MAX_REDIAL_MS. */
+const REDIAL_MS = 2_000;
+const MAX_REDIAL_MS = 30_000;
+/** How long a get waits at most for its last report to leave. */
+const LAST_REPORT_WAIT_MS = 1_000;
+
+/**
+ * A get's reports to one seed, on a catalogue connection (a HELLO that names no package,
+ * docs/protocol.md) of their own: a seed admits at most --max-peers peers per package, and
+ * must hear from every node all the same. Every REPORT_INTERVAL_MS it sends what `current`
+ * gives; `last` sends one more and says BYE. A seed that keeps no reports (its HELLO lacks
+ * CAPABILITIES.REPORTS) is let go and not asked again; one that is away or closes is
+ * redialled with back-off. Nothing here holds the download up.
+ */
+export class ReportLink {
+  private conn: PeerConnection | null = null;
+  private ready = false;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private redialTimer: ReturnType<typeof setTimeout> | null = null;
+  private redialMs = REDIAL_MS;
+  /** last() was called, or the seed keeps no reports: nothing more is sent. */
+  private over = false;
+
+  constructor(
+    private readonly address: PeerAddress,
+    private readonly network: NetworkPolicy,
+    private readonly current: () => PackageReport,
+  ) {}
+
+  start(): void {
+    this.connect();
+    this.timer = setInterval(() => this.send(), REPORT_INTERVAL_MS);
+  }
+
+  /** Sends the last report and says BYE; resolves once the connection closed, or after LAST_REPORT_WAIT_MS. */
+  async last(): Promise<void> {
+    if (this.over) return this.stop();
+    this.over = true;
+    this.stopTimers();
+    const conn = this.conn;
+    if (!conn || !this.ready) return conn?.destroy("done");
+    conn.sendMessage({ type: "STATUS", ...this.current() });
+    conn.bye(WIRE_ERRORS.NONE, "done");
+    const deadline = Date.now() + LAST_REPORT_WAIT_MS;
+    while (!conn.closed && Date.now() < deadline) await Bun.sleep(5);
+  }
+
+  /** Stops without a last report. */
+  stop(): void {
+    this.over = true;
+    this.stopTimers();
+    this.conn?.destroy("done");
+  }
+
+  private stopTimers(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.redialTimer) clearTimeout(this.redialTimer);
+    this.timer = this.redialTimer = null;
+  }
+
+  private send(): void {
+    if (this.ready && this.conn && !this.conn.closed) this.conn.sendMessage({ type: "STATUS", ...this.current() });
+  }
+
+  private connect(): void {
+    const label = peerLabel(this.address);
+    const handler: ConnectionHandler = {
+      onReady: (conn) => {
+        if (this.over || (conn.remoteHello!.capabilities & CAPABILITIES.REPORTS) === 0) {
+          // A get, or a seed older than reports: it is not asked again.
+          this.over = true;
+          this.stopTimers();
+          return conn.bye(WIRE_ERRORS.NONE, "no reports kept there");
+        }
+        this.ready = true;
+        this.redialMs = REDIAL_MS;
+        this.send();
+      },
+      onMessage() {},
+      onDrain() {},
+      onClosing() {},
+      onClose: () => {
+        this.ready = false;
+        this.conn = null;
+        this.redialLater();
+      },
+    };
+    const hello = catalogueHello(this.network);
+    dial(this.address, this.network, {
+      connection: () => (this.conn = new PeerConnection(label, { role: "initiator", hello, secret: this.network.secret }, handler, this.network.limits)),
+      failed: () => this.redialLater(),
+      cancelled: () => this.over,
+    });
+  }
+
+  private redialLater(): void {
+    if (this.over || this.redialTimer) return;
+    this.redialTimer = setTimeout(() => {
+      this.redialTimer = null;
+      this.connect();
+    }, this.redialMs);
+    this.redialMs = Math.min(MAX_REDIAL_MS, this.redialMs * 2);
+  }
+}
