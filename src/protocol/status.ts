@@ -50,6 +50,7 @@ export const MAX_STATUS_MESSAGE_BYTES = 512;
 export const MAX_STATUS_BYTES = 2048;
 
 const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
 /** Cut to at most `max` bytes; a character split at the cut decodes as U+FFFD on the far side. */
 const bytesOf = (s: string, max: number): Uint8Array => utf8.encode(s).subarray(0, max);
@@ -102,7 +103,7 @@ export function decodeStatus(p: Uint8Array): PackageReport {
     const n = prefix === 1 ? p[at]! : v.getUint16(at, true);
     if (n > max) throw bad(`${what} of ${n} bytes is too long`);
     if (at + prefix + n > p.length) throw bad("payload truncated");
-    const s = new TextDecoder().decode(p.subarray(at + prefix, at + prefix + n));
+    const s = fromUtf8.decode(p.subarray(at + prefix, at + prefix + n));
     at += prefix + n;
     return s;
   };
