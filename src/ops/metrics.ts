@@ -2,6 +2,11 @@ import { BtError, describeBindError } from "../errors.ts";
 import { peerLabel } from "../swarm/address-book.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import { type PackageRollout, type RolloutBook, SHOWN_ORDER } from "./rollout.ts";
+// Embedded in the executable by `bun build --compile`: the page loads nothing else, for clusters offline.
+import rolloutPageText from "./rollout-page.html" with { type: "text" };
+
+/** A text import is a string; bun-types declares every *.html import as an HTMLBundle. */
+const rolloutPage = rolloutPageText as unknown as string;
 
 /**
  * Prometheus text exposition of the nodes' counters, written by hand: a dozen lines of a
@@ -44,7 +49,10 @@ function swarmGauges(rollouts: readonly PackageRollout[]): string[] {
   return lines;
 }
 
-/** Serves /metrics and /healthz on host:port until stopped; with a seed's rollout book, /api/swarm too (its view as JSON). */
+/**
+ * Serves /metrics and /healthz on host:port until stopped; with a seed's rollout book, also
+ * / (the rollout page, read-only, polling) and /api/swarm (the book's view as JSON).
+ */
 export function serveMetrics(host: string, port: number, nodes: () => Iterable<SwarmNode>, rollout?: RolloutBook): { port: number; stop(): void } {
   try {
     const server = Bun.serve({
@@ -54,6 +62,7 @@ export function serveMetrics(host: string, port: number, nodes: () => Iterable<S
         const path = new URL(request.url).pathname;
         if (path === "/metrics") return new Response(renderMetrics(nodes(), rollout?.view()), { headers: { "content-type": "text/plain; version=0.0.4" } });
         if (path === "/api/swarm" && rollout) return Response.json({ packages: rollout.view() });
+        if (path === "/" && rollout) return new Response(rolloutPage, { headers: { "content-type": "text/html; charset=utf-8" } });
         if (path === "/healthz") return new Response("ok\n");
         return new Response("not found\n", { status: 404 });
       },

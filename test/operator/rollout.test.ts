@@ -190,3 +190,14 @@ test("a seed that admits one peer (--max-peers 1) still hears from every node: t
     await busy.done;
   }
 });
+
+test("the seed's page is at / beside /metrics: one self-contained HTML page that loads nothing but /api/swarm", async () => {
+  const page = await fetch(metricsUrl.replace("/metrics", "/"));
+  expect(page.status).toBe(200);
+  expect(page.headers.get("content-type")).toStartWith("text/html");
+  const html = await page.text();
+  expect(html).toContain('fetch("api/swarm"');
+  // Clusters are often offline: no script, style, image or font from anywhere else.
+  expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//i);
+  expect(html).not.toMatch(/@import|url\(/i);
+});
