@@ -31,6 +31,8 @@ export class ReportLink {
   private redialMs = REDIAL_MS;
   /** last() was called, or the seed keeps no reports: nothing more is sent. */
   private over = false;
+  /** Resolves when the current connection closes (last() waits on it). */
+  private closed: (() => void) | null = null;
 
   constructor(
     private readonly address: PeerAddress,
@@ -50,10 +52,10 @@ export class ReportLink {
     this.stopTimers();
     const conn = this.conn;
     if (!conn || !this.ready) return conn?.destroy("done");
+    const gone = new Promise<void>((resolve) => (this.closed = resolve));
     conn.sendMessage({ type: "STATUS", ...this.current() });
     conn.bye(WIRE_ERRORS.NONE, "done");
-    const deadline = Date.now() + LAST_REPORT_WAIT_MS;
-    while (!conn.closed && Date.now() < deadline) await Bun.sleep(5);
+    await Promise.race([gone, Bun.sleep(LAST_REPORT_WAIT_MS)]);
   }
 
   /** Stops without a last report. */
@@ -93,6 +95,7 @@ export class ReportLink {
       onClose: () => {
         this.ready = false;
         this.conn = null;
+        this.closed?.();
         this.redialLater();
       },
     };
