@@ -31,13 +31,14 @@ describe.if(chromium !== null)("the rollout page in a real browser (needs chromi
       const page = (await seed.waitFor(/metrics on (http:\S+)/))[1]!.replace("/metrics", "/");
       const get = (name: string, zone: string, ...more: string[]) => ["get", pkg, "--peer", `127.0.0.1:${port}`, "-o", join(dir, `${name}.bin`), "--name", name, "--zone", zone, ...more];
       for (const name of ["gpu-01", "gpu-02"]) expect((await runCli(get(name, "rack-1", "--linger", "0"))).code).toBe(0);
-      slow = spawnCli(get("gpu-03", "rack-2", "--max-download-rate", "150K"));
-      // The seed's copy is damaged under it (a new stamp: it proves the chunks again), so the next get fails.
+      // The seed's copy is damaged under it (a new stamp: it proves the chunks again), so the
+      // gets from now on find chunk 2 nowhere: the two done have gone (--linger 0).
       await Bun.sleep(1_200);
       const damaged = payload.slice();
       damaged[2 * 256 * 1024 + 7]! ^= 0xff;
       writeFileSync(join(dir, "seed-copy.bin"), damaged);
       await Bun.sleep(1_200);
+      slow = spawnCli(get("gpu-03", "rack-2", "--max-download-rate", "150K"));
       const failed = await runCli(get("gpu-04", "rack-2", "--retry-for", "1s", "--linger", "0"));
       expect(failed.code).toBe(8);
 
