@@ -61,7 +61,7 @@ export function serveMetrics(host: string, port: number, nodes: () => Iterable<S
       fetch(request) {
         const path = new URL(request.url).pathname;
         if (path === "/metrics") return new Response(renderMetrics(nodes(), rollout?.view()), { headers: { "content-type": "text/plain; version=0.0.4" } });
-        if (path === "/api/swarm" && rollout) return Response.json({ packages: rollout.view() });
+        if (path === "/api/swarm" && rollout) return new Response(rollout.document(), { headers: { "content-type": "application/json" } });
         if (path === "/" && rollout) return new Response(rolloutPage, { headers: { "content-type": "text/html; charset=utf-8" } });
         if (path === "/healthz") return new Response("ok\n");
         return new Response("not found\n", { status: 404 });

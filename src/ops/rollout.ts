@@ -19,9 +19,11 @@ export interface RolloutLimits {
   stalledAfterMs: number;
   /** Nodes named as the slowest, per package. */
   slowestShown: number;
+  /** How long one encoding of the view (document) serves every reader: 100,000 nodes make about 30 MiB of JSON. */
+  documentMaxAgeMs: number;
 }
 
-export const ROLLOUT_LIMITS: RolloutLimits = { maxEntries: 100_000, lostAfterMs: 30_000, stalledAfterMs: 60_000, slowestShown: 5 };
+export const ROLLOUT_LIMITS: RolloutLimits = { maxEntries: 100_000, lostAfterMs: 30_000, stalledAfterMs: 60_000, slowestShown: 5, documentMaxAgeMs: 1_000 };
 
 export interface NodeRow extends Omit<NodeReport, "state"> {
   state: ShownState;
@@ -69,6 +71,7 @@ export class RolloutBook {
   private readonly entries = new Map<string, Entry>();
   /** Keys of finished entries, in the order they finished: the first to go when full. */
   private readonly finishedKeys = new Set<string>();
+  private encoded: { at: number; bytes: Uint8Array } | null = null;
 
   constructor(
     private readonly now: Clock,
@@ -101,6 +104,19 @@ export class RolloutBook {
       rows.push({ ...entry.report, state: this.shown(entry, now), reportedState: entry.report.state, secondsSinceHeard: (now - entry.heardAt) / 1000 });
     }
     return [...byPackage.keys()].sort().map((id) => this.summarise(id, byPackage.get(id)!));
+  }
+
+  /**
+   * The view as JSON (`{"packages": [...]}`, what /api/swarm and `status` get), encoded at
+   * most once per limits.documentMaxAgeMs and shared by every reader meanwhile: so many
+   * readers at once cost one copy, and one encoding.
+   */
+  document(): Uint8Array {
+    const now = this.now();
+    if (!this.encoded || now - this.encoded.at >= this.limits.documentMaxAgeMs) {
+      this.encoded = { at: now, bytes: new TextEncoder().encode(JSON.stringify({ packages: this.view() })) };
+    }
+    return this.encoded.bytes;
   }
 
   private shown(entry: Entry, now: number): ShownState {

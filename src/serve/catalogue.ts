@@ -29,7 +29,7 @@ interface Listed {
 export class Catalogue {
   private readonly listed = new WeakMap<Package, Listed>();
   private readonly pending = new WeakMap<PeerConnection, Message[]>();
-  /** The rollout document each connection is reading: taken at its offset-0 request, so its blocks agree. */
+  /** The rollout document each connection is reading (shared, RolloutBook.document): taken at its offset-0 request, so its blocks agree. */
   private readonly rolloutRead = new WeakMap<PeerConnection, Uint8Array>();
 
   constructor(
@@ -75,13 +75,13 @@ export class Catalogue {
   /** A get's report of itself: kept for a package served here, and not answered. Reports of other packages are dropped, so the book holds only what this seed serves. */
   private reported(id: Uint8Array, report: NodeReport): void {
     const idHex = toHex(id);
-    if (!this.rollout || ![...this.nodes.values()].some((node) => node.idHex === idHex)) return;
-    this.rollout.report(idHex, report);
+    if (!this.rollout) return;
+    for (const node of this.nodes.values()) if (node.idHex === idHex) return this.rollout.report(idHex, report);
   }
 
   private answerRollout(conn: PeerConnection, offset: number): void {
     if (!this.rollout) return conn.fail(WIRE_ERRORS.UNEXPECTED, "this peer keeps no reports: ask a serve");
-    if (offset === 0) this.rolloutRead.set(conn, new TextEncoder().encode(JSON.stringify({ packages: this.rollout.view() })));
+    if (offset === 0) this.rolloutRead.set(conn, this.rollout.document());
     const document = this.rolloutRead.get(conn);
     if (!document || offset >= document.length) return conn.fail(WIRE_ERRORS.OUT_OF_RANGE, `rollout offset ${offset} is past its ${document?.length ?? 0} bytes`);
     conn.sendMessage({ type: "ROLLOUT", total: document.length, offset, data: document.subarray(offset, offset + ROLLOUT_BLOCK) });

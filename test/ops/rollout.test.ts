@@ -125,4 +125,18 @@ describe("a seed's book of its nodes' reports", () => {
     b.report("p", report("third"));
     expect(b.view()[0]!.rows.map((r) => r.name).sort()).toEqual(["rerun", "third"]);
   });
+
+  test("the view as JSON is encoded once a second at most, and shared by every reader meanwhile", () => {
+    const { clock, book: b } = book();
+    b.report("p", report("a"));
+    const first = b.document();
+    expect(JSON.parse(new TextDecoder().decode(first)).packages[0].rows[0].name).toBe("a");
+    b.report("p", report("b"));
+    clock.ms = 999;
+    expect(b.document()).toBe(first);
+    clock.ms = 1_000;
+    const next = b.document();
+    expect(next).not.toBe(first);
+    expect(JSON.parse(new TextDecoder().decode(next)).packages[0].nodes).toBe(2);
+  });
 });
