@@ -67,10 +67,12 @@ const fraction = (r: { verifiedBytes: number; totalBytes: number }): number => (
  * simulator and tests drive it as the seed does.
  */
 export class RolloutBook {
-  /** By key, least recently heard first. */
-  private readonly entries = new Map<string, Entry>();
-  /** Keys of finished entries, in the order they finished: the first to go when full. */
-  private readonly finishedKeys = new Set<string>();
+  /** Per package id, its nodes by name. */
+  private readonly packages = new Map<string, Map<string, Entry>>();
+  /** Every entry, least recently heard first. Entries are their own keys: a node's report costs no key string. */
+  private readonly recency = new Set<Entry>();
+  /** The finished entries, in the order they finished: the first to go when full. */
+  private readonly finishedEntries = new Set<Entry>();
   private encoded: { at: number; bytes: Uint8Array } | null = null;
 
   constructor(
@@ -79,31 +81,40 @@ export class RolloutBook {
   ) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.recency.size;
   }
 
   report(packageId: string, report: NodeReport): void {
-    const key = `${packageId}\n${report.name}`;
     const now = this.now();
-    const before = this.entries.get(key);
-    if (before) this.entries.delete(key);
-    else this.makeRoom();
-    const progressAt = before && report.verifiedBytes <= before.report.verifiedBytes ? before.progressAt : now;
-    this.entries.set(key, { packageId, report, heardAt: now, progressAt });
-    if (!finished(report.state)) this.finishedKeys.delete(key);
-    else if (!before || !finished(before.report.state)) this.finishedKeys.add(key);
+    let entry = this.packages.get(packageId)?.get(report.name);
+    const wasFinished = entry !== undefined && finished(entry.report.state);
+    if (entry) {
+      if (report.verifiedBytes > entry.report.verifiedBytes) entry.progressAt = now;
+      entry.report = report;
+      entry.heardAt = now;
+      this.recency.delete(entry);
+    } else {
+      this.makeRoom();
+      entry = { packageId, report, heardAt: now, progressAt: now };
+      let nodes = this.packages.get(packageId);
+      if (!nodes) this.packages.set(packageId, (nodes = new Map()));
+      nodes.set(report.name, entry);
+    }
+    this.recency.add(entry);
+    if (!finished(report.state)) this.finishedEntries.delete(entry);
+    else if (!wasFinished) this.finishedEntries.add(entry);
   }
 
   /** Every package's rollout, in package order. */
   view(): PackageRollout[] {
     const now = this.now();
-    const byPackage = new Map<string, NodeRow[]>();
-    for (const entry of this.entries.values()) {
-      let rows = byPackage.get(entry.packageId);
-      if (!rows) byPackage.set(entry.packageId, (rows = []));
-      rows.push({ ...entry.report, state: this.shown(entry, now), reportedState: entry.report.state, secondsSinceHeard: (now - entry.heardAt) / 1000 });
-    }
-    return [...byPackage.keys()].sort().map((id) => this.summarise(id, byPackage.get(id)!));
+    return [...this.packages.keys()].sort().map((id) => {
+      const rows: NodeRow[] = [];
+      for (const entry of this.packages.get(id)!.values()) {
+        rows.push({ ...entry.report, state: this.shown(entry, now), reportedState: entry.report.state, secondsSinceHeard: (now - entry.heardAt) / 1000 });
+      }
+      return this.summarise(id, rows);
+    });
   }
 
   /**
@@ -157,10 +168,13 @@ export class RolloutBook {
 
   /** Forgets one entry when full: the oldest finished, else the one heard from least recently. */
   private makeRoom(): void {
-    if (this.entries.size < this.limits.maxEntries) return;
-    const victim = this.finishedKeys.values().next().value ?? this.entries.keys().next().value;
+    if (this.recency.size < this.limits.maxEntries) return;
+    const victim = this.finishedEntries.values().next().value ?? this.recency.values().next().value;
     if (victim === undefined) return;
-    this.entries.delete(victim);
-    this.finishedKeys.delete(victim);
+    this.recency.delete(victim);
+    this.finishedEntries.delete(victim);
+    const nodes = this.packages.get(victim.packageId)!;
+    nodes.delete(victim.report.name);
+    if (nodes.size === 0) this.packages.delete(victim.packageId);
   }
 }

@@ -65,7 +65,10 @@ export class PeerConnection {
   private outboxBytes = 0;
   private state: State = "handshake";
   private socket: Socket<PeerConnection> | null = null;
-  private timer: ReturnType<typeof setInterval> | null = null;
+  /** The period of the timer group this connection is checked by (see watchTimers), 0 when in none. */
+  private timerPeriod = 0;
+  /** False once the peer has said it waits for nothing from us (see quiet()). */
+  private keepalives = true;
   private readonly openedAt: number;
   private lastReceived: number;
   private lastSent: number;
@@ -107,7 +110,7 @@ export class PeerConnection {
 
   attach(socket: Socket<PeerConnection>): void {
     this.socket = socket;
-    this.timer = setInterval(() => this.checkTimers(), Math.min(1000, this.limits.handshakeTimeoutMs / 4, this.limits.idleTimeoutMs / 4));
+    PeerConnection.watchTimers(this, Math.min(1000, this.limits.handshakeTimeoutMs / 4, this.limits.idleTimeoutMs / 4));
     if (this.handshake.role === "initiator") {
       this.localHello = this.handshake.hello;
       this.send(encodeMessage(this.handshake.hello));
@@ -260,6 +263,15 @@ export class PeerConnection {
     else if (this.state === "ready") this.handler.onDrain(this);
   }
 
+  /**
+   * No more KEEPALIVEs from us: the peer sends on a schedule of its own and does not time us
+   * out (a get's reports, docs/protocol.md "Reports"). A seed with 10,000 reporters would
+   * otherwise write to each of them every 15 s for nothing.
+   */
+  quiet(): void {
+    this.keepalives = false;
+  }
+
   /** Sends ERROR(code) and closes once it is flushed. */
   fail(code: number, reason: string): void {
     if (!this.open) return;
@@ -300,13 +312,42 @@ export class PeerConnection {
     if (this.state === "closed") return;
     const wasClosing = this.state === "closing";
     this.state = "closed";
-    if (this.timer) clearInterval(this.timer);
+    PeerConnection.unwatchTimers(this);
     this.queue.length = 0;
     this.queued = 0;
     this.outbox = [];
     this.outboxBytes = 0;
     if (!wasClosing) this.socket?.end();
     this.handler.onClose(this, this.closeInfo ?? info);
+  }
+
+  /** Connections by the period of their timer checks, each group checked by one interval. */
+  private static readonly timerGroups = new Map<number, { members: Set<PeerConnection>; interval: ReturnType<typeof setInterval> }>();
+
+  /**
+   * One interval per period for every connection, not one each: a seed with 10,000
+   * reporting nodes holds 10,000 connections, and a timer each is 10,000 timer callbacks a
+   * second (and their closures) for checks that mostly find nothing to do. A connection
+   * that closes during a walk is skipped by it: a Set visits no member removed meanwhile.
+   */
+  private static watchTimers(conn: PeerConnection, periodMs: number): void {
+    let group = PeerConnection.timerGroups.get(periodMs);
+    if (!group) {
+      const members = new Set<PeerConnection>();
+      group = { members, interval: setInterval(() => members.forEach((member) => member.checkTimers()), periodMs) };
+      PeerConnection.timerGroups.set(periodMs, group);
+    }
+    group.members.add(conn);
+    conn.timerPeriod = periodMs;
+  }
+
+  private static unwatchTimers(conn: PeerConnection): void {
+    const periodMs = conn.timerPeriod;
+    const group = PeerConnection.timerGroups.get(periodMs);
+    conn.timerPeriod = 0;
+    if (!group?.members.delete(conn) || group.members.size > 0) return;
+    clearInterval(group.interval);
+    PeerConnection.timerGroups.delete(periodMs);
   }
 
   private checkTimers(): void {
@@ -316,7 +357,7 @@ export class PeerConnection {
       this.fail(WIRE_ERRORS.TIMEOUT, `no HELLO within ${handshakeTimeoutMs / 1000} s`);
     } else if (this.state === "ready" && now - this.lastReceived > idleTimeoutMs) {
       this.fail(WIRE_ERRORS.TIMEOUT, `nothing received for ${idleTimeoutMs / 1000} s`);
-    } else if (this.state === "ready" && now - this.lastSent > Math.min(NET.keepaliveIntervalMs, idleTimeoutMs / 3) && this.queue.length === 0) {
+    } else if (this.keepalives && this.state === "ready" && now - this.lastSent > Math.min(NET.keepaliveIntervalMs, idleTimeoutMs / 3) && this.queue.length === 0) {
       this.sendMessage({ type: "KEEPALIVE" });
     }
   }

@@ -16,6 +16,13 @@ const MAX_REDIAL_MS = 30_000;
 const LAST_REPORT_WAIT_MS = 1_000;
 
 /**
+ * A report connection never times its seed out for silence: the seed sends nothing once it
+ * has a report (no KEEPALIVE either, docs/protocol.md), and a seed that is gone shows as a
+ * failed write of the next report, which redials.
+ */
+const reportLimits = (network: NetworkPolicy) => ({ ...network.limits, idleTimeoutMs: Number.POSITIVE_INFINITY });
+
+/**
  * A get's reports to one seed, on a catalogue connection (a HELLO that names no package,
  * docs/protocol.md) of their own: a seed admits at most --max-peers peers per package, and
  * must hear from every node all the same. Every REPORT_INTERVAL_MS it sends what `current`
@@ -101,7 +108,7 @@ export class ReportLink {
     };
     const hello = catalogueHello(this.network);
     dial(this.address, this.network, {
-      connection: () => (this.conn = new PeerConnection(label, { role: "initiator", hello, secret: this.network.secret }, handler, this.network.limits)),
+      connection: () => (this.conn = new PeerConnection(label, { role: "initiator", hello, secret: this.network.secret }, handler, reportLimits(this.network))),
       failed: () => this.redialLater(),
       cancelled: () => this.over,
     });

@@ -50,8 +50,14 @@ export function encodeFrame(type: number, code: number, payload: Uint8Array, ver
  */
 export class FrameDecoder {
   private pending: Uint8Array[] = [];
+  /** Bytes of pending[0] already returned: kept as an offset, since a subarray per frame costs more than a small frame. */
+  private consumed = 0;
   private pendingBytes = 0;
-  private header: { version: number; type: number; code: number; length: number } | null = null;
+  /** The payload length the parsed header announced, -1 while waiting for a header. */
+  private awaited = -1;
+  private version = 0;
+  private type = 0;
+  private code = 0;
   private scratch: Uint8Array | null = null;
 
   constructor(readonly maxPayload: number) {}
@@ -69,55 +75,76 @@ export class FrameDecoder {
     }
     const frames: Frame[] = [];
     for (;;) {
-      if (!this.header) {
+      if (this.awaited < 0) {
         if (this.pendingBytes < HEADER_LENGTH) break;
-        const h = this.take(HEADER_LENGTH);
-        if (h[0] !== FRAME_MAGIC_0 || h[1] !== FRAME_MAGIC_1) {
-          throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `bad frame magic 0x${h[0]!.toString(16)}${h[1]!.toString(16)}`);
-        }
-        const length = new DataView(h.buffer, h.byteOffset, HEADER_LENGTH).getUint32(6, true);
-        if (length > this.maxPayload) {
-          throw new ProtocolError(WIRE_ERRORS.FRAME_TOO_LARGE, `frame of ${length} bytes exceeds the maximum of ${this.maxPayload}`);
-        }
-        this.header = { version: h[2]!, type: h[3]!, code: h[4]! | (h[5]! << 8), length };
+        this.readHeader();
       }
-      if (this.pendingBytes < this.header.length) break;
-      const { version, type, code, length } = this.header;
-      this.header = null;
-      frames.push({ version, type, code, payload: this.take(length) });
+      if (this.pendingBytes < this.awaited) break;
+      const length = this.awaited;
+      this.awaited = -1;
+      frames.push({ version: this.version, type: this.type, code: this.code, payload: this.take(length) });
     }
     return frames;
+  }
+
+  private readHeader(): void {
+    const first = this.pending[0]!;
+    let h = first;
+    let at = this.consumed;
+    if (first.length - at >= HEADER_LENGTH) {
+      this.skip(HEADER_LENGTH);
+    } else {
+      h = this.gather(new Uint8Array(HEADER_LENGTH), HEADER_LENGTH);
+      at = 0;
+    }
+    this.pendingBytes -= HEADER_LENGTH;
+    if (h[at] !== FRAME_MAGIC_0 || h[at + 1] !== FRAME_MAGIC_1) {
+      throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `bad frame magic 0x${h[at]!.toString(16)}${h[at + 1]!.toString(16)}`);
+    }
+    const length = (h[at + 6]! | (h[at + 7]! << 8) | (h[at + 8]! << 16)) + h[at + 9]! * 0x1000000;
+    if (length > this.maxPayload) {
+      throw new ProtocolError(WIRE_ERRORS.FRAME_TOO_LARGE, `frame of ${length} bytes exceeds the maximum of ${this.maxPayload}`);
+    }
+    this.version = h[at + 2]!;
+    this.type = h[at + 3]!;
+    this.code = h[at + 4]! | (h[at + 5]! << 8);
+    this.awaited = length;
   }
 
   /** Removes n buffered bytes: a view when they lie within one received block, else a copy in scratch. */
   private take(n: number): Uint8Array {
     this.pendingBytes -= n;
-    const first = this.pending[0];
     if (n === 0) return new Uint8Array(0);
-    if (first!.length >= n) {
-      const out = first!.subarray(0, n);
-      if (first!.length === n) this.pending.shift();
-      else this.pending[0] = first!.subarray(n);
-      return out;
+    const first = this.pending[0]!;
+    const from = this.consumed;
+    if (first.length - from >= n) {
+      this.skip(n);
+      return from === 0 && n === first.length ? first : first.subarray(from, from + n);
     }
-    // A header is parsed at once and may share the scratch buffer with nothing; a payload
-    // goes to scratch, which is allocated only for connections that ever see a straddling frame.
-    if (n === HEADER_LENGTH) return this.gather(new Uint8Array(HEADER_LENGTH), n);
+    // The scratch is allocated only for connections that ever see a frame straddle blocks.
     this.scratch ??= new Uint8Array(this.maxPayload);
     return this.gather(this.scratch, n);
   }
 
+  /** Consumes n bytes of the first block, which holds them. */
+  private skip(n: number): void {
+    this.consumed += n;
+    if (this.consumed === this.pending[0]!.length) {
+      this.pending.shift();
+      this.consumed = 0;
+    }
+  }
+
+  /** Copies the next n bytes, which span blocks, into the start of `into`. */
   private gather(into: Uint8Array, n: number): Uint8Array {
-    const out = into.subarray(0, n);
     let filled = 0;
     while (filled < n) {
       const block = this.pending[0]!;
-      const used = Math.min(block.length, n - filled);
-      out.set(block.subarray(0, used), filled);
+      const used = Math.min(block.length - this.consumed, n - filled);
+      into.set(block.subarray(this.consumed, this.consumed + used), filled);
       filled += used;
-      if (used === block.length) this.pending.shift();
-      else this.pending[0] = block.subarray(used);
+      this.skip(used);
     }
-    return out;
+    return n === into.length ? into : into.subarray(0, n);
   }
 }

@@ -394,8 +394,10 @@ export function decodeMessage(frame: Frame): Message {
       const v = new DataView(p.buffer, p.byteOffset, ID_LENGTH + 8);
       return { type: "METADATA", id: p.slice(0, ID_LENGTH), total: v.getUint32(ID_LENGTH, true), offset: v.getUint32(ID_LENGTH + 4, true), data: p.subarray(ID_LENGTH + 8) };
     }
-    case T.STATUS:
-      return { type: "STATUS", ...decodeStatus(p) };
+    case T.STATUS: {
+      const { package: id, report } = decodeStatus(p);
+      return { type: "STATUS", package: id, report };
+    }
     case T.ROLLOUT_REQUEST:
       return { type: "ROLLOUT_REQUEST", offset: expectLength(frame, "ROLLOUT_REQUEST", 4).getUint32(0, true) };
     case T.ROLLOUT: {

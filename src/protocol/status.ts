@@ -88,6 +88,11 @@ export function encodeStatus({ package: id, report: r }: PackageReport): Uint8Ar
   return out;
 }
 
+const u16 = (p: Uint8Array, at: number): number => p[at]! | (p[at + 1]! << 8);
+const u32 = (p: Uint8Array, at: number): number => (p[at]! | (p[at + 1]! << 8) | (p[at + 2]! << 16)) + p[at + 3]! * 0x1000000;
+const u64 = (p: Uint8Array, at: number): number => u32(p, at) + u32(p, at + 4) * 0x100000000;
+
+/** Fields are read byte by byte, without a DataView: one costs more than a report. */
 export function decodeStatus(p: Uint8Array): PackageReport {
   const bad = (why: string) => new ProtocolError(WIRE_ERRORS.BAD_FRAME, `STATUS ${why}`);
   if (p.length > MAX_STATUS_BYTES) throw bad(`payload of ${p.length} bytes is too long`);
@@ -96,23 +101,22 @@ export function decodeStatus(p: Uint8Array): PackageReport {
   if (format < 1) throw bad(`format ${format} is unknown`);
   const state = NODE_STATES[p[1]!];
   if (!state) throw bad(`state ${p[1]} is unknown`);
-  const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
   let at = FIXED_BYTES;
   const text = (prefix: 1 | 2, max: number, what: string): string => {
     if (at + prefix > p.length) throw bad("payload truncated");
-    const n = prefix === 1 ? p[at]! : v.getUint16(at, true);
+    const n = prefix === 1 ? p[at]! : u16(p, at);
     if (n > max) throw bad(`${what} of ${n} bytes is too long`);
     if (at + prefix + n > p.length) throw bad("payload truncated");
-    const s = fromUtf8.decode(p.subarray(at + prefix, at + prefix + n));
+    const s = n === 0 ? "" : fromUtf8.decode(p.subarray(at + prefix, at + prefix + n));
     at += prefix + n;
     return s;
   };
   const report: NodeReport = {
     state,
-    peers: v.getUint16(2, true),
-    verifiedBytes: Number(v.getBigUint64(4, true)),
-    totalBytes: Number(v.getBigUint64(12, true)),
-    rateBytesPerSecond: Number(v.getBigUint64(20, true)),
+    peers: u16(p, 2),
+    verifiedBytes: u64(p, 4),
+    totalBytes: u64(p, 12),
+    rateBytesPerSecond: u64(p, 20),
     name: text(1, MAX_NAME_BYTES, "name"),
     zone: text(1, MAX_ZONE_BYTES, "zone"),
     version: text(1, MAX_VERSION_BYTES, "version"),

@@ -1,5 +1,5 @@
 import type { PeerConnection } from "../peer/connection.ts";
-import { claimedId, encodePackage } from "../pkg/format.ts";
+import { claimedId, encodePackage, equalBytes } from "../pkg/format.ts";
 import { type Package, packageName } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { MAX_CATALOGUE_ENTRIES, type Message, METADATA_BLOCK, ROLLOUT_BLOCK } from "../protocol/messages.ts";
@@ -38,7 +38,11 @@ export class Catalogue {
   ) {}
 
   received(conn: PeerConnection, message: Message): void {
-    if (message.type === "STATUS") return this.reported(message.package, message.report);
+    if (message.type === "STATUS") {
+      // A reporter writes every 2 s and waits for nothing back (docs/protocol.md, "Reports").
+      conn.quiet();
+      return this.reported(message.package, message.report);
+    }
     if (message.type !== "LIST" && message.type !== "METADATA_REQUEST" && message.type !== "ROLLOUT_REQUEST") return;
     const queue = this.pending.get(conn) ?? [];
     this.pending.set(conn, queue);
@@ -74,9 +78,8 @@ export class Catalogue {
 
   /** A get's report of itself: kept for a package served here, and not answered. Reports of other packages are dropped, so the book holds only what this seed serves. */
   private reported(id: Uint8Array, report: NodeReport): void {
-    const idHex = toHex(id);
     if (!this.rollout) return;
-    for (const node of this.nodes.values()) if (node.idHex === idHex) return this.rollout.report(idHex, report);
+    for (const node of this.nodes.values()) if (equalBytes(node.id, id)) return this.rollout.report(node.idHex, report);
   }
 
   private answerRollout(conn: PeerConnection, offset: number): void {

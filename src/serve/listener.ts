@@ -2,7 +2,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import type { RolloutBook } from "../ops/rollout.ts";
 import type { NetworkPolicy } from "../config.ts";
 import { BtError, describeBindError } from "../errors.ts";
-import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../peer/connection.ts";
+import { type ConnectionHandler, connectionSocketHandlers, type HandshakeRole, PeerConnection } from "../peer/connection.ts";
 import { serverTls } from "../peer/tls.ts";
 import { ProtocolError, WIRE_ERRORS, wireErrorName } from "../protocol/codes.ts";
 import { equalBytes } from "../pkg/format.ts";
@@ -81,11 +81,13 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
     return node.hello();
   };
 
+  // One for every connection: a seed with 10,000 reporting nodes holds 10,000 of them.
+  const handshake: HandshakeRole = { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret, zone: network.zone };
   const socketHandlers = {
     ...connectionSocketHandlers,
     open(socket: Socket<PeerConnection>) {
       const label = `${socket.remoteAddress}:${socket.remotePort}`;
-      const conn = new PeerConnection(label, { role: "acceptor", accept: (hello, c) => accept(c, hello.root), secret: network.secret, zone: network.zone }, handler, network.limits);
+      const conn = new PeerConnection(label, handshake, handler, network.limits);
       socket.data = conn;
       const full = connections.size >= network.maxConnections;
       connections.add(conn);

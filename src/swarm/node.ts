@@ -102,6 +102,7 @@ export class SwarmNode {
   readonly rootHex: string;
   /** The package id, as make, ls and serve print it: what metrics and logs name the package by. */
   readonly idHex: string;
+  readonly id: Uint8Array;
   readonly core: SwarmCore<PeerConnection>;
   readonly handler: ConnectionHandler;
   /** Resolves when every chunk is verified and stored; rejects when the download cannot go on. */
@@ -146,6 +147,7 @@ export class SwarmNode {
     this.clock = options.clock ?? systemClock;
     this.started = this.clock();
     this.rootHex = toHex(pkg.root);
+    this.id = options.id;
     this.idHex = toHex(options.id);
     const chunkCount = pkg.chunkHashes.length / DIGEST_LENGTH;
     this.core = new SwarmCore({
