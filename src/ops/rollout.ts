@@ -1,4 +1,4 @@
-import type { NodeReport, NodeState } from "../protocol/status.ts";
+import { MAX_REPORT_INTERVAL_MS, type NodeReport, type NodeState, REPORT_INTERVAL_MS } from "../protocol/status.ts";
 import type { Clock } from "../util/clock.ts";
 
 /** What a seed shows: the node's own state, or what its silence or its lack of progress says. */
@@ -24,6 +24,19 @@ export interface RolloutLimits {
 }
 
 export const ROLLOUT_LIMITS: RolloutLimits = { maxEntries: 100_000, lostAfterMs: 30_000, stalledAfterMs: 60_000, slowestShown: 5, documentMaxAgeMs: 1_000 };
+
+/** Reports a second a seed takes before it asks its nodes to report less often (docs/performance.md, "Reports"). */
+export const REPORTS_PER_SECOND = 2_000;
+
+/**
+ * The pace a seed asks of its nodes when `reporters` report to it: every REPORT_INTERVAL_MS
+ * up to 2 × REPORTS_PER_SECOND of them, then in whole seconds so that all of them make
+ * about REPORTS_PER_SECOND (10,000 nodes: every 5 s), up to MAX_REPORT_INTERVAL_MS; past
+ * 20,000 nodes the rate grows again. A node is `lost` after three of the slowest paces.
+ */
+export function reportPaceMs(reporters: number): number {
+  return Math.min(MAX_REPORT_INTERVAL_MS, Math.max(REPORT_INTERVAL_MS, Math.ceil(reporters / REPORTS_PER_SECOND) * 1000));
+}
 
 export interface NodeRow extends Omit<NodeReport, "state"> {
   state: ShownState;

@@ -46,6 +46,8 @@ export type HandshakeRole = (
  */
 type State = "handshake" | "auth" | "zone" | "ready" | "closing" | "closed";
 
+const NO_NONCE = new Uint8Array(0);
+
 /** Frames up to this size are gathered per event-loop turn (see send). */
 const SMALL_FRAME_BYTES = 4096;
 
@@ -74,7 +76,8 @@ export class PeerConnection {
   private lastSent: number;
   private closeInfo: CloseInfo | null = null;
   remoteHello: Hello | null = null;
-  localHello: Hello | null = null;
+  /** Ours, until the handshake is over. */
+  private localHello: Hello | null = null;
   /** The peer's zone once ready: "" when it has none, null when it does not speak zones (an older bytetide). */
   remoteZone: string | null = null;
   /** Whatever the owner wants to attach (the package served, the peer's scheduler key). */
@@ -237,6 +240,9 @@ export class PeerConnection {
 
   private enterReady(): void {
     this.state = "ready";
+    // Nothing reads our HELLO or the nonces once ready: a seed holding 10,000 connections keeps neither.
+    this.localHello = null;
+    this.remoteHello = { ...this.remoteHello!, nonce: NO_NONCE };
     this.handler.onReady(this);
   }
 

@@ -1,14 +1,12 @@
 import type { NetworkPolicy } from "../config.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { CAPABILITIES } from "../protocol/messages.ts";
-import type { PackageReport } from "../protocol/status.ts";
+import { MAX_REPORT_INTERVAL_MS, type PackageReport, REPORT_INTERVAL_MS } from "../protocol/status.ts";
 import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
 import { type ConnectionHandler, PeerConnection } from "./connection.ts";
 import { catalogueHello } from "./catalogue-client.ts";
 import { dial } from "./dial.ts";
 
-/** A get reports itself this often (docs/protocol.md, "Reports"): 10,000 nodes make 5,000 messages a second at their seed. */
-export const REPORT_INTERVAL_MS = 2_000;
 /** A report connection that closed is opened again after this long, doubling up to MAX_REDIAL_MS. */
 const REDIAL_MS = 2_000;
 const MAX_REDIAL_MS = 30_000;
@@ -25,7 +23,8 @@ const reportLimits = (network: NetworkPolicy) => ({ ...network.limits, idleTimeo
 /**
  * A get's reports to one seed, on a catalogue connection (a HELLO that names no package,
  * docs/protocol.md) of their own: a seed admits at most --max-peers peers per package, and
- * must hear from every node all the same. Every REPORT_INTERVAL_MS it sends what `current`
+ * must hear from every node all the same. Every REPORT_INTERVAL_MS, or at the slower pace
+ * the seed asks for (REPORT_PACE, at most MAX_REPORT_INTERVAL_MS), it sends what `current`
  * gives; `last` sends one more and says BYE. A seed that keeps no reports (its HELLO lacks
  * CAPABILITIES.REPORTS) is let go and not asked again; one that is away or closes is
  * redialled with back-off. Nothing here holds the download up.
@@ -41,15 +40,28 @@ export class ReportLink {
   /** Resolves when the current connection closes (last() waits on it). */
   private closed: (() => void) | null = null;
 
+  private intervalMs = REPORT_INTERVAL_MS;
+
+  /** followPace false: keeps REPORT_INTERVAL_MS whatever the seed asks (bench/reports.ts, to load a seed at the full rate). */
   constructor(
     private readonly address: PeerAddress,
     private readonly network: NetworkPolicy,
     private readonly current: () => PackageReport,
+    private readonly followPace = true,
   ) {}
 
   start(): void {
     this.connect();
-    this.timer = setInterval(() => this.send(), REPORT_INTERVAL_MS);
+    this.timer = setInterval(() => this.send(), this.intervalMs);
+  }
+
+  /** The seed asked for another pace: taken within REPORT_INTERVAL_MS...MAX_REPORT_INTERVAL_MS. */
+  private pace(askedMs: number): void {
+    const intervalMs = Math.min(MAX_REPORT_INTERVAL_MS, Math.max(REPORT_INTERVAL_MS, askedMs));
+    if (!this.followPace || !this.timer || intervalMs === this.intervalMs) return;
+    this.intervalMs = intervalMs;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.send(), intervalMs);
   }
 
   /** Sends the last report and says BYE; resolves once the connection closed, or after LAST_REPORT_WAIT_MS. */
@@ -96,7 +108,9 @@ export class ReportLink {
         this.redialMs = REDIAL_MS;
         this.send();
       },
-      onMessage() {},
+      onMessage: (_conn, message) => {
+        if (message.type === "REPORT_PACE") this.pace(message.intervalMs);
+      },
       onDrain() {},
       onClosing() {},
       onClose: () => {

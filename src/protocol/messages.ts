@@ -24,6 +24,7 @@ export const MESSAGE_TYPES = {
   STATUS: 18,
   ROLLOUT_REQUEST: 19,
   ROLLOUT: 20,
+  REPORT_PACE: 21,
 } as const;
 
 /** HELLO capability bits. */
@@ -128,7 +129,9 @@ export type Message =
   /** Catalogue only: send me what your nodes reported (the rollout document), from `offset`; at 0, as of now. */
   | { type: "ROLLOUT_REQUEST"; offset: number }
   /** Bytes `offset…` of the rollout document (`total` bytes of JSON, docs/protocol.md "Reports"). */
-  | { type: "ROLLOUT"; total: number; offset: number; data: Uint8Array };
+  | { type: "ROLLOUT"; total: number; offset: number; data: Uint8Array }
+  /** Catalogue only, to a node that reports: report every `intervalMs` (status.ts, REPORT_INTERVAL_MS...MAX_REPORT_INTERVAL_MS). */
+  | { type: "REPORT_PACE"; intervalMs: number };
 
 const u32 = (n: number): Uint8Array => {
   const out = new Uint8Array(4);
@@ -205,6 +208,8 @@ export function encodeMessage(m: Message): Uint8Array {
       return encodeFrame(T.STATUS, 0, encodeStatus(m));
     case "ROLLOUT_REQUEST":
       return encodeFrame(T.ROLLOUT_REQUEST, 0, u32(m.offset));
+    case "REPORT_PACE":
+      return encodeFrame(T.REPORT_PACE, 0, u32(m.intervalMs));
     case "ROLLOUT": {
       const p = new Uint8Array(8 + m.data.length);
       const v = new DataView(p.buffer);
@@ -400,6 +405,8 @@ export function decodeMessage(frame: Frame): Message {
     }
     case T.ROLLOUT_REQUEST:
       return { type: "ROLLOUT_REQUEST", offset: expectLength(frame, "ROLLOUT_REQUEST", 4).getUint32(0, true) };
+    case T.REPORT_PACE:
+      return { type: "REPORT_PACE", intervalMs: expectLength(frame, "REPORT_PACE", 4).getUint32(0, true) };
     case T.ROLLOUT: {
       if (p.length < 8 || p.length > 8 + ROLLOUT_BLOCK) throw new ProtocolError(WIRE_ERRORS.BAD_FRAME, `ROLLOUT payload is ${p.length} bytes, outside 8..${8 + ROLLOUT_BLOCK}`);
       const v = new DataView(p.buffer, p.byteOffset, 8);

@@ -39,6 +39,11 @@ export interface NodeReport {
 }
 
 export const STATUS_FORMAT = 1;
+
+/** A get reports itself this often, unless its seed asks for less (REPORT_PACE; docs/protocol.md, "Reports"). */
+export const REPORT_INTERVAL_MS = 2_000;
+/** The longest pace a seed may ask for, and a get follows: a node shown `lost` after 30 s of silence has missed three. */
+export const MAX_REPORT_INTERVAL_MS = 10_000;
 const PACKAGE_AT = 28;
 const PACKAGE_ID_BYTES = 32;
 const FIXED_BYTES = PACKAGE_AT + PACKAGE_ID_BYTES;

@@ -3,8 +3,8 @@ import { claimedId, encodePackage, equalBytes } from "../pkg/format.ts";
 import { type Package, packageName } from "../pkg/model.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
 import { MAX_CATALOGUE_ENTRIES, type Message, METADATA_BLOCK, ROLLOUT_BLOCK } from "../protocol/messages.ts";
-import type { RolloutBook } from "../ops/rollout.ts";
-import type { NodeReport } from "../protocol/status.ts";
+import { type RolloutBook, reportPaceMs } from "../ops/rollout.ts";
+import { type NodeReport, REPORT_INTERVAL_MS } from "../protocol/status.ts";
 import type { SwarmNode } from "../swarm/node.ts";
 import { toHex } from "../util/units.ts";
 
@@ -29,6 +29,8 @@ interface Listed {
 export class Catalogue {
   private readonly listed = new WeakMap<Package, Listed>();
   private readonly pending = new WeakMap<PeerConnection, Message[]>();
+  /** Connections that report, each with the pace it was last told (REPORT_INTERVAL_MS until told another). */
+  private readonly reporters = new Map<PeerConnection, number>();
   /** The rollout document each connection is reading (shared, RolloutBook.document): taken at its offset-0 request, so its blocks agree. */
   private readonly rolloutRead = new WeakMap<PeerConnection, Uint8Array>();
 
@@ -38,11 +40,7 @@ export class Catalogue {
   ) {}
 
   received(conn: PeerConnection, message: Message): void {
-    if (message.type === "STATUS") {
-      // A reporter writes every 2 s and waits for nothing back (docs/protocol.md, "Reports").
-      conn.quiet();
-      return this.reported(message.package, message.report);
-    }
+    if (message.type === "STATUS") return this.reported(conn, message.package, message.report);
     if (message.type !== "LIST" && message.type !== "METADATA_REQUEST" && message.type !== "ROLLOUT_REQUEST") return;
     const queue = this.pending.get(conn) ?? [];
     this.pending.set(conn, queue);
@@ -77,9 +75,29 @@ export class Catalogue {
   }
 
   /** A get's report of itself: kept for a package served here, and not answered. Reports of other packages are dropped, so the book holds only what this seed serves. */
-  private reported(id: Uint8Array, report: NodeReport): void {
+  /**
+   * A get's report of itself: kept for a package served here (reports of other packages are
+   * dropped, so the book holds only what this seed serves), and not answered, but for the
+   * pace its reporters should keep (REPORT_PACE) when it is not the one this connection was
+   * last told. A reporter waits for nothing else from us: no KEEPALIVE either.
+   */
+  private reported(conn: PeerConnection, id: Uint8Array, report: NodeReport): void {
     if (!this.rollout) return;
+    if (!this.reporters.has(conn)) {
+      conn.quiet();
+      this.reporters.set(conn, REPORT_INTERVAL_MS);
+    }
+    const pace = reportPaceMs(this.reporters.size);
+    if (this.reporters.get(conn) !== pace) {
+      this.reporters.set(conn, pace);
+      conn.sendMessage({ type: "REPORT_PACE", intervalMs: pace });
+    }
     for (const node of this.nodes.values()) if (equalBytes(node.id, id)) return this.rollout.report(node.idHex, report);
+  }
+
+  /** A catalogue connection closed. */
+  closed(conn: PeerConnection): void {
+    this.reporters.delete(conn);
   }
 
   private answerRollout(conn: PeerConnection, offset: number): void {

@@ -62,6 +62,7 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
       connections.delete(conn);
       const node = nodeOf(conn);
       if (node) return node.handler.onClose(conn, info);
+      if (asksCatalogue(conn)) catalogue.closed(conn);
       if (asksCatalogue(conn) && !info.code) return;
       logger.event("peer-refused", { peer: conn.label, code: info.code ? wireErrorName(info.code) : undefined, reason: info.reason });
     },

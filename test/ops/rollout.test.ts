@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { RolloutBook, ROLLOUT_LIMITS } from "../../src/ops/rollout.ts";
+import { REPORTS_PER_SECOND, reportPaceMs, RolloutBook, ROLLOUT_LIMITS } from "../../src/ops/rollout.ts";
 import type { NodeReport } from "../../src/protocol/status.ts";
 
 const MiB = 1024 * 1024;
@@ -138,5 +138,16 @@ describe("a seed's book of its nodes' reports", () => {
     const next = b.document();
     expect(next).not.toBe(first);
     expect(JSON.parse(new TextDecoder().decode(next)).packages[0].nodes).toBe(2);
+  });
+});
+
+describe("the pace a seed asks of its reporters", () => {
+  test("every 2 s up to 4,000 nodes, then about 2,000 reports a second in whole seconds, at most every 10 s", () => {
+    expect([0, 1, 4_000, 4_001, 10_000, 19_999, 20_000, 100_000].map(reportPaceMs)).toEqual([2_000, 2_000, 2_000, 3_000, 5_000, 10_000, 10_000, 10_000]);
+    for (const nodes of [4_001, 6_000, 10_000, 20_000]) expect((nodes / reportPaceMs(nodes)) * 1000).toBeLessThanOrEqual(REPORTS_PER_SECOND);
+  });
+
+  test("a node is shown lost only after missing three reports at the slowest pace", () => {
+    expect(ROLLOUT_LIMITS.lostAfterMs).toBeGreaterThanOrEqual(3 * reportPaceMs(Number.MAX_SAFE_INTEGER));
   });
 });

@@ -62,6 +62,7 @@ const SAMPLES: Message[] = [
   { type: "STATUS", package: seededBytes(32, 10), report: STATUS_SAMPLE },
   { type: "ROLLOUT_REQUEST", offset: 262_144 },
   { type: "ROLLOUT", total: 600_000, offset: 262_144, data: new TextEncoder().encode('{"packages":[]}') },
+  { type: "REPORT_PACE", intervalMs: 5_000 },
   { type: "STATUS", package: seededBytes(32, 11), report: { ...STATUS_SAMPLE, name: "gpu-ünï-17", zone: "", state: "failed", errorCode: "BT_E_VERIFY", errorMessage: "chunk 3 from peer seed:7654 failed verification" } },
 ];
 

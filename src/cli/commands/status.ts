@@ -1,7 +1,7 @@
 import { BtError, EXIT_CODES } from "../../errors.ts";
 import type { PackageRollout } from "../../ops/rollout.ts";
 import { CatalogueError, fetchRollout } from "../../peer/catalogue-client.ts";
-import { REPORT_INTERVAL_MS } from "../../peer/report-link.ts";
+import { REPORT_INTERVAL_MS } from "../../protocol/status.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { networkPolicy } from "../network.ts";
