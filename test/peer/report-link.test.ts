@@ -1,19 +1,12 @@
 import { afterEach, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
-import { NET, type NetworkPolicy } from "../../src/config.ts";
+import { networkPolicy } from "../../src/cli/network.ts";
 import { type ConnectionHandler, connectionSocketHandlers, PeerConnection } from "../../src/peer/connection.ts";
 import { ReportLink } from "../../src/peer/report-link.ts";
 import { CAPABILITIES } from "../../src/protocol/messages.ts";
 import type { NodeReport } from "../../src/protocol/status.ts";
 
-const network: NetworkPolicy = {
-  limits: { maxFramePayload: NET.maxFramePayload, handshakeTimeoutMs: 10_000, idleTimeoutMs: 60_000 },
-  maxConnections: 8,
-  maxPeers: 8,
-  secret: null,
-  tls: null,
-  zone: "",
-};
+const network = networkPolicy("test", {});
 const report: NodeReport = { name: "node-1", zone: "", state: "downloading", verifiedBytes: 0, totalBytes: 1, rateBytesPerSecond: 0, peers: 1, errorCode: "", errorMessage: "", version: "0.1.0" };
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((stop) => stop()));
