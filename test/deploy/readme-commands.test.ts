@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { REPO_ROOT, seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { containerEnv, mapPaths, shellWords, treeDigest, writeWeights } from "../helpers/deploy.ts";
 import { documentedCommands, eventMismatch, headingSynopses, lineShape, sampleEvent, section, synopsisFlags } from "../helpers/docs.ts";
+import { CHROMIUM_FLAGS, chromium, pageRows } from "../helpers/browser.ts";
 import { BINARY, createLab, type HostProcess, type Lab, netlabAvailable, outputOf, watch } from "../helpers/netlab.ts";
 
 const README = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
@@ -56,6 +57,12 @@ const GET = readme("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/
 const GET_JSON = readme("bytetide get llama-70b.bpkg --peer 10.0.0.1:7654 -o /models/llama-70b --json");
 const SERVE_ON = readme("bytetide serve /data/llama-70b.bpkg --listen 10.0.0.1:7654");
 const DEMO = readme("./scripts/demo.sh");
+// Watching a rollout.
+const SERVE_WATCHED = readme("bytetide serve /data/llama-70b.bpkg --secret-file /etc/bytetide/cluster.key --metrics 0.0.0.0:9464");
+const GET_REPORTING = readme("bytetide get llama-70b.bpkg --peer seed-host:7654 --secret-file /etc/bytetide/cluster.key -o /models/llama-70b");
+const GET_LIMITED = readme("bytetide get llama-70b.bpkg --peer seed-host:7654 --secret-file /etc/bytetide/cluster.key -o /models/llama-70b --max-download-rate 2M");
+const STATUS = readme("bytetide status seed-host:7654 --secret-file /etc/bytetide/cluster.key");
+const STATUS_WAIT = readme("bytetide status seed-host:7654 --secret-file /etc/bytetide/cluster.key --package <id> --watch");
 // Shipping the next version.
 const MAKE_V2 = readme("bytetide make /data/llama-70b-v2");
 const DIFF = readme("bytetide diff /data/llama-70b.bpkg /data/llama-70b-v2.bpkg");
@@ -434,6 +441,112 @@ test.skipIf(!netlabAvailable)(
       bothEnd = await both.stop("SIGTERM");
     }
     expect(bothEnd.code, bothEnd.stderr).toBe(0);
+  },
+  240_000,
+);
+
+test.skipIf(!netlabAvailable)(
+  "watching a rollout, as written, on a seed-host and 5 nodes with host names of their own: two done, one rate-limited still downloading, one killed with -9 shown lost, one with the wrong secret never shown; status, status --watch and the page agree (needs root and iproute2)",
+  async () => {
+    const dir = tempDir("bytetide-readme-rollout");
+    const data = join(dir, "seed-host", "data");
+    // 64 MiB at 40 Mbit/s takes 14 s at least, so node4 is killed while still downloading;
+    // at 2 MB/s, 34 s, so node3 is still downloading while status and the page are read.
+    writeWeights(join(data, "llama-70b"), 64 * 1024 * 1024, 62);
+    const keys = join(dir, "keys");
+    const wrongKeys = join(dir, "wrong-keys");
+    mkdirSync(keys);
+    mkdirSync(wrongKeys);
+    writeFileSync(join(keys, "cluster.key"), "the cluster secret of the README walkthrough\n");
+    writeFileSync(join(wrongKeys, "cluster.key"), "a secret of another cluster, as long as it\n");
+    const names = ["seed-host", "node1", "node2", "node3", "node4", "node5"];
+    lab = createLab("btlr", names.length, 40, names, "10.0.0");
+    const l = lab;
+    const seedMounts = { "/data": data, "/etc/bytetide": keys };
+    const made = await outputOf(l.exec(0, mapPaths(MAKE, seedMounts), 60_000, { env: containerEnv() }));
+    expect(made.code, made.stderr).toBe(0);
+    const id = /^id +([0-9a-f]{64})$/m.exec(made.stdout)![1]!;
+    const homeOf = (n: number) => join(dir, names[n]!);
+    for (const n of [1, 2, 3, 4, 5]) {
+      mkdirSync(join(homeOf(n), "models"), { recursive: true });
+      copyFileSync(join(data, "llama-70b.bpkg"), join(homeOf(n), "llama-70b.bpkg"));
+    }
+    /** On node n, as its own host: its host name is its name (a get reports by it), its /etc/bytetide holds its key. */
+    const onNode = (n: number, argv: string[], timeoutMs = 120_000) => {
+      const mounts = { "/models": join(homeOf(n), "models"), "/etc/bytetide": n === 5 ? wrongKeys : keys };
+      return l.exec(n, ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', names[n]!, ...mapPaths(argv, mounts)], timeoutMs, { env: containerEnv(), cwd: homeOf(n) });
+    };
+    const rollout = async () => {
+      const r = await outputOf(onNode(1, [...STATUS, "--json"], 20_000));
+      return (JSON.parse(r.stdout) as { packages: { rows: { name: string; state: string; verifiedBytes: number }[] }[] }).packages[0]?.rows ?? [];
+    };
+    const rowOf = async (name: string) => (await rollout()).find((row) => row.name === name);
+    const until = async (what: string, holds: () => Promise<boolean>, withinMs: number) => {
+      const deadline = Date.now() + withinMs;
+      while (!(await holds())) {
+        if (Date.now() > deadline) throw new Error(`waited ${withinMs / 1000} s for ${what}; the seed shows ${JSON.stringify(await rollout())}`);
+        await Bun.sleep(250);
+      }
+    };
+
+    // 1. The seed, with the secret and the page.
+    const seed = watch(l.exec(0, mapPaths(SERVE_WATCHED, seedMounts), 240_000, { env: containerEnv() }), "serve --secret-file --metrics");
+    let seedEnd: { code: number; stderr: string };
+    let limited: HostProcess | null = null;
+    try {
+      await seed.waitFor(/^serving 1 package on 0\.0\.0\.0:7654$/m, 20_000);
+      // 2. Two nodes get it whole.
+      const done = await Promise.all([1, 2].map((n) => outputOf(onNode(n, GET_REPORTING))));
+      for (const r of done) expect(r.code, r.stderr).toBe(0);
+      // node4 is killed with -9 once the seed has heard from it, mid-way.
+      const killed = onNode(4, GET_REPORTING);
+      await until("node4 to report bytes verified", async () => ((await rowOf("node4"))?.verifiedBytes ?? 0) > 0, 30_000);
+      killed.kill("SIGKILL");
+      await killed.exited;
+      expect((await rowOf("node4"))?.state).not.toBe("done");
+      // node5's secret is another cluster's: refused at AUTH, exit 8, and never reported.
+      const intruder = await outputOf(onNode(5, GET_REPORTING));
+      expect(intruder.code, intruder.stderr).toBe(8);
+      expect(intruder.stderr).toContain("seed-host:7654");
+      await until("node4 to be shown lost", async () => (await rowOf("node4"))?.state === "lost", 60_000);
+      // node3 leaves its network to its jobs.
+      limited = onNode(3, GET_LIMITED);
+      await until("node3 to be downloading", async () => ((await rowOf("node3"))?.verifiedBytes ?? 0) > 0, 30_000);
+
+      // 3. The rollout, problems first: exit 10, a node is lost.
+      const status = await outputOf(onNode(1, STATUS, 20_000));
+      expect(status.code, status.stderr).toBe(10);
+      for (const sample of samplesOf("bytetide status seed-host:7654 --secret-file /etc/bytetide/cluster.key")) expect(status.stdout).toMatch(lineShape(sample));
+      expect(status.stdout).not.toContain("node5");
+      expect(status.stdout.split("\n").filter((line) => /^node\d/.test(line)).map((line) => line.split(/\s+/)[0])).toEqual(["node4", "node3", "node1", "node2"]);
+      // A script waiting on the rollout learns at once that it will not end well.
+      const waited = await outputOf(onNode(2, STATUS_WAIT.map((w) => w.replace("<id>", id)), 20_000));
+      expect(waited.code, waited.stderr).toBe(10);
+      // The page and its JSON, from a node, by the seed's name.
+      const page = await outputOf(l.exec(1, ["curl", "-sS", "--max-time", "5", "http://seed-host:9464/"], 10_000));
+      expect(page.stdout).toContain("<title>");
+      const swarm = await outputOf(l.exec(1, ["curl", "-sS", "--max-time", "5", "http://seed-host:9464/api/swarm"], 10_000));
+      const shown = (JSON.parse(swarm.stdout) as { packages: { package: string; rows: { name: string; state: string }[] }[] }).packages;
+      expect(shown.map((p) => p.package)).toEqual([id]);
+      expect(Object.fromEntries(shown[0]!.rows.map((r) => [r.name, r.state]))).toEqual({ node1: "done", node2: "done", node3: "downloading", node4: "lost" });
+      if (chromium) {
+        // The page itself, as a browser on a node renders it: the same rows, problems first.
+        const dom = await outputOf(l.exec(1, [chromium, ...CHROMIUM_FLAGS, "--dump-dom", "http://seed-host:9464/"], 60_000));
+        expect(pageRows(dom.stdout)).toEqual([["node4", "lost"], ["node3", "downloading"], ["node1", "done"], ["node2", "done"]]);
+      }
+
+      // The rate-limited node finishes; the lost one stays lost.
+      const slow = await outputOf(limited);
+      expect(slow.code, slow.stderr).toBe(0);
+      expect(treeDigest(join(homeOf(3), "models", "llama-70b"))).toBe(treeDigest(join(data, "llama-70b")));
+      const after = await outputOf(onNode(1, STATUS_WAIT.map((w) => w.replace("<id>", id)), 20_000));
+      expect(after.code).toBe(10);
+      expect(Object.fromEntries((await rollout()).map((r) => [r.name, r.state]))).toEqual({ node1: "done", node2: "done", node3: "done", node4: "lost" });
+    } finally {
+      limited?.kill("SIGKILL");
+      seedEnd = await seed.stop("SIGTERM");
+    }
+    expect(seedEnd.code, seedEnd.stderr).toBe(0);
   },
   240_000,
 );

@@ -68,11 +68,13 @@ const UNIT = "(?:B|KiB|MiB|GiB|TiB)";
 
 /**
  * A pattern for the lines a sample output line stands for: the words and key names as
- * written, any timestamp, number, size, duration or abbreviated root in their places.
+ * written, any timestamp, clock time, number, size, duration or abbreviated root in their places.
  */
 export function lineShape(sample: string): RegExp {
   const token = (t: string): string => {
     if (/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(t)) return "\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z";
+    // A clock time (an ETA) of minutes or of hours: 00:41 stands for 14:41:00 too.
+    if (/^\d+(?::\d\d)+$/.test(t)) return "\\d+(?::\\d\\d)+";
     const kv = /^([a-z_]+)=/.exec(t);
     if (kv) return `${kv[1]}=\\S+`;
     if (/^[0-9a-f]{4,}\.\.\.$/.test(t)) return "[0-9a-f]{64}";

@@ -4,14 +4,12 @@ import { join } from "node:path";
 import { makePackage, runCli } from "../helpers/cli.ts";
 import { seededBytes, tempDir } from "../helpers/fixtures.ts";
 import { spawnCli } from "../helpers/peers.ts";
-
-const chromium = Bun.which("chromium") ?? Bun.which("chromium-browser");
+import { CHROMIUM_FLAGS, chromium, pageRows } from "../helpers/browser.ts";
 
 /** The page as a headless Chromium renders it once its script has polled /api/swarm: the DOM, and a screenshot. */
 async function renderInChromium(url: string, screenshot: string): Promise<string> {
-  const flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1100,760", "--virtual-time-budget=4000"];
-  const dom = Bun.spawn([chromium!, ...flags, "--dump-dom", url], { stdout: "pipe", stderr: "ignore", timeout: 60_000 });
-  const shot = Bun.spawn([chromium!, ...flags, `--screenshot=${screenshot}`, url], { stdout: "ignore", stderr: "ignore", timeout: 60_000 });
+  const dom = Bun.spawn([chromium!, ...CHROMIUM_FLAGS, "--dump-dom", url], { stdout: "pipe", stderr: "ignore", timeout: 60_000 });
+  const shot = Bun.spawn([chromium!, ...CHROMIUM_FLAGS, `--screenshot=${screenshot}`, url], { stdout: "ignore", stderr: "ignore", timeout: 60_000 });
   const [html] = await Promise.all([new Response(dom.stdout).text(), dom.exited, shot.exited]);
   return html;
 }
@@ -43,7 +41,7 @@ describe.if(chromium !== null)("the rollout page in a real browser (needs chromi
       expect(failed.code).toBe(8);
 
       const html = await renderInChromium(page, join(dir, "rollout-page.png"));
-      const rows = [...html.matchAll(/<tr class="(\w+)"><td>([^<]+)<\/td>/g)].map((m) => [m[2], m[1]]);
+      const rows = pageRows(html);
       expect(rows).toContainEqual(["gpu-01", "done"]);
       expect(rows).toContainEqual(["gpu-02", "done"]);
       expect(rows).toContainEqual(["gpu-04", "failed"]);
