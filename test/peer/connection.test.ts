@@ -62,3 +62,15 @@ test("connections checked by one shared timer are each timed out, and one that c
   }
   expect(accepted.every((conn) => conn.closed)).toBe(true);
 });
+
+test("what a connection keeps of a peer's HELLO is its own bytes, not a view that holds the received block alive", async () => {
+  const accepted: PeerConnection[] = [];
+  const peer = await RawPeer.connect(acceptor(() => {}, accepted));
+  // The HELLO and more in one write, so the block the socket hands over is larger than any field.
+  await peer.send(new Uint8Array([...catalogueHello, ...encodeMessage({ type: "KEEPALIVE" })]));
+  await peer.until((fs) => fs.length > 0);
+  const ready = accepted[0]!;
+  expect(ready.remoteHello!.peerId.buffer.byteLength).toBe(PEER_ID_LENGTH);
+  expect(ready.remoteHello!.nonce.length).toBe(0);
+  peer.close();
+});
