@@ -86,7 +86,8 @@ export class RolloutBook {
   private readonly recency = new Set<Entry>();
   /** The finished entries, in the order they finished: the first to go when full. */
   private readonly finishedEntries = new Set<Entry>();
-  private encoded: { at: number; bytes: Uint8Array } | null = null;
+  /** The last document, held weakly: readers still sending it keep it, and no one else does (100,000 nodes make 30 MiB). */
+  private encoded: { at: number; bytes: WeakRef<Uint8Array> } | null = null;
 
   constructor(
     private readonly now: Clock,
@@ -137,10 +138,11 @@ export class RolloutBook {
    */
   document(): Uint8Array {
     const now = this.now();
-    if (!this.encoded || now - this.encoded.at >= this.limits.documentMaxAgeMs) {
-      this.encoded = { at: now, bytes: new TextEncoder().encode(JSON.stringify({ packages: this.view() })) };
-    }
-    return this.encoded.bytes;
+    const shared = this.encoded && now - this.encoded.at < this.limits.documentMaxAgeMs ? this.encoded.bytes.deref() : undefined;
+    if (shared) return shared;
+    const bytes = new TextEncoder().encode(JSON.stringify({ packages: this.view() }));
+    this.encoded = { at: now, bytes: new WeakRef(bytes) };
+    return bytes;
   }
 
   private shown(entry: Entry, now: number): ShownState {

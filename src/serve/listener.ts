@@ -54,7 +54,11 @@ export async function listen(options: ListenerOptions): Promise<Listener> {
   const catalogue = new Catalogue(options.nodes, options.rollout);
 
   const handler: ConnectionHandler = {
-    onReady: (conn) => nodeOf(conn)?.handler.onReady(conn),
+    onReady(conn) {
+      // The catalogue asks nothing of a peer's HELLO once ready: 10,000 reporters' peer ids are 2 MiB.
+      if (asksCatalogue(conn)) conn.remoteHello = null;
+      else nodeOf(conn)?.handler.onReady(conn);
+    },
     onMessage: (conn, message) => (asksCatalogue(conn) ? catalogue.received(conn, message) : nodeOf(conn)?.handler.onMessage(conn, message)),
     onDrain: (conn) => (asksCatalogue(conn) ? catalogue.drained(conn) : nodeOf(conn)?.handler.onDrain(conn)),
     onClosing: (conn) => nodeOf(conn)?.handler.onClosing(conn),
