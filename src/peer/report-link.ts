@@ -1,6 +1,6 @@
 import type { NetworkPolicy } from "../config.ts";
 import { WIRE_ERRORS } from "../protocol/codes.ts";
-import { CAPABILITIES } from "../protocol/messages.ts";
+import { CAPABILITIES, type Message } from "../protocol/messages.ts";
 import { MAX_REPORT_INTERVAL_MS, type PackageReport, REPORT_INTERVAL_MS } from "../protocol/status.ts";
 import { type PeerAddress, peerLabel } from "../swarm/address-book.ts";
 import { type ConnectionHandler, PeerConnection } from "./connection.ts";
@@ -14,9 +14,9 @@ const MAX_REDIAL_MS = 30_000;
 const LAST_REPORT_WAIT_MS = 1_000;
 
 /**
- * A report connection never times its seed out for silence: the seed sends nothing once it
- * has a report (no KEEPALIVE either, docs/protocol.md), and a seed that is gone shows as a
- * failed write of the next report, which redials.
+ * A report connection never times its seed out for silence: the seed sends nothing but an
+ * occasional REPORT_PACE once it has a report (no KEEPALIVE either, docs/protocol.md), and
+ * a seed that is gone shows as a failed write of the next report, which redials.
  */
 const reportLimits = (network: NetworkPolicy) => ({ ...network.limits, idleTimeoutMs: Number.POSITIVE_INFINITY });
 
@@ -39,7 +39,7 @@ export class ReportLink {
   private over = false;
   /** Resolves when the current connection closes (last() waits on it). */
   private closed: (() => void) | null = null;
-
+  /** How often the current connection reports: REPORT_INTERVAL_MS, or the pace its seed asked. */
   private intervalMs = REPORT_INTERVAL_MS;
 
   /** followPace false: keeps REPORT_INTERVAL_MS whatever the seed asks (bench/reports.ts, to load a seed at the full rate). */
@@ -56,9 +56,12 @@ export class ReportLink {
   }
 
   /** The seed asked for another pace: taken within REPORT_INTERVAL_MS...MAX_REPORT_INTERVAL_MS. */
-  private pace(askedMs: number): void {
-    const intervalMs = Math.min(MAX_REPORT_INTERVAL_MS, Math.max(REPORT_INTERVAL_MS, askedMs));
-    if (!this.followPace || !this.timer || intervalMs === this.intervalMs) return;
+  private paceAsked(askedMs: number): void {
+    if (this.followPace) this.keepPace(Math.min(MAX_REPORT_INTERVAL_MS, Math.max(REPORT_INTERVAL_MS, askedMs)));
+  }
+
+  private keepPace(intervalMs: number): void {
+    if (!this.timer || intervalMs === this.intervalMs) return;
     this.intervalMs = intervalMs;
     clearInterval(this.timer);
     this.timer = setInterval(() => this.send(), intervalMs);
@@ -72,7 +75,7 @@ export class ReportLink {
     const conn = this.conn;
     if (!conn || !this.ready) return conn?.destroy("done");
     const gone = new Promise<void>((resolve) => (this.closed = resolve));
-    conn.sendMessage({ type: "STATUS", ...this.current() });
+    conn.sendMessage(this.status());
     conn.bye(WIRE_ERRORS.NONE, "done");
     await Promise.race([gone, Bun.sleep(LAST_REPORT_WAIT_MS)]);
   }
@@ -91,7 +94,11 @@ export class ReportLink {
   }
 
   private send(): void {
-    if (this.ready && this.conn && !this.conn.closed) this.conn.sendMessage({ type: "STATUS", ...this.current() });
+    if (this.ready && this.conn && !this.conn.closed) this.conn.sendMessage(this.status());
+  }
+
+  private status(): Message {
+    return { type: "STATUS", ...this.current() };
   }
 
   private connect(): void {
@@ -106,10 +113,12 @@ export class ReportLink {
         }
         this.ready = true;
         this.redialMs = REDIAL_MS;
+        // A connection starts at REPORT_INTERVAL_MS, as its seed counts it: a pace is told per connection.
+        this.keepPace(REPORT_INTERVAL_MS);
         this.send();
       },
       onMessage: (_conn, message) => {
-        if (message.type === "REPORT_PACE") this.pace(message.intervalMs);
+        if (message.type === "REPORT_PACE") this.paceAsked(message.intervalMs);
       },
       onDrain() {},
       onClosing() {},

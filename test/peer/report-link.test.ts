@@ -11,15 +11,22 @@ const report: NodeReport = { name: "node-1", zone: "", state: "downloading", ver
 const cleanups: (() => void)[] = [];
 afterEach(() => cleanups.splice(0).forEach((stop) => stop()));
 
-/** A seed that keeps reports: notes when each STATUS arrives, and answers the first with REPORT_PACE `askMs`. */
-function pacingSeed(askMs: number): { port: number; heardAt: number[] } {
+/**
+ * A seed that keeps reports: notes when each STATUS arrives, on which of its connections,
+ * and answers the first with REPORT_PACE `askMs`; with hangUp, closes that connection then.
+ */
+function pacingSeed(askMs: number, hangUp = false): { port: number; heardAt: number[]; byConnection: number[][] } {
   const heardAt: number[] = [];
+  const byConnection: number[][] = [];
   const handler: ConnectionHandler = {
     onReady() {},
     onMessage(conn, message) {
       if (message.type !== "STATUS") return;
       heardAt.push(performance.now());
-      if (heardAt.length === 1) conn.sendMessage({ type: "REPORT_PACE", intervalMs: askMs });
+      byConnection[conn.context as number]!.push(performance.now());
+      if (heardAt.length > 1) return;
+      conn.sendMessage({ type: "REPORT_PACE", intervalMs: askMs });
+      if (hangUp) conn.bye();
     },
     onDrain() {},
     onClosing() {},
@@ -32,23 +39,33 @@ function pacingSeed(askMs: number): { port: number; heardAt: number[] } {
       ...connectionSocketHandlers,
       open(socket) {
         const conn = new PeerConnection("get", { role: "acceptor", accept: (hello) => ({ ...hello, capabilities: CAPABILITIES.REPORTS }), secret: null }, handler, network.limits);
+        conn.context = byConnection.push([]) - 1;
         socket.data = conn;
         conn.attach(socket);
       },
     },
   });
   cleanups.push(() => server.stop(true));
-  return { port: server.port, heardAt };
+  return { port: server.port, heardAt, byConnection };
+}
+
+function startLink(port: number): ReportLink {
+  const link = new ReportLink({ host: "127.0.0.1", port }, network, () => ({ package: new Uint8Array(32), report }));
+  cleanups.push(() => link.stop());
+  link.start();
+  return link;
+}
+
+async function until(what: string, holds: () => boolean): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!holds() && Date.now() < deadline) await Bun.sleep(50);
+  expect(holds(), what).toBe(true);
 }
 
 async function gapsAfterPace(askMs: number, reports: number): Promise<number[]> {
   const seed = pacingSeed(askMs);
-  const link = new ReportLink({ host: "127.0.0.1", port: seed.port }, network, () => ({ package: new Uint8Array(32), report }));
-  cleanups.push(() => link.stop());
-  link.start();
-  const deadline = Date.now() + 60_000;
-  while (seed.heardAt.length < reports && Date.now() < deadline) await Bun.sleep(50);
-  expect(seed.heardAt.length).toBeGreaterThanOrEqual(reports);
+  startLink(seed.port);
+  await until(`${reports} reports`, () => seed.heardAt.length >= reports);
   // From the second report on: the first is sent on connecting, the pace is asked in answer to it.
   return seed.heardAt.slice(2).map((at, i) => at - seed.heardAt[i + 1]!);
 }
@@ -61,4 +78,13 @@ test("a get reports at the slower pace its seed asks for", async () => {
 test("a pace faster than every 2 s is not taken", async () => {
   const gaps = await gapsAfterPace(100, 4);
   for (const gap of gaps) expect(gap).toBeGreaterThan(1_500);
+}, 60_000);
+
+test("a pace holds for its connection: on the next one the get reports every 2 s again, as the seed counts", async () => {
+  const seed = pacingSeed(10_000, true);
+  startLink(seed.port);
+  await until("two reports on a second connection", () => (seed.byConnection[1]?.length ?? 0) >= 2);
+  const [first, second] = seed.byConnection[1]!;
+  // Still at the first connection's pace, the second report would come about 8 s after the first.
+  expect(second! - first!).toBeLessThan(6_000);
 }, 60_000);
