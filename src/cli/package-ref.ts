@@ -9,6 +9,16 @@ import { parseHostPort } from "../util/address.ts";
 import type { Logger } from "../util/log.ts";
 import { toHex } from "../util/units.ts";
 
+/** A command's question to one peer's catalogue (ls, status): a peer that cannot answer is BT_E_NO_PEERS, named after the command. */
+export async function askPeer<T>(command: string, question: Promise<T>): Promise<T> {
+  try {
+    return await question;
+  } catch (err) {
+    if (err instanceof CatalogueError) throw new BtError("BT_E_NO_PEERS", `${command}: ${err.message}`);
+    throw err;
+  }
+}
+
 const SCHEME = "bytetide://";
 const ID_PATTERN = /^[0-9a-f]{64}$/;
 

@@ -108,9 +108,10 @@ Options:
   --max-download-rate R bytes per second fetched from all peers together, as above
                         (default, or 0: no limit)
   --metrics HOST:PORT   serve Prometheus /metrics and /healthz over HTTP there while running
-  --name NAME           this node's name in its reports to its first --peer (every 2 s:
-                        state, bytes verified, rate, peers, last error; what 'bytetide
-                        status' and a serve's page show). Default: the host name
+  --name NAME           this node's name in its reports to its first --peer (every 2 s,
+                        or as that seed asks: state, bytes verified, rate, peers, last
+                        error; what 'bytetide status' and a serve's page show).
+                        Default: the host name
   --retry-for DURATION  with no usable peer, keep retrying this long (default ${NET.defaultRetryForMs / 1000}s)
   --log-requests        log each REQUEST sent (event 'request', chunk and peer): the picker's order
   --reuse PATH          a file or directory that may hold some of the package's chunks,

@@ -1,10 +1,9 @@
-import { BtError } from "../../errors.ts";
-import { CatalogueError, listPackages } from "../../peer/catalogue-client.ts";
+import { listPackages } from "../../peer/catalogue-client.ts";
 import { formatBytes, toHex } from "../../util/units.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { networkPolicy } from "../network.ts";
-import { peerArgument } from "../package-ref.ts";
+import { askPeer, peerArgument } from "../package-ref.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 
 export const ls: Command = {
@@ -31,13 +30,7 @@ ${SECURITY_HELP}`,
     const [given] = expectPositionals("ls", args, 1, 1, "one peer, HOST:PORT");
     const peer = peerArgument("ls", "peer", given!);
     const network = networkPolicy("ls", args.flags);
-    let packages;
-    try {
-      packages = await listPackages(peer, network);
-    } catch (err) {
-      if (err instanceof CatalogueError) throw new BtError("BT_E_NO_PEERS", `ls: ${err.message}`);
-      throw err;
-    }
+    const packages = await askPeer("ls", listPackages(peer, network));
     const rows = packages.map((p) => ({ id: toHex(p.id), name: p.name, size: p.size }));
     if (args.flags.json) {
       console.log(JSON.stringify({ peer: given, packages: rows }));

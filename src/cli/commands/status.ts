@@ -1,11 +1,10 @@
 import { BtError, EXIT_CODES } from "../../errors.ts";
-import type { PackageRollout } from "../../ops/rollout.ts";
-import { CatalogueError, fetchRollout } from "../../peer/catalogue-client.ts";
+import { fetchRollout } from "../../peer/catalogue-client.ts";
 import { REPORT_INTERVAL_MS } from "../../protocol/status.ts";
 import { expectPositionals, parseArgs } from "../args.ts";
 import type { Command } from "../command.ts";
 import { networkPolicy } from "../network.ts";
-import { peerArgument } from "../package-ref.ts";
+import { askPeer, peerArgument } from "../package-ref.ts";
 import { renderRollout, rolloutHeader, type RolloutVerdict, rolloutVerdict } from "../rollout-table.ts";
 import { SECURITY_FLAGS, SECURITY_HELP } from "../security.ts";
 
@@ -24,7 +23,7 @@ export const status: Command = {
   help: `Usage: bytetide status HOST[:PORT] [--package ID] [--watch] [--json]
 
 Asks a serve what the gets that name it as their first --peer reported of themselves
-(every 2 s: state, bytes verified, rate, peers, last error) and prints, per package, a
+(every 2 s, or as the seed asks: state, bytes verified, rate, peers, last error) and prints, per package, a
 header line (nodes by state, the share of all bytes verified, the aggregate rate, the
 ETA) and a table with
 one row per node, problems first: failed, lost (silent for 30 s), stalled (no progress
@@ -53,13 +52,7 @@ ${SECURITY_HELP}`,
     const watching = args.flags.watch === true;
     const tty = process.stdout.isTTY === true;
     for (;;) {
-      let packages: PackageRollout[];
-      try {
-        packages = (await fetchRollout(peer, network)).filter((p) => only === undefined || p.package === only);
-      } catch (err) {
-        if (err instanceof CatalogueError) throw new BtError("BT_E_NO_PEERS", `status: ${err.message}`);
-        throw err;
-      }
+      const packages = (await askPeer("status", fetchRollout(peer, network))).filter((p) => only === undefined || p.package === only);
       const verdict = rolloutVerdict(packages);
       const settled = !watching || verdict !== "in-progress";
       if (args.flags.json) console.log(JSON.stringify({ peer: given, packages }));
